@@ -1,0 +1,45 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from accounts import services
+from accounts.models import ApiKey, User
+
+DEMO_KEY_NAME = "Demo key (make run)"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo user and print its login and a fresh API key."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--email", default="demo@example.com")
+        parser.add_argument("--password", default="demo-password-123")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, email: str, password: str, base_url: str, **options: Any) -> None:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = services.user_create(email=email, password=password, verified=True)
+        else:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        # Only the hash of a key is kept, so each start issues a new demo key
+        # and retires the previous one.
+        for old in ApiKey.objects.filter(user=user, name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            services.api_key_revoke(user=user, key_id=old.pk)
+        _, raw_key = services.api_key_create(user=user, name=DEMO_KEY_NAME)
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "=" * 72,
+                    f"  Platform:  {base_url}/",
+                    f"  Log in:    {email} / {password}",
+                    f"  API key:   {raw_key}",
+                    f"  Try:       curl -H 'Authorization: Bearer {raw_key}' {base_url}/api/v1/keys",
+                    f"  API docs:  {base_url}/api/docs/",
+                    "=" * 72,
+                    "",
+                ]
+            )
+        )

@@ -1,0 +1,60 @@
+"""Every write of the accounts app: users and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+from accounts.selectors import api_key_get
+
+API_KEY_SCHEME = "apip_"
+API_KEY_PREFIX_LENGTH = len(API_KEY_SCHEME) + 8
+
+
+def api_key_hash(raw_key: str) -> str:
+    # Keys carry 256 bits from `secrets`, so a fast hash is enough: there is
+    # nothing to brute-force, and a lookup by hash keeps authentication one query.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str | None, verified: bool = False, **fields: object) -> User:
+    """Create a user with their primary email address (verified or not)."""
+    user = User.objects.create_user(email=email, password=password, **fields)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+    return user
+
+
+def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create a key for ``user``; returns it with the raw key, which is never stored."""
+    raw_key = API_KEY_SCHEME + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        user=user,
+        name=name.strip() or "API key",
+        prefix=raw_key[:API_KEY_PREFIX_LENGTH],
+        key_hash=api_key_hash(raw_key),
+    )
+    return api_key, raw_key
+
+
+def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
+    """Revoke one of ``user``'s keys; revoking a revoked key changes nothing."""
+    api_key = api_key_get(user=user, key_id=key_id)
+    if api_key.revoked_at is None:
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record that the key was used, writing at most once per interval per key."""
+    interval = settings.API_KEY_TOUCH_INTERVAL
+    if cache.add(f"apikey:touched:{api_key.pk}", 1, timeout=interval):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())

@@ -1,0 +1,192 @@
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.tests.factories import UserFactory, api_key_for
+
+pytestmark = pytest.mark.django_db
+
+KEYS_URL = "/api/v1/keys"
+
+
+def bearer(raw_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+def assert_error(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+def test_bearer_key_lists_own_keys():
+    user = UserFactory()
+    api_key, raw = api_key_for(user)
+
+    response = bearer(raw).get(KEYS_URL)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    assert body["results"][0]["id"] == api_key.pk
+    assert body["results"][0]["prefix"] == raw[: len(api_key.prefix)]
+    assert "key" not in body["results"][0]
+    assert "key_hash" not in body["results"][0]
+
+
+def test_x_api_key_header_authenticates():
+    user = UserFactory()
+    _, raw = api_key_for(user)
+
+    response = APIClient().get("/api/v1/me", HTTP_X_API_KEY=raw)
+
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+
+
+def test_missing_key_is_401_with_json_error():
+    response = APIClient().get(KEYS_URL)
+
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer apip_not-a-real-key", "Bearer ", "Bearer two parts", "bearer wrong"],
+)
+def test_wrong_key_is_401(header):
+    UserFactory()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = client.get(KEYS_URL)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"invalid_api_key", "not_authenticated"}
+
+
+def test_revoked_key_stops_working():
+    user = UserFactory()
+    api_key, raw = api_key_for(user)
+    client = bearer(raw)
+    assert client.get(KEYS_URL).status_code == 200
+
+    assert client.delete(f"{KEYS_URL}/{api_key.pk}").status_code == 204
+
+    assert_error(client.get(KEYS_URL), 401, "revoked_api_key")
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+
+
+def test_key_of_disabled_user_is_refused():
+    user = UserFactory()
+    _, raw = api_key_for(user)
+    user.is_active = False
+    user.save()
+
+    assert_error(bearer(raw).get(KEYS_URL), 401, "account_disabled")
+
+
+def test_create_key_shows_it_once_and_it_works():
+    user = UserFactory()
+    _, raw = api_key_for(user)
+
+    response = bearer(raw).post(KEYS_URL, {"name": "Inventory script"}, format="json")
+
+    assert response.status_code == 201
+    created = response.json()
+    assert created["name"] == "Inventory script"
+    assert created["key"].startswith(created["prefix"])
+    assert bearer(created["key"]).get("/api/v1/me").status_code == 200
+    stored = ApiKey.objects.get(pk=created["id"])
+    assert created["key"] not in {stored.key_hash, stored.prefix}
+    listed = bearer(raw).get(f"{KEYS_URL}/{created['id']}").json()
+    assert "key" not in listed
+
+
+def test_create_key_rejects_too_long_name():
+    user = UserFactory()
+    _, raw = api_key_for(user)
+
+    response = bearer(raw).post(KEYS_URL, {"name": "x" * 101}, format="json")
+
+    assert_error(response, 400, "invalid")
+    assert "name" in response.json()["error"]["detail"]
+    assert ApiKey.objects.count() == 1
+
+
+def test_malformed_json_is_400_in_the_error_shape():
+    user = UserFactory()
+    _, raw = api_key_for(user)
+
+    response = bearer(raw).post(KEYS_URL, "{not json", content_type="application/json")
+
+    assert_error(response, 400, "parse_error")
+
+
+def test_a_key_never_sees_another_users_keys():
+    alice, bob = UserFactory(), UserFactory()
+    _, alice_raw = api_key_for(alice)
+    bob_key, _ = api_key_for(bob)
+    client = bearer(alice_raw)
+
+    listed = client.get(KEYS_URL).json()
+    assert [k["id"] for k in listed["results"]] != [bob_key.pk]
+    assert bob_key.pk not in {k["id"] for k in listed["results"]}
+    assert_error(client.get(f"{KEYS_URL}/{bob_key.pk}"), 404, "not_found")
+    assert_error(client.delete(f"{KEYS_URL}/{bob_key.pk}"), 404, "not_found")
+    bob_key.refresh_from_db()
+    assert bob_key.revoked_at is None
+
+
+def test_session_auth_requires_csrf_for_writes():
+    user = UserFactory()
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    assert client.get(KEYS_URL).status_code == 200
+    response = client.post(KEYS_URL, {"name": "x"}, format="json")
+
+    assert_error(response, 403, "permission_denied")
+    assert not ApiKey.objects.exists()
+
+
+def test_last_used_is_recorded_at_most_once_per_interval(settings):
+    settings.API_KEY_TOUCH_INTERVAL = 60
+    user = UserFactory()
+    api_key, raw = api_key_for(user)
+    client = bearer(raw)
+
+    client.get(KEYS_URL)
+    api_key.refresh_from_db()
+    first = api_key.last_used_at
+    assert first is not None and first <= timezone.now()
+
+    client.get(KEYS_URL)
+    api_key.refresh_from_db()
+    assert api_key.last_used_at == first
+
+
+def test_pagination_limits_results():
+    user = UserFactory()
+    for i in range(3):
+        api_key_for(user, name=f"k{i}")
+    _, raw = api_key_for(user)
+
+    body = bearer(raw).get(KEYS_URL, {"limit": 2}).json()
+
+    assert body["count"] == 4
+    assert len(body["results"]) == 2
+    assert body["next"]
+
+
+def test_unknown_api_path_is_json_404():
+    response = APIClient().get("/api/v1/does-not-exist")
+
+    assert_error(response, 404, "not_found")

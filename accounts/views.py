@@ -1,0 +1,50 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.forms import ApiKeyCreateForm
+from config.errors import DomainError
+from config.types import AuthedHttpRequest
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    context = {"api_keys": selectors.api_key_list(user=request.user).filter(revoked_at__isnull=True)[:5]}
+    return render(request, "dashboard.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request: AuthedHttpRequest) -> HttpResponse:
+    created = None
+    form = ApiKeyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        api_key, raw_key = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
+        created = {"api_key": api_key, "raw_key": raw_key}
+        form = ApiKeyCreateForm()
+    context = {
+        "form": form,
+        "created": created,
+        "api_keys": selectors.api_key_list(user=request.user),
+    }
+    # The new key is rendered in this response only (never redirected through a
+    # cookie or the session), so it is shown exactly once.
+    response = render(request, "accounts/api_keys.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: AuthedHttpRequest, key_id: int) -> HttpResponse:
+    try:
+        api_key = services.api_key_revoke(user=request.user, key_id=key_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"API key “{api_key.name}” revoked.")
+    return redirect("api-keys")

@@ -1,0 +1,31 @@
+"""OpenAPI generation: every operation documents its error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework.permissions import AllowAny
+
+from config.exception_handlers import ErrorSerializer
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        errors: dict[str, str] = {}
+        if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters():
+            errors["400"] = "Invalid input."
+        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+            errors["401"] = "Missing, wrong or revoked API key."
+            errors["403"] = "Not allowed (for a session: missing CSRF token)."
+        if "{" in self.path:
+            errors["404"] = "Not found, or not yours."
+        for status_code, description in errors.items():
+            if status_code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, status_code)
+                response["description"] = description
+                responses[status_code] = response
+        return responses
