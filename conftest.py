@@ -56,8 +56,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         db = settings.DATABASES["default"]
         try:
             psycopg.connect(
-                host=db["HOST"] or None, port=db["PORT"] or None, user=db["USER"] or None,
-                dbname="postgres", connect_timeout=2,
+                host=db["HOST"] or None,
+                port=db["PORT"] or None,
+                user=db["USER"] or None,
+                dbname="postgres",
+                connect_timeout=2,
             ).close()
         except psycopg.OperationalError as exc:
             pytest.exit(f"DATABASE_URL points at PostgreSQL, which is unreachable: {exc}", returncode=3)
@@ -89,9 +92,21 @@ def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     log_path = tmp_path / "worker.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h"],
-        cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            f"--hostname=test-{os.getpid()}@%h",
+        ],
+        cwd=BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
     )
     process.log_path = log_path  # type: ignore[attr-defined]
