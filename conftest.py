@@ -43,10 +43,30 @@ def redis_problem() -> str | None:
     return None
 
 
-SERVICE_PROBLEMS = {"postgres": postgres_problem, "redis": redis_problem}
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@cache
+def browser_problem() -> str | None:
+    if not Path(CHROMIUM_PATH).exists():
+        return f"No Chromium at {CHROMIUM_PATH}: apt-get install chromium (or set CHROMIUM_PATH)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (requirements-dev.txt)"
+    return None
+
+
+SERVICE_PROBLEMS = {"postgres": postgres_problem, "redis": redis_problem, "browser": browser_problem}
+SCREENSHOT_DIR = BASE_DIR / "test-artifacts" / "screenshots"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # Persistent connections outlive a test's threads (live server, concurrency
+    # tests) and would keep the test database busy at teardown.
+    from django.db import connections
+
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
     # A configured but dead service would make every database test error out
     # with a long trace; say it once, plainly.
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -122,3 +142,51 @@ def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A page in Debian's headless Chromium driven by Playwright.
+
+    ``page.shot(name)`` saves a screenshot under test-artifacts/screenshots/.
+    """
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own
+    # ORM calls are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        step = iter(range(1, 1000))
+
+        def shot(name: str) -> None:
+            page.screenshot(
+                path=SCREENSHOT_DIR / f"{request.node.name}-{next(step):02d}-{name}.png", full_page=True
+            )
+
+        page.shot = shot  # type: ignore[attr-defined]
+        try:
+            yield page
+        finally:
+            # The test's ORM connection was opened while Playwright's loop was
+            # running, so asgiref keeps it in a context-local slot that
+            # pytest-django's own close_all() would not see: close it here.
+            from django.db import connections
+
+            connections.close_all()
+            context.close()
+            browser.close()

@@ -30,9 +30,12 @@ DEBUG = env.bool("DEBUG", default=True)
 # Only ever valid with DEBUG on: production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
-if not DEBUG and (SECRET_KEY == DEVELOPMENT_SECRET_KEY or SECRET_KEY.startswith("django-insecure")):
+if not DEBUG and (
+    SECRET_KEY == DEVELOPMENT_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50
+):
     raise ImproperlyConfigured(
-        "SECRET_KEY is the development key: set SECRET_KEY to a long random value when DEBUG=0."
+        "SECRET_KEY is the development key or too short: set SECRET_KEY to a random value "
+        "of at least 50 characters when DEBUG=0."
     )
 
 ALLOWED_HOSTS: list[str] = env.list(
@@ -264,6 +267,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# In development (and tests) whitenoise serves straight from the finders, so
+# no collectstatic is needed; production serves the collected, hashed files.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,0 +1,72 @@
+"""Docker is not available here: check the files' structure instead."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def test_compose_defines_the_whole_stack():
+    services = compose()["services"]
+
+    assert {"web", "worker", "beat", "postgres", "redis", "migrate"} <= set(services)
+    assert "gunicorn" in services["web"]["command"]
+    assert "config.wsgi:application" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+
+
+def test_every_long_running_service_has_a_healthcheck():
+    services = compose()["services"]
+
+    for name in ("web", "worker", "beat", "postgres", "redis"):
+        assert "healthcheck" in services[name], name
+
+
+def test_app_services_get_every_setting_production_needs():
+    services = compose()["services"]
+    hosts = set(services)
+
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        assert env["DEBUG"] == "0"
+        for variable in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+            assert env.get(variable), f"{name} lacks {variable}"
+        for variable in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+            host = re.match(r"^\w+://(?:[^@/]*@)?([^:/]+)", env[variable]).group(1)
+            assert host in hosts, f"{name}: {variable} points at {host}, which compose does not define"
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_data_lives_in_named_volumes():
+    data = compose()
+    volumes = set(data["volumes"])
+
+    for name in ("postgres", "redis"):
+        mounts = data["services"][name]["volumes"]
+        assert any(m.split(":")[0] in volumes for m in mounts), name
+
+
+def test_settings_read_every_variable_compose_sets():
+    settings_source = (BASE_DIR / "config" / "settings.py").read_text()
+    env = compose()["services"]["web"]["environment"]
+
+    for variable in env:
+        assert f'"{variable}"' in settings_source, f"settings.py never reads {variable}"
+
+
+def test_dockerfile_is_slim_non_root_with_healthcheck_and_static():
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+
+    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
+    assert "collectstatic" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
+    assert "gunicorn" in dockerfile

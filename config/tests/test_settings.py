@@ -1,0 +1,109 @@
+"""Production settings: refuse unsafe values, pass Django's deployment checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+REAL_KEY = "k7#Vq2!mZp9@Lr4$Wx8^Nb3&Hs6*Jd1(Tf5)Yg0_Uc-e=QaR+oiE"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_check_is_clean_in_production():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY=REAL_KEY,
+        ALLOWED_HOSTS="platform.example.com",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("key", ["", "short-key", "django-insecure-" + "x" * 60, None])
+def test_production_refuses_the_development_secret_key(key):
+    env = {"DEBUG": "0", "ALLOWED_HOSTS": "platform.example.com"}
+    if key is not None:
+        env["SECRET_KEY"] = key
+
+    result = manage("check", **env)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_secure_cookies_can_each_be_turned_off():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    base = {"DEBUG": "0", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "x.example.com"}
+
+    on = manage("shell", "-v", "0", "-c", code, **base)
+    off = manage("shell", "-v", "0", "-c", code, **base, SECURE_SSL_REDIRECT="0", CSRF_COOKIE_SECURE="0")
+
+    assert on.stdout.split() == ["True", "True", "True"], on.stderr
+    assert off.stdout.split() == ["False", "True", "False"], off.stderr
+
+
+def test_embedded_defaults_need_no_server(tmp_path):
+    code = (
+        "from django.conf import settings as s;"
+        "from django.core.cache import cache;"
+        "cache.set('k', 'v'); print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, cache.get('k'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env["VAR_DIR"] = str(tmp_path)
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "v"]
+        assert (tmp_path / "redis" / "redis.sock").exists()
+    finally:
+        from config import embedded
+
+        embedded.stop_server(tmp_path / "redis")
+
+
+def test_production_static_build_succeeds(tmp_path):
+    # What the Dockerfile runs: hashed, compressed files for whitenoise.
+    result = manage(
+        "collectstatic",
+        "--noinput",
+        "-v",
+        "0",
+        DEBUG="0",
+        SECRET_KEY=REAL_KEY,
+        ALLOWED_HOSTS="x.example.com",
+        STATIC_ROOT=str(tmp_path),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "staticfiles.json").exists()
+    assert list(tmp_path.glob("css/app.*.css"))
+    assert list(tmp_path.glob("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.*.js"))
