@@ -1,6 +1,12 @@
 # Production image: gunicorn serving config.wsgi, static files by whitenoise.
 # The same image runs the web server, the Celery worker and beat (see
 # docker-compose.yml and deploy/k8s/).
+# Front-end packages (Chart.js), exactly as locked in package-lock.json.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +21,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=assets /assets/node_modules/chart.js/dist node_modules/chart.js/dist
 
 # collectstatic needs settings, not services: a throwaway key, never used at run time.
 RUN DEBUG=0 ALLOWED_HOSTS=build \

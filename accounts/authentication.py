@@ -9,7 +9,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from accounts import selectors, services
-from accounts.models import ApiKey, User
+from accounts.models import User
+from accounts.selectors import ApiKeyPrincipal
 
 KEYWORD = "Bearer"
 
@@ -30,19 +31,21 @@ def key_from_request(request: Request) -> str | None:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+    """Sets ``request.user`` to the key's owner and ``request.auth`` to an ``ApiKeyPrincipal``."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKeyPrincipal] | None:
         raw_key = key_from_request(request)
         if raw_key is None:
             return None
-        api_key = selectors.api_key_for_authentication(key_hash=services.api_key_hash(raw_key))
-        if api_key is None:
+        principal = selectors.api_key_principal(key_hash=services.api_key_hash(raw_key))
+        if principal is None:
             raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
-        if api_key.revoked_at is not None:
+        if principal.revoked:
             raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
-        if not api_key.user.is_active:
+        if not principal.user.is_active:
             raise AuthenticationFailed("This account is disabled.", code="account_disabled")
-        services.api_key_touch(api_key=api_key)
-        return api_key.user, api_key
+        services.api_key_touch(key_id=principal.key_id)
+        return principal.user, principal
 
     def authenticate_header(self, request: Any) -> str:
         return f'{KEYWORD} realm="api"'

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -12,10 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from accounts.selectors import api_key_get
+from accounts.selectors import api_key_get, auth_cache_key
+from credits.services import credits_account_open
 
 API_KEY_SCHEME = "apip_"
 API_KEY_PREFIX_LENGTH = len(API_KEY_SCHEME) + 8
+
+_last_touch: dict[int, float] = {}
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -26,9 +31,10 @@ def api_key_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def user_create(*, email: str, password: str | None, verified: bool = False, **fields: object) -> User:
-    """Create a user with their primary email address (verified or not)."""
+    """Create a user with their primary email address (verified or not) and their credit account."""
     user = User.objects.create_user(email=email, password=password, **fields)
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+    credits_account_open(user=user)
     return user
 
 
@@ -50,11 +56,18 @@ def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
     if api_key.revoked_at is None:
         ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         api_key.refresh_from_db(fields=["revoked_at"])
+    # Forget the cached authentication once the revocation is visible to others.
+    cache_key = auth_cache_key(api_key.key_hash)
+    cache.delete(cache_key)
+    transaction.on_commit(lambda: cache.delete(cache_key))
     return api_key
 
 
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record that the key was used, writing at most once per interval per key."""
-    interval = settings.API_KEY_TOUCH_INTERVAL
-    if cache.add(f"apikey:touched:{api_key.pk}", 1, timeout=interval):
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+def api_key_touch(*, key_id: int) -> None:
+    """Record that the key was used, writing at most once per interval per key
+    and process (a timestamp in memory, so the hot path makes no extra call)."""
+    now = time.monotonic()
+    if now - _last_touch.get(key_id, -math.inf) < settings.API_KEY_TOUCH_INTERVAL:
+        return
+    _last_touch[key_id] = now
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())

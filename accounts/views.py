@@ -8,12 +8,16 @@ from accounts import selectors, services
 from accounts.forms import ApiKeyCreateForm
 from config.errors import DomainError
 from config.types import AuthedHttpRequest
+from credits.services import credits_account_open
 
 
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "landing.html")
-    context = {"api_keys": selectors.api_key_list(user=request.user).filter(revoked_at__isnull=True)[:5]}
+    context = {
+        "api_keys": selectors.api_key_list(user=request.user).filter(revoked_at__isnull=True)[:5],
+        "credit_account": credits_account_open(user=request.user),
+    }
     return render(request, "dashboard.html", context)
 
 

@@ -28,6 +28,7 @@ class DomainError(Exception):
         code: str | None = None,
         status_code: int | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.message = message or self.default_message
         if code is not None:
@@ -35,6 +36,8 @@ class DomainError(Exception):
         if status_code is not None:
             self.status_code = status_code
         self.extra = extra or {}
+        # Response headers that go with the error (Retry-After, X-Credits-Remaining).
+        self.headers = dict(headers or {})
         super().__init__(self.message)
 
 

@@ -16,7 +16,9 @@ from config.errors import DomainError, error_body
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.extra), status=exc.status_code)
+        return Response(
+            error_body(exc.code, exc.message, exc.extra), status=exc.status_code, headers=exc.headers or None
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
 

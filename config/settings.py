@@ -180,7 +180,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "products-flush-lookup-log": {"task": "products.flush_lookup_log", "schedule": 5.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Auth and accounts ------------------------------------------------------------
@@ -210,6 +212,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Product Intelligence] "
+# Signups through allauth open the credit account in the same transaction.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 
 # --- Email ------------------------------------------------------------------------
 
@@ -266,7 +270,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [
+    BASE_DIR / "static",
+    # Chart.js from npm (package.json; `make install` runs `npm ci`), served as vendor/chartjs/.
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
 # In development (and tests) whitenoise serves straight from the finders, so
 # no collectstatic is needed; production serves the collected, hashed files.
 WHITENOISE_USE_FINDERS = DEBUG
@@ -317,3 +325,95 @@ LOGGING = {
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Last-used time of an API key is written at most this often (seconds).
 API_KEY_TOUCH_INTERVAL = env.int("API_KEY_TOUCH_INTERVAL", default=60)
+
+# --- Credits ------------------------------------------------------------------------------------
+
+# Credits granted once to every new account.
+SIGNUP_FREE_CREDITS = env.int("SIGNUP_FREE_CREDITS", default=50)
+# Low-balance notice threshold a new account starts with (each user can change it).
+CREDITS_LOW_BALANCE_THRESHOLD = env.int("CREDITS_LOW_BALANCE_THRESHOLD", default=10)
+# How often (seconds) a process checks whether prices changed; a change made
+# through the admin reaches every process within this time.
+CREDITS_PRICE_REFRESH_SECONDS = env.float("CREDITS_PRICE_REFRESH_SECONDS", default=5.0)
+# On PostgreSQL a charge is one SQL statement (balance update and ledger insert
+# in one round trip); off, it takes the portable two-statement ORM path.
+CREDITS_SINGLE_STATEMENT = env.bool("CREDITS_SINGLE_STATEMENT", default=True)
+
+# --- Products: upstream product data providers ---------------------------------------------
+# Read by products/conf.py only. See products/providers/ for what each provider needs.
+
+# Tried in this order; when one fails or its circuit is open, the next one is tried.
+# "sandbox" (offline, deterministic sample data), "keepa", "spapi".
+PRODUCT_PROVIDERS: list[str] = env.list("PRODUCT_PROVIDERS", default=["sandbox"])
+# Extra delay of every sandbox answer, to behave like a real upstream.
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+
+KEEPA_API_KEY = env.str("KEEPA_API_KEY", default="")
+KEEPA_API_BASE = env.str("KEEPA_API_BASE", default="https://api.keepa.com")
+# Days of statistics Keepa computes per product (no extra token cost).
+KEEPA_STATS_DAYS = env.int("KEEPA_STATS_DAYS", default=90)
+
+SPAPI_CLIENT_ID = env.str("SPAPI_CLIENT_ID", default="")
+SPAPI_CLIENT_SECRET = env.str("SPAPI_CLIENT_SECRET", default="")
+SPAPI_REFRESH_TOKEN = env.str("SPAPI_REFRESH_TOKEN", default="")
+LWA_TOKEN_URL = env.str("LWA_TOKEN_URL", default="https://api.amazon.com/auth/o2/token")
+# Empty means each marketplace's regional endpoint (sellingpartnerapi-na/eu/fe.amazon.com).
+SPAPI_ENDPOINT = env.str("SPAPI_ENDPOINT", default="")
+
+# Every upstream HTTP call: timeouts (seconds), retries of timeouts, connection
+# errors, 429 and 5xx with exponential backoff and jitter, honouring Retry-After
+# while the waits of one call stay within the budget.
+UPSTREAM_CONNECT_TIMEOUT = env.float("UPSTREAM_CONNECT_TIMEOUT", default=3.05)
+UPSTREAM_READ_TIMEOUT = env.float("UPSTREAM_READ_TIMEOUT", default=10.0)
+UPSTREAM_RETRY_ATTEMPTS = env.int("UPSTREAM_RETRY_ATTEMPTS", default=3)
+UPSTREAM_RETRY_BACKOFF = env.float("UPSTREAM_RETRY_BACKOFF", default=0.5)
+UPSTREAM_RETRY_BACKOFF_MAX = env.float("UPSTREAM_RETRY_BACKOFF_MAX", default=8.0)
+UPSTREAM_RETRY_BUDGET = env.float("UPSTREAM_RETRY_BUDGET", default=10.0)
+UPSTREAM_POOL_SIZE = env.int("UPSTREAM_POOL_SIZE", default=10)
+
+# Circuit breaker per provider, shared by all processes through Redis: opens
+# after this many failed calls in a row (each within the window of the last),
+# stays open for CIRCUIT_OPEN_SECONDS, then lets one probe call through.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+CIRCUIT_FAILURE_WINDOW = env.float("CIRCUIT_FAILURE_WINDOW", default=60.0)
+CIRCUIT_OPEN_SECONDS = env.float("CIRCUIT_OPEN_SECONDS", default=30.0)
+
+# Overrides of the shared rate limits (products/conf.py has the defaults), as
+# "<bucket>=<rate per second>/<burst>,...", e.g. "keepa=0.33/100,spapi.pricing=0.5/1".
+PROVIDER_RATE_LIMITS = env.str("PROVIDER_RATE_LIMITS", default="")
+# Longest a call waits for its rate-limit turn before giving up (seconds).
+PROVIDER_RATE_LIMIT_MAX_WAIT = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT", default=5.0)
+
+# --- Billing: Stripe Checkout and webhooks ----------------------------------------------------
+# Read by billing/conf.py only.
+
+# Empty (the embedded default): no real payments; Buy goes to the platform's own
+# sandbox checkout, which grants credits through the same fulfilment path.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+# The webhook endpoint's signing secret (whsec_...); events are refused without it.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Where the stripe library sends API requests (a local stand-in in tests).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# The sandbox checkout gives credits away: on by default only with DEBUG, so a
+# production deploy without STRIPE_SECRET_KEY sells nothing rather than giving it.
+BILLING_SANDBOX_CHECKOUT = env.bool("BILLING_SANDBOX_CHECKOUT", default=DEBUG)
+if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET and not DEBUG:
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: paid checkouts would never "
+        "grant credits. Set the webhook endpoint's signing secret (whsec_...)."
+    )
+
+# --- Products: cache, single-flight and lookups ----------------------------------------------
+# Read by products/conf.py only.
+
+# A product is served from the cache (and the database) for this long after it
+# was fetched upstream; then the next lookup fetches it again.
+PRODUCT_CACHE_SECONDS = env.int("PRODUCT_CACHE_SECONDS", default=6 * 3600)
+# An ASIN the upstream does not know is not asked for again for this long.
+PRODUCT_NOT_FOUND_SECONDS = env.int("PRODUCT_NOT_FOUND_SECONDS", default=600)
+# After an upstream outage, lookups waiting on the same product fail fast for this long.
+PRODUCT_UNAVAILABLE_SECONDS = env.float("PRODUCT_UNAVAILABLE_SECONDS", default=2.0)
+# Longest a lookup waits for another request's upstream fetch of the same product.
+PRODUCT_LOOKUP_WAIT_SECONDS = env.float("PRODUCT_LOOKUP_WAIT_SECONDS", default=20.0)
+# How long an Idempotency-Key's answer is kept for replay.
+LOOKUP_IDEMPOTENCY_SECONDS = env.int("LOOKUP_IDEMPOTENCY_SECONDS", default=24 * 3600)

@@ -9,11 +9,17 @@ handler500 = "config.exception_handlers.server_error"
 
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("credits/", include("credits.api_urls")),
+    path("payments/", include("billing.api_urls")),
+    path("products/", include("products.api_urls")),
 ]
 
 urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("products/", include("products.urls")),
+    path("credits/", include("credits.urls")),
+    path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

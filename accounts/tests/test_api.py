@@ -3,7 +3,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from accounts.tests.factories import UserFactory, api_key_for
+from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +191,34 @@ def test_unknown_api_path_is_json_404():
     response = APIClient().get("/api/v1/does-not-exist")
 
     assert_error(response, 404, "not_found")
+
+
+def test_warm_authentication_makes_no_database_query(django_assert_num_queries):
+    user = UserFactory()
+    _, raw = api_key_for(user)
+    client = bearer(raw)
+    client.get("/api/v1/me")  # warms the cache and records the use
+
+    with django_assert_num_queries(0):
+        response = client.get("/api/v1/me")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+
+
+def test_cached_user_is_complete_and_cannot_clobber_the_password():
+    user = UserFactory(full_name="Ada Seller")
+    _, raw = api_key_for(user)
+    bearer(raw).get("/api/v1/me")
+
+    from accounts.selectors import api_key_principal
+    from accounts.services import api_key_hash
+
+    cached_user = api_key_principal(key_hash=api_key_hash(raw)).user
+    assert cached_user.pk == user.pk
+    assert cached_user.full_name == "Ada Seller"
+    cached_user.full_name = "Changed"
+    cached_user.save()
+    user.refresh_from_db()
+    assert user.full_name == "Changed"
+    assert user.check_password(PASSWORD)

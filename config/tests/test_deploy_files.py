@@ -70,3 +70,6 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_static():
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
     assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
     assert "gunicorn" in dockerfile
+    # Static assets from npm (Chart.js) are in the image before collectstatic runs.
+    assert "npm ci" in dockerfile
+    assert dockerfile.index("node_modules/chart.js/dist") < dockerfile.index("collectstatic")

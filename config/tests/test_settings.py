@@ -107,3 +107,4 @@ def test_production_static_build_succeeds(tmp_path):
     assert (tmp_path / "staticfiles.json").exists()
     assert list(tmp_path.glob("css/app.*.css"))
     assert list(tmp_path.glob("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.*.js"))
+    assert list(tmp_path.glob("vendor/chartjs/chart.umd.*.js"))

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from accounts import services
 from accounts.models import ApiKey, User
+from credits.services import credits_account_open, credits_grant
 
 DEMO_KEY_NAME = "Demo key (make run)"
 
@@ -15,8 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="demo@example.com")
         parser.add_argument("--password", default="demo-password-123")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--credits", type=int, default=1000, help="Top the demo balance up to at least this many credits."
+        )
 
-    def handle(self, *args: Any, email: str, password: str, base_url: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, email: str, password: str, base_url: str, credits: int, **options: Any
+    ) -> None:
         user = User.objects.filter(email=email).first()
         if user is None:
             user = services.user_create(email=email, password=password, verified=True)
@@ -28,6 +34,11 @@ class Command(BaseCommand):
         for old in ApiKey.objects.filter(user=user, name=DEMO_KEY_NAME, revoked_at__isnull=True):
             services.api_key_revoke(user=user, key_id=old.pk)
         _, raw_key = services.api_key_create(user=user, name=DEMO_KEY_NAME)
+        balance = credits_account_open(user=user).balance
+        if balance < credits:
+            balance = credits_grant(
+                user=user, amount=credits - balance, reason="Demo top-up", reference="manage.py demo"
+            ).balance_after
         self.stdout.write(
             "\n".join(
                 [
@@ -36,6 +47,7 @@ class Command(BaseCommand):
                     f"  Platform:  {base_url}/",
                     f"  Log in:    {email} / {password}",
                     f"  API key:   {raw_key}",
+                    f"  Credits:   {balance}",
                     f"  Try:       curl -H 'Authorization: Bearer {raw_key}' {base_url}/api/v1/keys",
                     f"  API docs:  {base_url}/api/docs/",
                     "=" * 72,

@@ -1,0 +1,118 @@
+from typing import Any
+
+from django.http import HttpResponseBase
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.pagination import Pagination, paginated_response
+from config.types import AuthedRequest
+from credits import selectors, services
+from credits.exports import ledger_csv_response
+from credits.filters import LedgerEntryFilter
+from credits.models import LedgerEntry
+from credits.serializers import (
+    BalanceSerializer,
+    LedgerEntrySerializer,
+    PriceSerializer,
+    UsageInputSerializer,
+    UsageSerializer,
+)
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets content negotiation accept ``?format=csv`` and ``Accept: text/csv``;
+    the CSV itself is streamed by credits.exports."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        raise NotImplementedError("CSV responses are streamed, not rendered.")
+
+
+class BalanceApi(APIView):
+    @extend_schema(operation_id="credits_balance", responses=BalanceSerializer, tags=["credits"])
+    def get(self, request: AuthedRequest) -> Response:
+        account = services.credits_account_open(user=request.user)
+        data = {
+            "balance": account.balance,
+            "held": selectors.held_total(account=account),
+            "low_balance_threshold": account.low_balance_threshold,
+            "low_balance": account.is_low,
+        }
+        return Response(BalanceSerializer(data).data)
+
+
+class TransactionListApi(APIView):
+    pagination_class = Pagination
+    renderer_classes = (JSONRenderer, CSVRenderer)
+    # Read by drf-spectacular to document the filters; get() applies them itself.
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = LedgerEntryFilter
+    queryset = LedgerEntry.objects.none()
+
+    @extend_schema(
+        operation_id="credits_transactions",
+        parameters=[
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=["json", "csv"],
+                description="`csv`: every matching entry as a CSV download (no pagination).",
+            ),
+        ],
+        filters=True,
+        description=(
+            "The caller's ledger entries, newest first, paginated. With `format=csv` (or "
+            "`Accept: text/csv`): every matching entry as a CSV download, without pagination."
+        ),
+        responses=LedgerEntrySerializer(many=True),
+        tags=["credits"],
+    )
+    def get(self, request: AuthedRequest) -> HttpResponseBase:
+        filterset = LedgerEntryFilter(
+            request.query_params, queryset=selectors.ledger_entry_list(user=request.user), request=request
+        )
+        if not filterset.is_valid():
+            raise exceptions.ValidationError(filterset.errors)
+        if request.accepted_renderer.format == "csv":
+            filename = f"credits-{timezone.now():%Y%m%d-%H%M%S}.csv"
+            return ledger_csv_response(filterset.qs, filename=filename)
+        return paginated_response(
+            queryset=filterset.qs, serializer_class=LedgerEntrySerializer, request=request, view=self
+        )
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON in the platform's one shape, even when CSV was asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+class UsageApi(APIView):
+    @extend_schema(
+        operation_id="credits_usage",
+        parameters=[UsageInputSerializer],
+        responses=UsageSerializer,
+        tags=["credits"],
+    )
+    def get(self, request: AuthedRequest) -> Response:
+        params = UsageInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        summary = selectors.usage_summary(user=request.user, days=params.validated_data["days"])
+        return Response(UsageSerializer(summary).data)
+
+
+class PriceListApi(APIView):
+    @extend_schema(operation_id="credits_prices", responses=PriceSerializer(many=True), tags=["credits"])
+    def get(self, request: AuthedRequest) -> Response:
+        return Response(PriceSerializer(selectors.price_list(), many=True).data)
