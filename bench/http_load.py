@@ -42,6 +42,13 @@ class Target:
 TARGETS = [
     Target("health", "GET", "/health"),
     Target("me (API key auth)", "GET", "/api/v1/me", authenticated=True),
+    Target(
+        "lookup (metered, cached)",
+        "POST",
+        "/api/v1/products/asin",
+        body={"asin": "B08N5WRWNW", "marketplace": "US"},
+        authenticated=True,
+    ),
 ]
 
 

@@ -1,0 +1,542 @@
+"""The normalised product record, the provider interface and the provider errors.
+
+Every provider (sandbox, Keepa, SP-API) turns its upstream's wire format into
+a ``ProductRecord``; nothing outside ``products/providers/`` sees a wire format.
+
+``ProductRecord.to_dict()`` is the JSON form served by the API and stored by
+the cache: timestamps are ISO 8601 in UTC, money is ``{"amount": "21.99",
+"currency": "USD"}`` with the amount a decimal *string* in the currency's
+major unit (exact, no float rounding), measurements are ``{"value": "499",
+"unit": "g"}`` with the value a decimal string, and ``sample_data`` is true
+for the sandbox's made-up records. ``ProductRecord.from_dict()`` reads it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar
+
+from config.errors import DomainError
+from products import conf
+from products.marketplaces import Marketplace, currency_exponent
+from products.providers.circuit import CircuitBreaker
+
+logger = logging.getLogger(__name__)
+
+# Bump when the shape of to_dict() changes, so stored records can be told apart.
+RECORD_VERSION = 1
+
+# --- The record -----------------------------------------------------------------------------
+
+
+def _dt_to_json(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _dt_from_json(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal | int | str, currency: str) -> Money:
+        """``amount`` in the major unit, rounded to the currency's minor unit."""
+        quantum = Decimal(1).scaleb(-currency_exponent(currency))
+        return cls(Decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP), currency)
+
+    @classmethod
+    def from_minor_units(cls, units: int, currency: str) -> Money:
+        """``units`` of the currency's smallest unit: 2199 USD cents is 21.99 USD."""
+        return cls(Decimal(int(units)).scaleb(-currency_exponent(currency)), currency)
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"amount": str(self.amount), "currency": self.currency}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Money:
+        return cls(Decimal(data["amount"]), data["currency"])
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A length or weight in the unit the provider gave: mm, cm, m, in, g, kg, lb, oz."""
+
+    value: Decimal
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.unit}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"value": str(self.value), "unit": self.unit}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        return cls(Decimal(data["value"]), data["unit"])
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    length: Measurement | None = None
+    width: Measurement | None = None
+    height: Measurement | None = None
+    weight: Measurement | None = None
+
+    _FIELDS: ClassVar[tuple[str, ...]] = ("length", "width", "height", "weight")
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self._FIELDS)
+
+    def to_dict(self) -> dict[str, dict[str, str] | None]:
+        return {
+            name: (m.to_dict() if (m := getattr(self, name)) is not None else None) for name in self._FIELDS
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Dimensions:
+        return cls(
+            **{name: Measurement.from_dict(data[name]) if data.get(name) else None for name in cls._FIELDS}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRank:
+    rank: int
+    category_id: str | None
+    category: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "category_id": self.category_id, "category": self.category}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SalesRank:
+        return cls(rank=data["rank"], category_id=data.get("category_id"), category=data.get("category"))
+
+
+@dataclass(frozen=True, slots=True)
+class BuyBox:
+    price: Money
+    shipping: Money | None = None
+    seller_id: str | None = None
+    is_fba: bool | None = None
+
+    @property
+    def landed_price(self) -> Money:
+        return self.price + self.shipping if self.shipping is not None else self.price
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "price": self.price.to_dict(),
+            "shipping": self.shipping.to_dict() if self.shipping else None,
+            "landed_price": self.landed_price.to_dict(),
+            "seller_id": self.seller_id,
+            "is_fba": self.is_fba,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuyBox:
+        return cls(
+            price=Money.from_dict(data["price"]),
+            shipping=Money.from_dict(data["shipping"]) if data.get("shipping") else None,
+            seller_id=data.get("seller_id"),
+            is_fba=data.get("is_fba"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCounts:
+    new: int | None = None
+    used: int | None = None
+    total: int | None = None
+
+
+HISTORY_KINDS = ("price", "rank", "count", "rating")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One observation; ``value`` None means nothing was on offer (or ranked) then."""
+
+    at: datetime
+    value: Decimal | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A time series, oldest first: ``kind`` price (Decimal, in ``currency``), rank, count or rating."""
+
+    metric: str
+    kind: str
+    points: tuple[HistoryPoint, ...]
+    currency: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def value(v: Decimal | int | float | None) -> str | int | float | None:
+            return str(v) if isinstance(v, Decimal) else v
+
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "currency": self.currency,
+            "points": [[_dt_to_json(p.at), value(p.value)] for p in self.points],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        kind = data["kind"]
+        read: Any = {"price": Decimal, "rating": float}.get(kind, int)
+        return cls(
+            metric=data["metric"],
+            kind=kind,
+            currency=data.get("currency"),
+            points=tuple(
+                HistoryPoint(_dt_from_json(at), read(v) if v is not None else None)
+                for at, v in data["points"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductRecord:
+    """One product in one marketplace, as a provider saw it at ``fetched_at``.
+
+    ``price`` is what a shopper pays now: the buy box price, or else Amazon's
+    own offer, or else the lowest new offer. Fields a provider does not have
+    are None (or empty); SP-API, for example, has no ratings or histories.
+    """
+
+    asin: str
+    marketplace: str
+    provider: str
+    fetched_at: datetime
+    sample_data: bool = False
+    title: str | None = None
+    brand: str | None = None
+    manufacturer: str | None = None
+    images: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
+    sales_rank: SalesRank | None = None
+    sales_ranks: tuple[SalesRank, ...] = ()
+    price: Money | None = None
+    list_price: Money | None = None
+    amazon_price: Money | None = None
+    lowest_new_price: Money | None = None
+    lowest_used_price: Money | None = None
+    buy_box: BuyBox | None = None
+    offers: OfferCounts | None = None
+    rating: float | None = None
+    review_count: int | None = None
+    item_dimensions: Dimensions | None = None
+    package_dimensions: Dimensions | None = None
+    eans: tuple[str, ...] = ()
+    upcs: tuple[str, ...] = ()
+    parent_asin: str | None = None
+    history: tuple[History, ...] = field(default=())
+
+    _MONEY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "price",
+        "list_price",
+        "amazon_price",
+        "lowest_new_price",
+        "lowest_used_price",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        def money(name: str) -> dict[str, str] | None:
+            value: Money | None = getattr(self, name)
+            return value.to_dict() if value is not None else None
+
+        return {
+            "record_version": RECORD_VERSION,
+            "asin": self.asin,
+            "marketplace": self.marketplace,
+            "provider": self.provider,
+            "sample_data": self.sample_data,
+            "fetched_at": _dt_to_json(self.fetched_at),
+            "title": self.title,
+            "brand": self.brand,
+            "manufacturer": self.manufacturer,
+            "images": list(self.images),
+            "categories": [{"id": c.id, "name": c.name} for c in self.categories],
+            "sales_rank": self.sales_rank.to_dict() if self.sales_rank else None,
+            "sales_ranks": [r.to_dict() for r in self.sales_ranks],
+            **{name: money(name) for name in self._MONEY_FIELDS},
+            "buy_box": self.buy_box.to_dict() if self.buy_box else None,
+            "offers": (
+                {"new": self.offers.new, "used": self.offers.used, "total": self.offers.total}
+                if self.offers
+                else None
+            ),
+            "rating": self.rating,
+            "review_count": self.review_count,
+            "item_dimensions": self.item_dimensions.to_dict() if self.item_dimensions else None,
+            "package_dimensions": self.package_dimensions.to_dict() if self.package_dimensions else None,
+            "eans": list(self.eans),
+            "upcs": list(self.upcs),
+            "parent_asin": self.parent_asin,
+            "history": [h.to_dict() for h in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProductRecord:
+        def money(name: str) -> Money | None:
+            return Money.from_dict(data[name]) if data.get(name) else None
+
+        def dimensions(name: str) -> Dimensions | None:
+            return Dimensions.from_dict(data[name]) if data.get(name) else None
+
+        offers = data.get("offers")
+        return cls(
+            asin=data["asin"],
+            marketplace=data["marketplace"],
+            provider=data["provider"],
+            fetched_at=_dt_from_json(data["fetched_at"]),
+            sample_data=bool(data.get("sample_data", False)),
+            title=data.get("title"),
+            brand=data.get("brand"),
+            manufacturer=data.get("manufacturer"),
+            images=tuple(data.get("images") or ()),
+            categories=tuple(Category(c["id"], c["name"]) for c in data.get("categories") or ()),
+            sales_rank=SalesRank.from_dict(data["sales_rank"]) if data.get("sales_rank") else None,
+            sales_ranks=tuple(SalesRank.from_dict(r) for r in data.get("sales_ranks") or ()),
+            **{name: money(name) for name in cls._MONEY_FIELDS},
+            buy_box=BuyBox.from_dict(data["buy_box"]) if data.get("buy_box") else None,
+            offers=OfferCounts(**offers) if offers else None,
+            rating=data.get("rating"),
+            review_count=data.get("review_count"),
+            item_dimensions=dimensions("item_dimensions"),
+            package_dimensions=dimensions("package_dimensions"),
+            eans=tuple(data.get("eans") or ()),
+            upcs=tuple(data.get("upcs") or ()),
+            parent_asin=data.get("parent_asin"),
+            history=tuple(History.from_dict(h) for h in data.get("history") or ()),
+        )
+
+
+def current_price(
+    buy_box: BuyBox | None, amazon_price: Money | None, lowest_new_price: Money | None
+) -> Money | None:
+    """What a shopper pays now, by the record's rule (see ``ProductRecord``)."""
+    if buy_box is not None:
+        return buy_box.price
+    return amazon_price or lowest_new_price
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+class ProviderError(DomainError):
+    """A provider could not deliver. ``counts_as_failure``: whether it trips the circuit breaker."""
+
+    counts_as_failure: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider: str,
+        retry_after: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.retry_after = retry_after
+        details: dict[str, Any] = {"provider": provider, **(extra or {})}
+        if retry_after is not None:
+            details["retry_after"] = round(retry_after, 3)
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
+        super().__init__(message, extra=details, headers=headers)
+
+
+class ProductNotFound(ProviderError):
+    status_code = 404
+    code = "product_not_found"
+    default_message = "No product with this ASIN in this marketplace."
+
+
+class UpstreamUnavailable(ProviderError):
+    """The provider could not answer now (timeout, 5xx, out of quota...); ``retry_after`` when known."""
+
+    status_code = 503
+    code = "upstream_unavailable"
+    default_message = "The product data provider is unavailable; try again shortly."
+    counts_as_failure = True
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """Not called at all: the provider failed repeatedly and its circuit is open."""
+
+    counts_as_failure = False
+
+
+class RateLimited(UpstreamUnavailable):
+    """Not called at all: our own shared rate limit would have made the call wait too long."""
+
+    counts_as_failure = False
+
+
+class UpstreamBadResponse(ProviderError):
+    """The provider answered, but not with usable data: garbage, an unknown shape, a refusal."""
+
+    status_code = 502
+    code = "upstream_bad_response"
+    default_message = "The product data provider sent an answer that could not be read."
+    counts_as_failure = True
+
+
+class ProviderNotConfigured(ProviderError):
+    status_code = 503
+    code = "provider_not_configured"
+    default_message = "The product data provider is not configured."
+
+
+class MarketplaceNotSupported(ProviderError):
+    status_code = 422
+    code = "marketplace_not_supported"
+    default_message = "The product data provider has no data for this marketplace."
+
+
+# Failures after which the next provider in the chain is tried.
+FALLBACK_ERRORS = (UpstreamUnavailable, UpstreamBadResponse, ProviderNotConfigured, MarketplaceNotSupported)
+
+
+@contextmanager
+def decoding(provider: str, what: str) -> Iterator[None]:
+    """Turn a surprise in the upstream's answer into ``UpstreamBadResponse``."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        logger.warning("%s: unreadable %s: %s: %s", provider, what, type(exc).__name__, exc)
+        raise UpstreamBadResponse(
+            f"The {provider} answer for {what} could not be read.",
+            provider=provider,
+            extra={"reason": type(exc).__name__},
+        ) from exc
+
+
+# --- The interface ------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class Provider(ABC):
+    """One upstream source of product records.
+
+    Implementations define ``name``, ``label``, ``_fetch_batch`` and, when it
+    applies, ``is_configured``, ``supports`` and ``max_batch_size``. The
+    public methods add what every provider shares: duplicates folded, batches
+    cut to ``max_batch_size``, and the circuit breaker around each batch.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    sample_data: ClassVar[bool] = False
+
+    @property
+    def max_batch_size(self) -> int:
+        return 1
+
+    def is_configured(self) -> bool:
+        return True
+
+    def supports(self, marketplace: Marketplace) -> bool:
+        return True
+
+    @abstractmethod
+    def _fetch_batch(self, asins: list[str], marketplace: Marketplace) -> dict[str, ProductRecord | None]:
+        """Records for at most ``max_batch_size`` ASINs; None (or absent) for an unknown ASIN.
+
+        Raises ``UpstreamUnavailable`` or ``UpstreamBadResponse`` when the batch
+        as a whole could not be fetched.
+        """
+
+    def fetch_many(self, asins: Sequence[str], marketplace: Marketplace) -> dict[str, ProductRecord | None]:
+        """A record, or None when the upstream does not know the ASIN, for each of ``asins``.
+
+        ``asins`` must already be normalised (``products.validation.normalize_asin``).
+        Raises ``ProviderNotConfigured``, ``MarketplaceNotSupported``, ``CircuitOpen``,
+        ``RateLimited``, ``UpstreamUnavailable`` or ``UpstreamBadResponse``; a failure
+        of any batch fails the call (callers with many ASINs send ``max_batch_size`` at a time).
+        """
+        if not self.is_configured():
+            raise ProviderNotConfigured(f"The {self.label} provider is not configured.", provider=self.name)
+        if not self.supports(marketplace):
+            raise MarketplaceNotSupported(
+                f"{self.label} has no data for the {marketplace.code} marketplace.",
+                provider=self.name,
+                extra={"marketplace": marketplace.code},
+            )
+        unique = list(dict.fromkeys(asins))
+        breaker = CircuitBreaker(self.name)
+        results: dict[str, ProductRecord | None] = {}
+        for batch in _chunks(unique, self.max_batch_size):
+            retry_after = breaker.allow(probe_seconds=_longest_call_seconds())
+            if retry_after is not None:
+                raise CircuitOpen(
+                    f"{self.label} failed repeatedly and is paused; try again shortly.",
+                    provider=self.name,
+                    retry_after=retry_after,
+                    extra={"reason": "circuit_open"},
+                )
+            try:
+                fetched = self._fetch_batch(batch, marketplace)
+            except ProviderError as exc:
+                if exc.counts_as_failure:
+                    breaker.record_failure()
+                raise
+            breaker.record_success()
+            results.update({asin: fetched.get(asin) for asin in batch})
+        return results
+
+    def fetch_one(self, asin: str, marketplace: Marketplace) -> ProductRecord:
+        """The record for ``asin``; ``ProductNotFound`` when the upstream does not know it."""
+        record = self.fetch_many([asin], marketplace).get(asin)
+        if record is None:
+            raise product_not_found(asin, marketplace, provider=self.name)
+        return record
+
+
+def product_not_found(asin: str, marketplace: Marketplace, *, provider: str) -> ProductNotFound:
+    return ProductNotFound(
+        f"No product with ASIN {asin} in the {marketplace.code} marketplace.",
+        provider=provider,
+        extra={"asin": asin, "marketplace": marketplace.code},
+    )
+
+
+# SP-API makes up to three upstream calls per batch: token, catalog, pricing.
+_CALLS_PER_BATCH = 3
+
+
+def _longest_call_seconds() -> float:
+    """How long one batch can take: a half-open probe's claim lasts this long."""
+    http = conf.http_settings()
+    per_attempt = http.connect_timeout + http.read_timeout + conf.rate_limit_max_wait()
+    return _CALLS_PER_BATCH * (http.retry_attempts * per_attempt + http.retry_budget)

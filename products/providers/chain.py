@@ -1,0 +1,143 @@
+"""The provider registry and the fallback chain (``PRODUCT_PROVIDERS``, in order).
+
+A provider that fails (unavailable, unreadable answer), whose circuit is open,
+that our rate limit holds back, that is not configured or that has no data for
+the marketplace is skipped and the next one is tried. "Not found" is an
+answer, not a failure: the first provider that answers is believed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.errors import DomainError
+from products import conf
+from products.marketplaces import Marketplace
+from products.providers.base import (
+    FALLBACK_ERRORS,
+    MarketplaceNotSupported,
+    ProductRecord,
+    Provider,
+    ProviderError,
+    ProviderNotConfigured,
+    UpstreamBadResponse,
+    UpstreamUnavailable,
+    product_not_found,
+)
+from products.providers.circuit import circuit_state
+from products.providers.keepa import KeepaProvider
+from products.providers.sandbox import SandboxProvider
+from products.providers.spapi import SpApiProvider
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, type[Provider]] = {
+    SandboxProvider.name: SandboxProvider,
+    KeepaProvider.name: KeepaProvider,
+    SpApiProvider.name: SpApiProvider,
+}
+
+
+def provider_get(name: str) -> Provider:
+    try:
+        provider_class = PROVIDERS[name.strip().lower()]
+    except KeyError:
+        known = sorted(PROVIDERS)
+        raise DomainError(
+            f"Unknown product data provider {name!r}. Use one of: {', '.join(known)}.",
+            code="unknown_provider",
+            status_code=400,
+            extra={"provider": name, "valid": known},
+        ) from None
+    return provider_class()
+
+
+def provider_chain(names: Sequence[str] | None = None) -> list[Provider]:
+    """The providers to try, in order: ``names``, or ``PRODUCT_PROVIDERS``."""
+    return [provider_get(name) for name in (names or conf.product_providers())]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the chain delivered: ``records`` from ``provider``, after the ``skipped`` ones failed."""
+
+    provider: str
+    records: dict[str, ProductRecord | None]
+    skipped: list[ProviderError] = field(default_factory=list)
+
+
+def fetch_with_fallback(
+    asins: Sequence[str], marketplace: Marketplace, *, providers: Sequence[str] | None = None
+) -> FetchResult:
+    """Records for normalised ``asins`` from the first provider of the chain that can deliver.
+
+    None in ``records`` means that provider does not know the ASIN. When no
+    provider can deliver, raises ``UpstreamUnavailable`` (503, with the
+    shortest ``retry_after`` any provider gave), ``UpstreamBadResponse`` (502),
+    ``MarketplaceNotSupported`` (422) or ``ProviderNotConfigured`` (503).
+    """
+    chain = provider_chain(providers)
+    skipped: list[ProviderError] = []
+    for provider in chain:
+        try:
+            records = provider.fetch_many(asins, marketplace)
+        except FALLBACK_ERRORS as exc:
+            logger.warning("provider %s skipped: %s (%s)", provider.name, exc.code, exc.message)
+            skipped.append(exc)
+            continue
+        return FetchResult(provider=provider.name, records=records, skipped=skipped)
+    raise _chain_failed(skipped, marketplace, [p.name for p in chain])
+
+
+def fetch_one_with_fallback(
+    asin: str, marketplace: Marketplace, *, providers: Sequence[str] | None = None
+) -> ProductRecord:
+    """The record for a normalised ``asin``.
+
+    ``ProductNotFound`` (404) when the provider that answered does not know it.
+    """
+    result = fetch_with_fallback([asin], marketplace, providers=providers)
+    record = result.records.get(asin)
+    if record is None:
+        raise product_not_found(asin, marketplace, provider=result.provider)
+    return record
+
+
+def _chain_failed(failures: list[ProviderError], marketplace: Marketplace, names: list[str]) -> ProviderError:
+    tried = ",".join(names)
+    summary: dict[str, Any] = {
+        "providers": [{"provider": f.provider, "code": f.code, "message": f.message} for f in failures]
+    }
+    upstream = [f for f in failures if isinstance(f, UpstreamUnavailable | UpstreamBadResponse)]
+    if not upstream:
+        if failures and all(isinstance(f, MarketplaceNotSupported) for f in failures):
+            return MarketplaceNotSupported(
+                f"No product data provider has data for the {marketplace.code} marketplace.",
+                provider=tried,
+                extra=summary,
+            )
+        return ProviderNotConfigured(
+            "No product data provider is configured for this lookup.", provider=tried, extra=summary
+        )
+    if all(isinstance(f, UpstreamBadResponse) for f in upstream):
+        return UpstreamBadResponse(
+            "The product data providers sent answers that could not be read.", provider=tried, extra=summary
+        )
+    waits = [f.retry_after for f in upstream if f.retry_after is not None]
+    return UpstreamUnavailable(
+        "No product data provider could answer right now; try again shortly.",
+        provider=tried,
+        retry_after=min(waits) if waits else None,
+        extra=summary,
+    )
+
+
+def provider_status(names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Whether each provider of the chain is configured, and its circuit's state (for readiness)."""
+    return {
+        provider.name: {"configured": provider.is_configured(), "circuit": str(circuit_state(provider.name))}
+        for provider in provider_chain(names)
+    }

@@ -1,0 +1,299 @@
+"""The sandbox provider: plausible, deterministic sample records that work offline.
+
+The default provider, so the platform runs end to end with no upstream
+account. Every valid ASIN gets a record built from a hash of the ASIN (the
+same product in every marketplace) and of the marketplace (its prices, in the
+marketplace's currency). Every record says ``sample_data: true``, its title
+starts with ``[SAMPLE]`` and its images are drawn "SAMPLE" placards, so it is
+never mistaken for Amazon data wherever it is shown.
+
+It goes through the same shared rate limit (bucket ``sandbox``) and circuit
+breaker as the real providers. ``SANDBOX_LATENCY_MS`` adds an upstream-like
+delay to every answer.
+
+Reserved ASINs simulate an upstream's failures (a batch containing one fails
+as a whole, as an upstream outage would):
+
+============  =============================================================
+B000000404    not found: no record (``ProductNotFound`` from ``fetch_one``)
+B000000429    upstream quota exhausted: ``UpstreamUnavailable``, retry after 60 s
+B000000502    garbage answer: ``UpstreamBadResponse``
+B000000503    upstream outage: ``UpstreamUnavailable``, retry after 30 s
+============  =============================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import quote
+
+from django.utils import timezone
+
+from products import conf
+from products.marketplaces import Marketplace
+from products.providers.base import (
+    BuyBox,
+    Category,
+    Dimensions,
+    History,
+    HistoryPoint,
+    Measurement,
+    Money,
+    OfferCounts,
+    ProductRecord,
+    Provider,
+    SalesRank,
+    UpstreamBadResponse,
+    UpstreamUnavailable,
+    current_price,
+)
+from products.providers.http import take_rate_limit
+
+NOT_FOUND_ASIN = "B000000404"
+QUOTA_EXHAUSTED_ASIN = "B000000429"
+BAD_RESPONSE_ASIN = "B000000502"
+OUTAGE_ASIN = "B000000503"
+
+RESERVED_ASINS = {
+    NOT_FOUND_ASIN: "not found",
+    QUOTA_EXHAUSTED_ASIN: "upstream quota exhausted (unavailable, retry after 60 s)",
+    BAD_RESPONSE_ASIN: "garbage answer (bad response)",
+    OUTAGE_ASIN: "upstream outage (unavailable, retry after 30 s)",
+}
+
+HISTORY_DAYS = 30
+
+# Rough prices of one US dollar, so sample prices look local. Sample data only.
+_USD_RATES = {
+    "USD": 1,
+    "CAD": 1.35,
+    "MXN": 17,
+    "BRL": 5,
+    "GBP": 0.8,
+    "EUR": 0.92,
+    "SEK": 10.5,
+    "PLN": 4,
+    "TRY": 32,
+    "AED": 3.67,
+    "SAR": 3.75,
+    "EGP": 48,
+    "ZAR": 18,
+    "INR": 83,
+    "JPY": 150,
+    "AUD": 1.5,
+    "SGD": 1.35,
+}
+
+_BRANDS = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Litware", "Adventure Works", "Proseware")
+_ADJECTIVES = (
+    "Compact",
+    "Heavy-Duty",
+    "Ergonomic",
+    "Portable",
+    "Premium",
+    "Rechargeable",
+    "Waterproof",
+    "Adjustable",
+    "Foldable",
+    "Insulated",
+)
+_VARIANTS = ("Black", "Blue", "Graphite", "2-Pack", "Large", "Small", "Olive Green", "White")
+_PRODUCTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Water Bottle", ("Home & Kitchen", "Kitchen & Dining", "Water Bottles")),
+    ("Desk Lamp", ("Tools & Home Improvement", "Lighting & Ceiling Fans", "Desk Lamps")),
+    ("Bluetooth Speaker", ("Electronics", "Portable Audio & Video", "Portable Speakers")),
+    ("Yoga Mat", ("Sports & Outdoors", "Exercise & Fitness", "Yoga Mats")),
+    ("Hiking Backpack", ("Sports & Outdoors", "Outdoor Recreation", "Backpacks")),
+    ("Chef's Knife", ("Home & Kitchen", "Kitchen & Dining", "Chef's Knives")),
+    ("Phone Stand", ("Cell Phones & Accessories", "Accessories", "Stands")),
+    ("Notebook Set", ("Office Products", "Office & School Supplies", "Notebooks")),
+    ("Dog Leash", ("Pet Supplies", "Dogs", "Leashes")),
+    ("Hose Nozzle", ("Patio, Lawn & Garden", "Watering Equipment", "Hose Nozzles")),
+)
+_ASIN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _rng(*parts: str) -> random.Random:
+    return random.Random(hashlib.sha256("|".join(parts).encode()).digest())  # noqa: S311 - sample data
+
+
+def _category_id(name: str) -> str:
+    return str(zlib.crc32(name.encode()))
+
+
+def _check_digit(digits: str) -> str:
+    """GS1 check digit (UPC-A, EAN-13)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def _placard(asin: str, label: str, colour: str) -> str:
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='500' height='500'>"
+        f"<rect width='500' height='500' fill='{colour}'/>"
+        "<text x='250' y='230' font-family='sans-serif' font-size='64' text-anchor='middle' "
+        "fill='white'>SAMPLE</text>"
+        "<text x='250' y='300' font-family='sans-serif' font-size='32' text-anchor='middle' "
+        f"fill='white'>{asin} {label}</text></svg>"
+    )
+    return "data:image/svg+xml," + quote(svg, safe="")
+
+
+class SandboxProvider(Provider):
+    name = "sandbox"
+    label = "Sandbox"
+    sample_data = True
+
+    def __init__(self, clock: Callable[[], datetime] = timezone.now) -> None:
+        self.clock = clock
+
+    @property
+    def max_batch_size(self) -> int:
+        # One token per ASIN from the shared bucket, which must be able to hold a batch.
+        return max(1, min(100, int(conf.rate_limit("sandbox").burst)))
+
+    def _fetch_batch(self, asins: list[str], marketplace: Marketplace) -> dict[str, ProductRecord | None]:
+        take_rate_limit(
+            provider=self.name, label=self.label, bucket="sandbox", tokens=len(asins), operation="product"
+        )
+        latency = conf.sandbox_latency_seconds()
+        if latency:
+            time.sleep(latency)
+        self._simulate_failures(asins)
+        return {asin: None if asin == NOT_FOUND_ASIN else self._record(asin, marketplace) for asin in asins}
+
+    def _simulate_failures(self, asins: list[str]) -> None:
+        if OUTAGE_ASIN in asins:
+            raise UpstreamUnavailable(
+                f"The sandbox simulates an upstream outage (reserved ASIN {OUTAGE_ASIN}).",
+                provider=self.name,
+                retry_after=30,
+                extra={"reason": "simulated_outage"},
+            )
+        if QUOTA_EXHAUSTED_ASIN in asins:
+            raise UpstreamUnavailable(
+                f"The sandbox simulates an exhausted upstream quota (reserved ASIN {QUOTA_EXHAUSTED_ASIN}).",
+                provider=self.name,
+                retry_after=60,
+                extra={"reason": "simulated_quota_exhausted"},
+            )
+        if BAD_RESPONSE_ASIN in asins:
+            raise UpstreamBadResponse(
+                f"The sandbox simulates an unreadable upstream answer (reserved ASIN {BAD_RESPONSE_ASIN}).",
+                provider=self.name,
+                extra={"reason": "simulated_bad_response"},
+            )
+
+    def _record(self, asin: str, marketplace: Marketplace) -> ProductRecord:
+        product = _rng("product", asin)
+        market = _rng("market", asin, marketplace.code)
+        currency = marketplace.currency
+
+        brand = product.choice(_BRANDS)
+        noun, path = product.choice(_PRODUCTS)
+        title = f"[SAMPLE] {brand} {product.choice(_ADJECTIVES)} {noun}, {product.choice(_VARIANTS)}"
+        categories = tuple(Category(_category_id(name), name) for name in path)
+
+        usd = Decimal(product.randrange(799, 14999)) / 100
+        local = usd * Decimal(str(_USD_RATES.get(currency, 1))) * Decimal(market.randint(95, 105)) / 100
+
+        def money(amount: Decimal) -> Money:
+            return Money.of(amount, currency)
+
+        is_fba = market.random() < 0.7
+        amazon_sells = market.random() < 0.3
+        buy_box_price = money(local)
+        shipping = money(Decimal(0) if is_fba or amazon_sells else local * Decimal("0.08"))
+        seller_id = "A0SAMPLE" + "".join(market.choice(_ASIN_CHARS) for _ in range(6))
+        buy_box = BuyBox(price=buy_box_price, shipping=shipping, seller_id=seller_id, is_fba=is_fba)
+        amazon_price = buy_box_price if amazon_sells else None
+        lowest_new = money(local * Decimal(market.randint(92, 100)) / 100)
+        new_offers = market.randint(1, 25)
+        used_offers = market.randint(0, 6)
+        lowest_used = money(local * Decimal("0.78")) if used_offers else None
+
+        root_rank = market.randint(50, 250_000)
+        leaf_rank = max(1, root_rank // market.randint(20, 200))
+        sales_ranks = (
+            SalesRank(root_rank, categories[0].id, categories[0].name),
+            SalesRank(leaf_rank, categories[-1].id, categories[-1].name),
+        )
+
+        length, width, height = (product.randint(40, 420) for _ in range(3))
+        weight = product.randint(80, 3000)
+
+        def dims(l: int, w: int, h: int, g: int) -> Dimensions:  # noqa: E741 - l, w, h, g read as such
+            return Dimensions(
+                length=Measurement(Decimal(l), "mm"),
+                width=Measurement(Decimal(w), "mm"),
+                height=Measurement(Decimal(h), "mm"),
+                weight=Measurement(Decimal(g), "g"),
+            )
+
+        upc_body = "2" + "".join(str(product.randint(0, 9)) for _ in range(10))
+        upc = upc_body + _check_digit(upc_body)
+        parent = None
+        if product.random() < 0.35:
+            parent = "B0" + "".join(_rng("parent", asin).choice(_ASIN_CHARS) for _ in range(8))
+
+        return ProductRecord(
+            asin=asin,
+            marketplace=marketplace.code,
+            provider=self.name,
+            fetched_at=self.clock(),
+            sample_data=True,
+            title=title,
+            brand=brand,
+            manufacturer=f"{brand} Sample Manufacturing",
+            images=(
+                _placard(asin, "main", "#5b6b7a"),
+                _placard(asin, "side", "#7a6b5b"),
+            ),
+            categories=categories,
+            sales_rank=sales_ranks[0],
+            sales_ranks=sales_ranks,
+            price=current_price(buy_box, amazon_price, lowest_new),
+            list_price=money(local * Decimal("1.25")),
+            amazon_price=amazon_price,
+            lowest_new_price=lowest_new,
+            lowest_used_price=lowest_used,
+            buy_box=buy_box,
+            offers=OfferCounts(new=new_offers, used=used_offers, total=new_offers + used_offers),
+            rating=market.randint(30, 49) / 10,
+            review_count=market.randint(0, 25_000),
+            item_dimensions=dims(length, width, height, weight),
+            package_dimensions=dims(length + 12, width + 12, height + 12, weight + weight // 10),
+            eans=("0" + upc,),
+            upcs=(upc,),
+            parent_asin=parent,
+            history=self._history(asin, marketplace, buy_box.landed_price, root_rank, new_offers),
+        )
+
+    def _history(
+        self, asin: str, marketplace: Marketplace, price: Money, rank: int, offers: int
+    ) -> tuple[History, ...]:
+        """Daily points up to today's midnight (UTC), ending at the current values."""
+        rng = _rng("history", asin, marketplace.code)
+        today = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        days = [today - timedelta(days=HISTORY_DAYS - 1 - i) for i in range(HISTORY_DAYS)]
+        # Like Keepa's buy box history: landed prices (price plus shipping).
+        prices = [Money.of(price.amount * Decimal(rng.randint(92, 108)) / 100, price.currency) for _ in days]
+        ranks = [max(1, rank * rng.randint(70, 130) // 100) for _ in days]
+        counts = [max(1, offers + rng.randint(-3, 3)) for _ in days]
+        prices[-1], ranks[-1], counts[-1] = price, rank, offers
+        return (
+            History(
+                "buy_box_landed_price",
+                "price",
+                tuple(HistoryPoint(d, p.amount) for d, p in zip(days, prices, strict=True)),
+                currency=price.currency,
+            ),
+            History("sales_rank", "rank", tuple(map(HistoryPoint, days, ranks))),
+            History("new_offer_count", "count", tuple(map(HistoryPoint, days, counts))),
+        )

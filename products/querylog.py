@@ -1,0 +1,102 @@
+"""The lookup query log, buffered so writing it never slows a lookup down.
+
+A lookup appends one JSON line to a Redis list and bumps the per-marketplace
+cache counters in the same round trip; ``lookup_log_flush`` (a Celery beat
+task every few seconds, and pages before they read the log) moves the lines
+into the database with one bulk INSERT.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from products.models import LookupLog
+from products.shared_state import redis_client, shared_key
+
+FLUSH_BATCH = 2000
+
+
+def _buffer_key() -> str:
+    return shared_key("lookuplog", "buffer")
+
+
+def _stats_key() -> str:
+    return shared_key("lookuplog", "stats")
+
+
+def lookup_log_buffer(
+    *,
+    user_id: int,
+    asin: str,
+    marketplace: str,
+    channel: str,
+    source: str,
+    outcome: str,
+    credits: int,
+    latency_ms: float,
+) -> None:
+    line = json.dumps(
+        [
+            user_id,
+            asin,
+            marketplace,
+            channel,
+            source,
+            outcome,
+            credits,
+            round(latency_ms, 3),
+            datetime.now(UTC).timestamp(),
+        ],
+        separators=(",", ":"),
+    )
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.rpush(_buffer_key(), line)
+    pipe.hincrby(_stats_key(), f"{marketplace}:{source}", 1)
+    pipe.execute()
+
+
+def lookup_log_flush(*, max_batches: int = 50) -> int:
+    """Move buffered lines into the database; returns how many were written."""
+    client = redis_client()
+    written = 0
+    for _ in range(max_batches):
+        lines = cast(list[bytes] | None, client.lpop(_buffer_key(), FLUSH_BATCH))
+        if not lines:
+            break
+        rows = []
+        for line in lines:
+            user_id, asin, marketplace, channel, source, outcome, credits, latency_ms, at = json.loads(line)
+            rows.append(
+                LookupLog(
+                    user_id=user_id,
+                    asin=asin,
+                    marketplace=marketplace,
+                    channel=channel,
+                    source=source,
+                    outcome=outcome,
+                    credits=credits,
+                    latency_ms=latency_ms,
+                    created_at=datetime.fromtimestamp(at, UTC),
+                )
+            )
+        LookupLog.objects.bulk_create(rows)
+        written += len(rows)
+    return written
+
+
+def lookup_cache_stats() -> dict[str, dict[str, Any]]:
+    """Lookups per marketplace by where they were served from, and the cache hit ratio."""
+    raw = cast(dict[bytes, bytes], redis_client().hgetall(_stats_key()))
+    stats: dict[str, dict[str, Any]] = {}
+    for field, value in raw.items():
+        marketplace, _, source = field.decode().partition(":")
+        entry = stats.setdefault(marketplace, {"cache": 0, "database": 0, "upstream": 0, "none": 0})
+        entry[source] = entry.get(source, 0) + int(value)
+    for entry in stats.values():
+        served = entry["cache"] + entry["database"] + entry["upstream"]
+        entry["hits"] = entry["cache"]
+        entry["misses"] = entry["database"] + entry["upstream"]
+        entry["hit_ratio"] = round(entry["cache"] / served, 4) if served else None
+    return dict(sorted(stats.items()))

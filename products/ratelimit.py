@@ -1,0 +1,107 @@
+"""A rate limiter shared by every web and worker process: a token bucket in Redis.
+
+One bucket per provider (or per provider operation when their rates differ,
+as SP-API's do), configured in products/conf.py and ``PROVIDER_RATE_LIMITS``.
+The bucket lives in one Redis hash and is changed only by a Lua script, so
+any number of processes together stay within ``burst + rate * t`` calls in any
+``t`` seconds. The clock is Redis's own (``TIME``), so hosts with skewed
+clocks share one view of the bucket.
+
+A caller reserves its tokens and is told how long to wait for them: a bucket
+may go into debt, and each later caller waits behind the ones already queued,
+so waiting callers are served first come, first served, without polling.
+A reservation that would wait longer than ``max_wait`` is not made at all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from products import conf
+from products.conf import RateLimit
+from products.shared_state import LuaScript, shared_key
+
+_TOKEN_BUCKET = LuaScript(
+    """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local requested = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+
+local wait = 0
+if tokens < requested then
+  wait = (requested - tokens) / rate
+end
+if wait > max_wait then
+  return {0, string.format('%.6f', wait)}
+end
+
+tokens = tokens - requested
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'ts', string.format('%.6f', ts))
+-- A full bucket and a missing one are the same, so the key can go once refilled.
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return {1, string.format('%.6f', wait)}
+"""
+)
+
+
+class RateLimitExceeded(Exception):
+    """The tokens would not be available within the allowed wait; nothing was reserved."""
+
+    def __init__(self, bucket: str, wait: float) -> None:
+        self.bucket = bucket
+        self.wait = wait
+        super().__init__(f"rate limit {bucket!r}: next tokens in {wait:.2f}s")
+
+
+class TokenBucket:
+    def __init__(self, name: str, limit: RateLimit) -> None:
+        self.name = name
+        self.limit = limit
+        self.key = shared_key("ratelimit", name)
+
+    def reserve(self, tokens: float = 1, *, max_wait: float) -> float:
+        """Reserve ``tokens``; return the seconds to wait before using them."""
+        if tokens > self.limit.burst:
+            raise ValueError(
+                f"{tokens} tokens can never be granted by bucket {self.name!r} (burst {self.limit.burst})"
+            )
+        granted, wait = _TOKEN_BUCKET(
+            keys=[self.key],
+            args=[self.limit.rate, self.limit.burst, tokens, max(0.0, max_wait)],
+        )
+        if not int(granted):
+            raise RateLimitExceeded(self.name, float(wait))
+        return float(wait)
+
+    def acquire(self, tokens: float = 1, *, max_wait: float) -> float:
+        """Block until ``tokens`` may be used; return the seconds waited."""
+        wait = self.reserve(tokens, max_wait=max_wait)
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+def acquire(bucket: str, tokens: float = 1, *, max_wait: float | None = None) -> float:
+    """Wait for ``tokens`` of ``bucket``'s configured rate; return the seconds waited.
+
+    Raises ``RateLimitExceeded`` (reserving nothing) when that would take longer
+    than ``max_wait`` (default ``PROVIDER_RATE_LIMIT_MAX_WAIT``).
+    """
+    if max_wait is None:
+        max_wait = conf.rate_limit_max_wait()
+    return TokenBucket(bucket, conf.rate_limit(bucket)).acquire(tokens, max_wait=max_wait)

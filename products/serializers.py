@@ -1,0 +1,130 @@
+"""API input and the documented shape of the product record (products/providers/base.py)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from products.models import LookupLog
+
+
+class ProductLookupInputSerializer(serializers.Serializer[Any]):
+    asin = serializers.CharField(
+        max_length=64, help_text="10 letters and digits; spaces are trimmed and lower case accepted."
+    )
+    marketplace = serializers.CharField(
+        max_length=8, required=False, default="US", help_text="US, CA, MX, BR, UK, DE, FR, IT, ES, JP, ..."
+    )
+
+
+class MoneySerializer(serializers.Serializer[Any]):
+    amount = serializers.CharField(help_text="Decimal string in the currency's major unit, e.g. 21.99")
+    currency = serializers.CharField()
+
+
+class MeasurementSerializer(serializers.Serializer[Any]):
+    value = serializers.CharField()
+    unit = serializers.CharField()
+
+
+class DimensionsSerializer(serializers.Serializer[Any]):
+    length = MeasurementSerializer(allow_null=True)
+    width = MeasurementSerializer(allow_null=True)
+    height = MeasurementSerializer(allow_null=True)
+    weight = MeasurementSerializer(allow_null=True)
+
+
+class CategorySerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SalesRankSerializer(serializers.Serializer[Any]):
+    rank = serializers.IntegerField()
+    category_id = serializers.CharField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+
+
+class BuyBoxSerializer(serializers.Serializer[Any]):
+    price = MoneySerializer()
+    shipping = MoneySerializer(allow_null=True)
+    landed_price = MoneySerializer()
+    seller_id = serializers.CharField(allow_null=True)
+    is_fba = serializers.BooleanField(allow_null=True)
+
+
+class OfferCountsSerializer(serializers.Serializer[Any]):
+    new = serializers.IntegerField(allow_null=True)
+    used = serializers.IntegerField(allow_null=True)
+    total = serializers.IntegerField(allow_null=True)
+
+
+class HistorySerializer(serializers.Serializer[Any]):
+    metric = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["price", "rank", "count", "rating"])
+    currency = serializers.CharField(allow_null=True)
+    points = serializers.ListField(
+        child=serializers.ListField(), help_text='[["2026-11-25T10:00:00Z", value], ...], oldest first'
+    )
+
+
+class ProductRecordSerializer(serializers.Serializer[Any]):
+    record_version = serializers.IntegerField()
+    asin = serializers.CharField()
+    marketplace = serializers.CharField()
+    provider = serializers.CharField(help_text="sandbox, keepa or spapi")
+    sample_data = serializers.BooleanField(help_text="True for the sandbox's made-up sample records.")
+    fetched_at = serializers.DateTimeField()
+    title = serializers.CharField(allow_null=True)
+    brand = serializers.CharField(allow_null=True)
+    manufacturer = serializers.CharField(allow_null=True)
+    images = serializers.ListField(child=serializers.CharField())
+    categories = CategorySerializer(many=True)
+    sales_rank = SalesRankSerializer(allow_null=True)
+    sales_ranks = SalesRankSerializer(many=True)
+    price = MoneySerializer(allow_null=True)
+    list_price = MoneySerializer(allow_null=True)
+    amazon_price = MoneySerializer(allow_null=True)
+    lowest_new_price = MoneySerializer(allow_null=True)
+    lowest_used_price = MoneySerializer(allow_null=True)
+    buy_box = BuyBoxSerializer(allow_null=True)
+    offers = OfferCountsSerializer(allow_null=True)
+    rating = serializers.FloatField(allow_null=True)
+    review_count = serializers.IntegerField(allow_null=True)
+    item_dimensions = DimensionsSerializer(allow_null=True)
+    package_dimensions = DimensionsSerializer(allow_null=True)
+    eans = serializers.ListField(child=serializers.CharField())
+    upcs = serializers.ListField(child=serializers.CharField())
+    parent_asin = serializers.CharField(allow_null=True)
+    history = HistorySerializer(many=True)
+
+
+class ProductLookupOutputSerializer(serializers.Serializer[Any]):
+    product = ProductRecordSerializer()
+    source = serializers.ChoiceField(choices=["cache", "database", "upstream"])  # type: ignore[assignment]
+    cache = serializers.ChoiceField(choices=["hit", "miss"])
+    credits_charged = serializers.IntegerField()
+    credits_remaining = serializers.IntegerField()
+
+
+class LookupLogSerializer(serializers.ModelSerializer[LookupLog]):
+    class Meta:
+        model = LookupLog
+        fields = (
+            "id",
+            "asin",
+            "marketplace",
+            "channel",
+            "source",
+            "outcome",
+            "credits",
+            "latency_ms",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class CacheStatsSerializer(serializers.Serializer[Any]):
+    marketplaces = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="Per marketplace: cache, database, upstream, hits, misses, hit_ratio",
+    )

@@ -1,0 +1,242 @@
+"""Metered product lookups: charge, serve (cache, database, upstream), refund what failed, log."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from accounts.models import User
+from config.errors import ConflictError, DomainError
+from credits.errors import InsufficientCredits
+from credits.services import credits_charge, credits_refund
+from products import conf
+from products.marketplaces import marketplace_get
+from products.models import LookupLog
+from products.providers import ProviderError
+from products.querylog import lookup_log_buffer
+from products.shared_state import redis_client, shared_key
+from products.store import product_record_bytes
+from products.validation import normalize_asin
+
+LOOKUP_OPERATION = "asin_lookup"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    asin: str
+    marketplace: str
+    record: bytes  # the record's JSON, as stored
+    source: str
+    credits_charged: int
+    credits_remaining: int
+    replayed: bool = False
+
+    @property
+    def cache_status(self) -> str:
+        return "hit" if self.source == LookupLog.Source.CACHE else "miss"
+
+    def body(self) -> bytes:
+        """The API's answer, assembled around the stored bytes without re-encoding them."""
+        return b"".join(
+            [
+                b'{"product":',
+                self.record,
+                b',"source":"%s","cache":"%s","credits_charged":%d,"credits_remaining":%d}'
+                % (
+                    self.source.encode(),
+                    self.cache_status.encode(),
+                    self.credits_charged,
+                    self.credits_remaining,
+                ),
+            ]
+        )
+
+
+def product_lookup(
+    *,
+    user: User,
+    asin: str,
+    marketplace: str = "US",
+    idempotency_key: str | None = None,
+    channel: str = LookupLog.Channel.API,
+) -> LookupResult:
+    """Look up one product for ``user`` at the lookup's price.
+
+    Bad input raises before anything is charged; a product that does not
+    exist or cannot be fetched now is refunded in the same call and raised
+    (404, 503). With ``idempotency_key`` a repeated call answers what the first
+    one answered, charging once."""
+    started = time.perf_counter()
+    asin = normalize_asin(asin)
+    market = marketplace_get(marketplace)
+    fingerprint = f"{market.code}:{asin}"
+
+    replay_key = None
+    if idempotency_key:
+        replay_key = shared_key("lookup-replay", str(user.pk), idempotency_key.strip()[:200])
+        earlier = _claim_replay_key(replay_key, fingerprint)
+        if earlier is not None:
+            return _replay(earlier)
+
+    try:
+        charge = credits_charge(
+            user=user,
+            operation=LOOKUP_OPERATION,
+            idempotency_key=f"lookup:{uuid.uuid4().hex}",
+            reference=fingerprint,
+        )
+    except InsufficientCredits:
+        _forget(replay_key)
+        _log(
+            user,
+            asin,
+            market.code,
+            channel,
+            LookupLog.Source.NONE,
+            LookupLog.Outcome.INSUFFICIENT_CREDITS,
+            0,
+            started,
+        )
+        raise
+
+    try:
+        fetched = product_record_bytes(asin=asin, marketplace=market)
+    except ProviderError as exc:
+        refund = credits_refund(charge=charge, reason=exc.code)
+        exc.extra["credits_remaining"] = refund.balance_after
+        exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
+        outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
+        _log(user, asin, market.code, channel, LookupLog.Source.NONE, outcome, 0, started)
+        if exc.status_code == 404:
+            _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
+        else:
+            _forget(replay_key)  # a passing outage: a retry with the same key tries (and pays) again
+        raise
+
+    result = LookupResult(
+        asin=asin,
+        marketplace=market.code,
+        record=fetched.body,
+        source=fetched.source,
+        credits_charged=-charge.amount,
+        credits_remaining=charge.balance_after,
+    )
+    _log(
+        user,
+        asin,
+        market.code,
+        channel,
+        fetched.source,
+        LookupLog.Outcome.OK,
+        result.credits_charged,
+        started,
+    )
+    _remember(
+        replay_key,
+        {
+            "fingerprint": fingerprint,
+            "record": fetched.body.decode(),
+            "source": fetched.source,
+            "credits_charged": result.credits_charged,
+            "credits_remaining": result.credits_remaining,
+        },
+    )
+    return result
+
+
+def _log(
+    user: User,
+    asin: str,
+    marketplace: str,
+    channel: str,
+    source: str,
+    outcome: str,
+    credits: int,
+    started: float,
+) -> None:
+    lookup_log_buffer(
+        user_id=user.pk,
+        asin=asin,
+        marketplace=marketplace,
+        channel=channel,
+        source=source,
+        outcome=outcome,
+        credits=credits,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _error_state(exc: DomainError) -> dict[str, object]:
+    return {
+        "message": exc.message,
+        "code": exc.code,
+        "status": exc.status_code,
+        "extra": exc.extra,
+        "headers": exc.headers,
+    }
+
+
+def _claim_replay_key(replay_key: str, fingerprint: str) -> dict[str, Any] | None:
+    """The answer kept under this key, or None after claiming the key for this request.
+
+    A request still running under the same key gets 409 rather than a second
+    charge; the claim expires on its own if its request dies."""
+    settings = conf.lookup_settings()
+    client = redis_client()
+    pending = json.dumps({"fingerprint": fingerprint, "pending": True})
+    if client.set(replay_key, pending, nx=True, ex=int(settings.wait_seconds + 60)):
+        return None
+    stored = client.get(replay_key)
+    if stored is None:  # expired in between: claim it now
+        client.set(replay_key, pending, ex=int(settings.wait_seconds + 60))
+        return None
+    state: dict[str, Any] = json.loads(stored)
+    if state["fingerprint"] != fingerprint:
+        raise ConflictError(
+            "This Idempotency-Key was already used for another product; use a new key for a new request.",
+            code="idempotency_key_reused",
+        )
+    if state.get("pending"):
+        raise ConflictError(
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            code="idempotency_key_in_use",
+            headers={"Retry-After": "1"},
+        )
+    return state
+
+
+def _remember(replay_key: str | None, state: dict[str, object]) -> None:
+    if replay_key:
+        redis_client().set(replay_key, json.dumps(state), ex=conf.lookup_settings().idempotency_seconds)
+
+
+def _forget(replay_key: str | None) -> None:
+    if replay_key:
+        redis_client().delete(replay_key)
+
+
+def _replay(state: dict[str, Any]) -> LookupResult:
+    fingerprint = str(state["fingerprint"])
+    error = state.get("error")
+    if isinstance(error, dict):
+        raise DomainError(
+            error["message"],
+            code=error["code"],
+            status_code=error["status"],
+            extra=error["extra"],
+            headers={**error["headers"], REPLAYED_HEADER: "true"},
+        )
+    market_code, _, asin = fingerprint.partition(":")
+    return LookupResult(
+        asin=asin,
+        marketplace=market_code,
+        record=str(state["record"]).encode(),
+        source=str(state["source"]),
+        credits_charged=int(state["credits_charged"]),
+        credits_remaining=int(state["credits_remaining"]),
+        replayed=True,
+    )

@@ -1,0 +1,281 @@
+import copy
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from products.marketplaces import marketplace_get
+from products.providers import (
+    MarketplaceNotSupported,
+    ProductNotFound,
+    ProviderNotConfigured,
+    RateLimited,
+    UpstreamBadResponse,
+    UpstreamUnavailable,
+)
+from products.providers.keepa import KeepaProvider, TokenState
+from products.tests.conftest import KEEPA_KEY, KEEPA_PRODUCT_URL, load_fixture
+
+US = marketplace_get("US")
+ASIN = "B0TESTKEEP"
+
+
+def keepa_time(minutes: int) -> datetime:
+    # keepa.md: Keepa time is minutes since 2011-01-01 00:00 UTC.
+    return datetime(2011, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+def answer(**overrides):
+    body = load_fixture("keepa/product-response.json")
+    body.update(overrides)
+    return body
+
+
+def query(call) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+@pytest.fixture
+def fetched(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=answer())
+    return KeepaProvider().fetch_one(ASIN, US)
+
+
+def test_reference_sample_decodes_to_the_expected_record(fetched):
+    expected = load_fixture("keepa/product-response.expected.json")
+    record = fetched
+
+    assert record.asin == expected["asin"]
+    assert record.title == expected["title"]
+    assert record.brand == expected["brand"]
+    assert str(record.buy_box.price) == expected["buy_box_price"]
+    assert str(record.amazon_price) == expected["amazon_price"]
+    assert str(record.lowest_new_price) == expected["lowest_new"]
+    assert str(record.list_price) == expected["list_price"]
+    assert record.sales_rank.rank == expected["sales_rank"]
+    assert record.sales_rank.category == expected["sales_rank_category"]
+    assert record.rating == expected["rating"]
+    assert record.review_count == expected["review_count"]
+    assert record.offers.new == expected["new_offers"]
+    assert str(record.package_dimensions.weight) == expected["package_weight"]
+    assert list(record.images) == expected["images"]
+
+
+def test_reference_sample_other_fields(fetched):
+    record = fetched
+    assert record.marketplace == "US"
+    assert record.provider == "keepa"
+    assert record.sample_data is False
+    assert record.manufacturer == "Example Manufacturing Co."
+    assert [(c.id, c.name) for c in record.categories] == [
+        ("1055398", "Home & Kitchen"),
+        ("284507", "Kitchen & Dining"),
+        ("2975435011", "Water Bottles"),
+    ]
+    assert [(r.rank, r.category_id, r.category) for r in record.sales_ranks] == [
+        (1432, "1055398", "Home & Kitchen"),
+        (11, "2975435011", "Water Bottles"),
+    ]
+    # The buy box: price and shipping from the smallest currency unit, seller, FBA.
+    assert record.buy_box.price.amount == Decimal("21.99")
+    assert record.buy_box.shipping.amount == Decimal("0.00")
+    assert record.buy_box.seller_id == "ATVPDKIKX0DER"
+    assert record.buy_box.is_fba is True
+    assert record.price == record.buy_box.price
+    assert str(record.lowest_used_price) == "18.75 USD"
+    # COUNT_NEW 12 + COUNT_USED 2; refurbished and collectible unknown (-1).
+    assert (record.offers.new, record.offers.used, record.offers.total) == (12, 2, 14)
+    assert record.eans == ("0012345678905",)
+    assert record.upcs == ("012345678905",)
+    assert record.parent_asin == "B0TESTPRNT"
+    item = record.item_dimensions
+    assert [str(item.length), str(item.width), str(item.height), str(item.weight)] == [
+        "89 mm",
+        "89 mm",
+        "279 mm",
+        "454 g",
+    ]
+    package = record.package_dimensions
+    assert [str(package.length), str(package.width), str(package.height)] == ["102 mm", "97 mm", "292 mm"]
+
+
+def test_histories_decode_keepa_time_prices_and_gaps(fetched):
+    history = {h.metric: h for h in fetched.history}
+
+    amazon = history["amazon_price"]
+    assert amazon.kind == "price"
+    assert amazon.currency == "USD"
+    assert [(p.at, p.value) for p in amazon.points] == [
+        (keepa_time(8298240), Decimal("24.99")),
+        (keepa_time(8312640), None),  # -1: Amazon had no offer
+        (keepa_time(8327040), Decimal("22.99")),
+    ]
+    # keepa.md's other form of the same encoding: unix ms = (keepaTime + 21564000) * 60000.
+    assert amazon.points[-1].at.timestamp() * 1000 == (8327040 + 21564000) * 60000
+
+    assert [p.value for p in history["sales_rank"].points] == [1520, 1611, 1432]
+    assert [p.value for p in history["rating"].points] == [4.5, 4.6]
+    assert [p.value for p in history["review_count"].points] == [8650, 8812]
+    assert [p.value for p in history["new_offer_count"].points] == [9, 12]
+    assert [p.value for p in history["list_price"].points] == [Decimal("29.99")]
+    # The buy box history holds [time, price, shipping] triples: landed prices.
+    buy_box = history["buy_box_landed_price"]
+    assert [(p.at, p.value) for p in buy_box.points] == [
+        (keepa_time(8298240), Decimal("23.99")),
+        (keepa_time(8327040), Decimal("21.99")),
+    ]
+
+
+def test_request_asks_for_the_marketplace_domain_stats_buy_box_and_rating(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=answer())
+
+    KeepaProvider().fetch_many([ASIN], marketplace_get("DE"))
+
+    params = query(rsps.calls[0])
+    assert params["key"] == KEEPA_KEY
+    assert params["domain"] == "3"
+    assert params["asin"] == ASIN
+    assert params["stats"] == "90"
+    assert params["buybox"] == "1"
+    assert params["rating"] == "1"
+
+
+def test_prices_use_the_currency_smallest_unit(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=answer())
+
+    record = KeepaProvider().fetch_one(ASIN, marketplace_get("JP"))
+
+    # Yen have no minor unit: 2299 is 2299 yen.
+    assert str(record.amazon_price) == "2299 JPY"
+    assert record.marketplace == "JP"
+
+
+def test_batches_hold_up_to_100_asins(keepa_settings, rsps, settings):
+    settings.PROVIDER_RATE_LIMITS = "keepa=1000/1000"
+    asins = [f"B0BATCH{i:03d}" for i in range(150)]
+    template = load_fixture("keepa/product-response.json")["products"][0]
+
+    def callback(request):
+        requested = parse_qs(urlsplit(request.url).query)["asin"][0].split(",")
+        products = [dict(copy.deepcopy(template), asin=asin) for asin in requested]
+        return 200, {}, json.dumps(answer(products=products))
+
+    rsps.add_callback("GET", KEEPA_PRODUCT_URL, callback=callback)
+
+    records = KeepaProvider().fetch_many(asins, US)
+
+    assert [len(query(call)["asin"].split(",")) for call in rsps.calls] == [100, 50]
+    assert list(records) == asins
+    assert all(record.asin == asin for asin, record in records.items())
+
+
+def test_unknown_asin_comes_back_as_a_stub_and_is_not_found(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=answer(products=[{"asin": "B0UNKNOWN1", "domainId": 1, "csv": None}]))
+
+    with pytest.raises(ProductNotFound) as caught:
+        KeepaProvider().fetch_one("B0UNKNOWN1", US)
+    assert caught.value.status_code == 404
+
+
+def test_token_state_of_every_answer_is_shared(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=answer(tokensLeft=0, refillIn=45000))
+
+    KeepaProvider().fetch_one(ASIN, US)
+
+    # Any process now knows the bucket is empty until the refill.
+    assert 44 < TokenState(KEEPA_KEY).wait_seconds() <= 45
+
+
+def test_429_waits_for_the_refill_then_succeeds(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, status=429, json={"tokensLeft": -3, "refillIn": 400, "refillRate": 20})
+    rsps.get(KEEPA_PRODUCT_URL, json=answer())
+
+    started = time.monotonic()
+    record = KeepaProvider().fetch_one(ASIN, US)
+
+    assert record.title
+    assert len(rsps.calls) == 2
+    assert time.monotonic() - started >= 0.4
+
+
+def test_429_with_a_long_refill_fails_cleanly_without_hammering(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, status=429, json={"tokensLeft": 0, "refillIn": 50000, "refillRate": 20})
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamUnavailable) as caught:
+        KeepaProvider().fetch_one(ASIN, US)
+
+    assert len(rsps.calls) == 1
+    assert time.monotonic() - started < 2
+    assert 49 < caught.value.retry_after <= 51
+    assert caught.value.status_code == 503
+
+    # Until the refill, no process calls Keepa at all.
+    with pytest.raises(RateLimited) as again:
+        KeepaProvider().fetch_one(ASIN, US)
+    assert len(rsps.calls) == 1
+    assert 48 < again.value.retry_after <= 50
+
+
+def test_429_in_debt_waits_for_enough_refills(keepa_settings, rsps):
+    # 50 tokens in debt at 20 a minute: positive again after the third refill.
+    rsps.get(KEEPA_PRODUCT_URL, status=429, json={"tokensLeft": -50, "refillIn": 10000, "refillRate": 20})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        KeepaProvider().fetch_one(ASIN, US)
+
+    assert 129 < caught.value.retry_after <= 131
+
+
+def test_refusals_are_bad_responses_that_never_show_the_key(keepa_settings, rsps):
+    rsps.get(
+        KEEPA_PRODUCT_URL,
+        status=402,
+        json={
+            "tokensLeft": 0,
+            "refillIn": 0,
+            "error": {"type": "payment", "message": "No active subscription"},
+        },
+    )
+
+    with pytest.raises(UpstreamBadResponse) as caught:
+        KeepaProvider().fetch_one(ASIN, US)
+
+    error = caught.value
+    assert "402" in error.message
+    assert error.extra["upstream_message"] == "No active subscription"
+    assert KEEPA_KEY not in repr((error.message, error.extra))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>Bad gateway</body></html>",
+        b'{"tokensLeft": 10, "refillIn": 100',
+        b'{"tokensLeft": 10, "refillIn": 100, "products": "nope"}',
+        b'{"tokensLeft": 10, "refillIn": 100, "products": [{"asin": "B0TESTKEEP", "title": "x", "csv": 7}]}',
+        b"[]",
+    ],
+)
+def test_garbage_answers_are_bad_responses(keepa_settings, rsps, body):
+    rsps.get(KEEPA_PRODUCT_URL, body=body, status=200)
+
+    with pytest.raises(UpstreamBadResponse) as caught:
+        KeepaProvider().fetch_one(ASIN, US)
+    assert caught.value.status_code == 502
+
+
+def test_marketplace_without_keepa_domain_is_not_supported(keepa_settings, rsps):
+    with pytest.raises(MarketplaceNotSupported):
+        KeepaProvider().fetch_one(ASIN, marketplace_get("NL"))
+    assert len(rsps.calls) == 0
+
+
+def test_without_an_api_key_it_is_not_configured(settings, rsps):
+    settings.KEEPA_API_KEY = ""
+    with pytest.raises(ProviderNotConfigured):
+        KeepaProvider().fetch_one(ASIN, US)
+    assert len(rsps.calls) == 0

@@ -1,0 +1,54 @@
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from products.marketplaces import marketplace_get
+from products.providers.base import Money, ProductRecord
+from products.providers.keepa import KeepaProvider
+from products.providers.sandbox import SandboxProvider
+from products.tests.conftest import KEEPA_PRODUCT_URL, load_fixture
+
+
+def test_money_from_minor_units_and_rounding():
+    assert str(Money.from_minor_units(2199, "USD")) == "21.99 USD"
+    assert str(Money.from_minor_units(1980, "JPY")) == "1980 JPY"
+    assert str(Money.of(Decimal("10.0"), "USD")) == "10.00 USD"
+    assert str(Money.of(Decimal("10.005"), "EUR")) == "10.01 EUR"
+    assert str(Money.of(Decimal("1980.4"), "JPY")) == "1980 JPY"
+    assert str(Money.of(1, "USD") + Money.of(Decimal("0.5"), "USD")) == "1.50 USD"
+    with pytest.raises(ValueError, match="cannot add"):
+        Money.of(1, "USD") + Money.of(1, "EUR")
+
+
+def test_sandbox_record_survives_json_and_back():
+    record = SandboxProvider(clock=lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)).fetch_one(
+        "B08N5WRWNW", marketplace_get("UK")
+    )
+
+    data = json.loads(json.dumps(record.to_dict()))
+
+    assert data["fetched_at"] == "2026-01-02T03:04:05Z"
+    assert data["price"] == {"amount": str(record.price.amount), "currency": "GBP"}
+    assert data["record_version"] == 1
+    assert ProductRecord.from_dict(data) == record
+
+
+def test_keepa_record_survives_json_and_back(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=load_fixture("keepa/product-response.json"))
+    record = KeepaProvider().fetch_one("B0TESTKEEP", marketplace_get("US"))
+
+    data = json.loads(json.dumps(record.to_dict()))
+
+    assert data["buy_box"] == {
+        "price": {"amount": "21.99", "currency": "USD"},
+        "shipping": {"amount": "0.00", "currency": "USD"},
+        "landed_price": {"amount": "21.99", "currency": "USD"},
+        "seller_id": "ATVPDKIKX0DER",
+        "is_fba": True,
+    }
+    assert data["package_dimensions"]["weight"] == {"value": "499", "unit": "g"}
+    amazon = next(h for h in data["history"] if h["metric"] == "amazon_price")
+    assert amazon["points"][1][1] is None
+    assert ProductRecord.from_dict(data) == record

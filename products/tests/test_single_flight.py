@@ -1,0 +1,87 @@
+"""Single-flight: concurrent lookups of a product nobody has yet make one upstream call."""
+
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from credits.selectors import balance_get
+from credits.tests.factories import funded_user
+from products.services import product_lookup
+from products.tests.conftest import FIXTURES, KEEPA_KEY
+from products.tests.stub_server import StubServer
+
+ASIN = "B0TESTKEEP"
+KEEPA_ANSWER = (FIXTURES / "keepa" / "product-response.json").read_bytes()
+
+
+def slow_keepa(path: str) -> tuple[int, dict[str, str], bytes]:
+    time.sleep(0.3)  # long enough for every request to pile up behind the first
+    assert path.startswith("/product?")
+    return 200, {"Content-Type": "application/json"}, KEEPA_ANSWER
+
+
+def run_concurrently(count: int, work) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_lookups_make_one_upstream_call(settings):
+    settings.PRODUCT_PROVIDERS = ["keepa"]
+    settings.KEEPA_API_KEY = KEEPA_KEY
+    users = [funded_user(credits=3) for _ in range(50)]
+
+    with StubServer(slow_keepa) as keepa:
+        settings.KEEPA_API_BASE = keepa.url
+        results = run_concurrently(50, lambda i: product_lookup(user=users[i], asin=ASIN))
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    assert len(keepa.arrivals) == 1
+    sources = sorted(r.source for r in results)
+    assert sources.count("upstream") == 50 - sources.count("cache")
+    bodies = {r.record for r in results}
+    assert len(bodies) == 1
+    assert json.loads(bodies.pop())["asin"] == ASIN
+    assert all(balance_get(user=u) == 2 for u in users)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_lookups_of_a_failing_product_fail_together_and_are_refunded(settings):
+    settings.PRODUCT_PROVIDERS = ["keepa"]
+    settings.KEEPA_API_KEY = KEEPA_KEY
+    settings.UPSTREAM_RETRY_ATTEMPTS = 1
+    users = [funded_user(credits=1) for _ in range(20)]
+
+    def broken(path: str) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.3)
+        return 500, {}, b"upstream exploded"
+
+    with StubServer(broken) as keepa:
+        settings.KEEPA_API_BASE = keepa.url
+        results = run_concurrently(20, lambda i: product_lookup(user=users[i], asin=ASIN))
+
+    assert len(keepa.arrivals) == 1
+    assert all(getattr(r, "status_code", None) == 503 for r in results), results
+    assert all(balance_get(user=u) == 1 for u in users)

@@ -1,0 +1,55 @@
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from config.errors import DomainError
+from config.types import AuthedHttpRequest
+from products import selectors, services
+from products.forms import ProductLookupForm
+from products.marketplaces import marketplace_get
+from products.models import LookupLog
+
+
+def _chart_data(record: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Price and rank series for the chart: the provider's history, else our own snapshots."""
+    price = next((h for h in record.get("history") or [] if h["kind"] == "price"), None)
+    rank = next((h for h in record.get("history") or [] if h["kind"] == "rank"), None)
+    return {
+        "price": price["points"] if price else [[s["at"], s["price"]] for s in snapshots if s["price"]],
+        "rank": rank["points"] if rank else [[s["at"], s["rank"]] for s in snapshots if s["rank"]],
+        "currency": (price or {}).get("currency") or (record.get("price") or {}).get("currency"),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lookup(request: AuthedHttpRequest) -> HttpResponse:
+    form = ProductLookupForm(request.POST or None)
+    context: dict[str, Any] = {"form": form}
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.product_lookup(
+                user=request.user,
+                asin=form.cleaned_data["asin"],
+                marketplace=form.cleaned_data["marketplace"],
+                channel=LookupLog.Channel.PAGE,
+            )
+        except DomainError as exc:
+            context["error"] = exc
+            status = exc.status_code
+        else:
+            record = json.loads(result.record)
+            snapshots = selectors.product_history(asin=result.asin, marketplace=result.marketplace)
+            context.update(
+                result=result,
+                product=record,
+                amazon_url=marketplace_get(result.marketplace).product_url(result.asin),
+                chart=_chart_data(record, snapshots),
+            )
+    context["recent"] = selectors.lookup_list(user=request.user)[:10]
+    return render(request, "products/lookup.html", context, status=status)
