@@ -1,0 +1,64 @@
+"""Invariants kept by the database, and the default packs."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.db import IntegrityError, transaction
+
+from billing.models import CreditPack, Payment
+from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_data_migration_creates_the_default_packs():
+    migration = importlib.import_module("billing.migrations.0002_default_packs")
+    CreditPack.objects.all().delete()
+
+    migration.create_default_packs(apps, None)
+
+    packs = [(p.name, p.credits, p.price, p.currency, p.active) for p in CreditPack.objects.order_by("order")]
+    assert packs == [
+        ("Starter", 500, 900, "usd", True),
+        ("Growth", 2_500, 3_900, "usd", True),
+        ("Pro", 10_000, 12_900, "usd", True),
+    ]
+    migration.create_default_packs(apps, None)  # never twice
+    assert CreditPack.objects.count() == 3
+
+
+def test_a_checkout_session_has_one_payment():
+    payment = PaymentFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PaymentFactory(checkout_session_id=payment.checkout_session_id)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"credits_granted": 1},  # not the pack's credits
+        {"credits_reversed": 400, "credits_shortfall": 200},  # more than granted
+        {"amount_refunded": 901},  # more than paid
+    ],
+)
+def test_payment_amounts_are_checked_by_the_database(change):
+    payment = paid_payment(pack=CreditPackFactory(credits=500, price=900))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(pk=payment.pk).update(**change)
+
+
+@pytest.mark.parametrize("change", [{"credits": 0}, {"price": 0}, {"currency": "USD"}])
+def test_pack_values_are_checked_by_the_database(change):
+    pack = CreditPackFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CreditPack.objects.filter(pk=pack.pk).update(**change)
+
+
+def test_prices_are_shown_in_the_currencys_own_unit():
+    assert CreditPackFactory.build(price=900, currency="usd").price_display == "$9.00"
+    assert CreditPackFactory.build(price=1200, currency="jpy").price_display == "¥1,200"
+    assert CreditPackFactory.build(price=1234567, currency="eur").price_display == "€12,345.67"
+    assert CreditPackFactory.build(price=1500, currency="kwd").price_display == "1.500 KWD"
