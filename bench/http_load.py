@@ -162,6 +162,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--only", nargs="*", help="target names to run (health always runs)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -182,6 +184,10 @@ def main() -> int:
             "deploy/gunicorn.conf.py",
             "--workers",
             str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--access-logfile",
@@ -212,7 +218,7 @@ def main() -> int:
 
     baseline = results["health"]["rps"]
     print(
-        f"\ngunicorn {args.workers} workers, wrk 2 threads x {args.connections} connections, "
+        f"\ngunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, wrk 2 threads x {args.connections} connections, "
         f"{args.duration}s per target, {os.cpu_count()} CPUs\n"
     )
     print(

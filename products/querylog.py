@@ -1,14 +1,16 @@
 """The lookup query log, buffered so writing it never slows a lookup down.
 
-A lookup appends one JSON line to a Redis list and bumps the per-marketplace
-cache counters in the same round trip; ``lookup_log_flush`` (a Celery beat
-task every few seconds, and pages before they read the log) moves the lines
-into the database with one bulk INSERT.
+A lookup appends one JSON line to a Redis list (one RPUSH, the only cost on
+the hot path); ``lookup_log_flush`` (a Celery beat task every few seconds,
+and the readers below before they read) moves the lines into the database
+with one bulk INSERT per batch and adds them to the per-marketplace cache
+counters.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -51,10 +53,7 @@ def lookup_log_buffer(
         ],
         separators=(",", ":"),
     )
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.rpush(_buffer_key(), line)
-    pipe.hincrby(_stats_key(), f"{marketplace}:{source}", 1)
-    pipe.execute()
+    redis_client().rpush(_buffer_key(), line)
 
 
 def lookup_log_flush(*, max_batches: int = 50) -> int:
@@ -66,6 +65,7 @@ def lookup_log_flush(*, max_batches: int = 50) -> int:
         if not lines:
             break
         rows = []
+        counts: Counter[str] = Counter()
         for line in lines:
             user_id, asin, marketplace, channel, source, outcome, credits, latency_ms, at = json.loads(line)
             rows.append(
@@ -81,13 +81,19 @@ def lookup_log_flush(*, max_batches: int = 50) -> int:
                     created_at=datetime.fromtimestamp(at, UTC),
                 )
             )
+            counts[f"{marketplace}:{source}"] += 1
         LookupLog.objects.bulk_create(rows)
+        pipe = client.pipeline(transaction=False)
+        for field, count in counts.items():
+            pipe.hincrby(_stats_key(), field, count)
+        pipe.execute()
         written += len(rows)
     return written
 
 
 def lookup_cache_stats() -> dict[str, dict[str, Any]]:
     """Lookups per marketplace by where they were served from, and the cache hit ratio."""
+    lookup_log_flush()
     raw = cast(dict[bytes, bytes], redis_client().hgetall(_stats_key()))
     stats: dict[str, dict[str, Any]] = {}
     for field, value in raw.items():

@@ -235,3 +235,21 @@ def test_cache_stats_are_for_staff_only():
 
 def test_lookup_needs_authentication():
     assert APIClient().post(URL, {"asin": ASIN}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ('["B08N5WRWNW"]', "application/json", 400),
+        ('{"asin": 12}', "application/json", 400),
+        ("asin=B08N5WRWNW", "text/plain", 415),
+    ],
+)
+def test_request_body_must_be_a_json_object(body, content_type, status):
+    user = funded_user(credits=5)
+
+    response = client_for(user).post(URL, body, content_type=content_type)
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] in {"invalid", "unsupported_media_type"}
+    assert balance_get(user=user) == 5
