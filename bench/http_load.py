@@ -218,7 +218,8 @@ def main() -> int:
 
     baseline = results["health"]["rps"]
     print(
-        f"\ngunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, wrk 2 threads x {args.connections} connections, "
+        f"\ngunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
+        f"wrk 2 threads x {args.connections} connections, "
         f"{args.duration}s per target, {os.cpu_count()} CPUs\n"
     )
     print(
