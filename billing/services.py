@@ -51,6 +51,7 @@ from billing.errors import (
 )
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
 from config.errors import ConflictError, NotFoundError
+from config.metrics import record_webhook_event
 from credits.models import LedgerEntry
 from credits.services import credits_grant, credits_reverse
 
@@ -563,6 +564,7 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
         with transaction.atomic(durable=True):
             locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
             if locked.is_done:
+                record_webhook_event(type=locked.type, result="duplicate")
                 return locked
             handler = _HANDLERS.get(locked.type)
             status: str
@@ -577,6 +579,7 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
                 attempts=F("attempts") + 1,
                 processed_at=timezone.now(),
             )
+        record_webhook_event(type=locked.type, result=status)
     except Exception as exc:
         if isinstance(exc, EventNotReady):
             logger.warning("Stripe event %s (%s) not processed yet: %s", event.stripe_id, event.type, exc)
@@ -589,6 +592,7 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
             attempts=F("attempts") + 1,
         )
         event.refresh_from_db()
+        record_webhook_event(type=event.type, result="failed")
         raise WebhookProcessingFailed(extra={"event": event.stripe_id, "error": str(exc)[:500]}) from exc
     locked.refresh_from_db()
     return locked

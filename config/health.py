@@ -3,7 +3,12 @@
 ``/health`` answers as long as the process serves requests and touches nothing
 else, so a slow database never gets a healthy pod killed. ``/health/ready``
 checks each dependency the platform needs to do useful work and says which one
-failed.
+failed. It also reports each configured provider's circuit breaker
+(``providers``) without counting it against readiness: with a provider's
+circuit open the platform still serves cached and stored products and falls
+back to the next provider, and taking every pod out of the load balancer
+because an upstream is down would turn a partial outage into a full one.
+Alerts watch the circuits instead (``apip_provider_circuit_state``).
 """
 
 from __future__ import annotations
@@ -73,6 +78,27 @@ def readiness(request: HttpRequest) -> JsonResponse:
     ready = all(c["status"] == "ok" for c in checks.values())
     failed = [name for name, c in checks.items() if c["status"] != "ok"]
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "failed": failed, "checks": checks},
+        {
+            "status": "ok" if ready else "unavailable",
+            "failed": failed,
+            "checks": checks,
+            "providers": provider_circuits(),
+        },
         status=200 if ready else 503,
     )
+
+
+def provider_circuits() -> dict[str, dict[str, object]]:
+    """Each configured provider's circuit (closed, open, half_open); informational only."""
+    from products.providers import provider_status
+
+    try:
+        return {
+            name: {"circuit": status["circuit"], "configured": status["configured"]}
+            for name, status in provider_status().items()
+        }
+    except Exception as exc:  # Redis down: the cache check already fails readiness
+        from products import conf
+
+        error = f"{type(exc).__name__}: {exc}"
+        return {name: {"circuit": "unknown", "error": error} for name in conf.product_providers()}

@@ -31,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import ConflictError, DomainError
+from config.metrics import record_ledger_entry
 from credits import selectors
 from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
@@ -442,6 +443,7 @@ def _post(
             _check_replay(existing, kind=kind, amount=amount, operation=operation)
             return existing
         if entry is not None:
+            record_ledger_entry(kind=kind, operation=operation, amount=amount)
             return entry
 
         # Nothing moved: a replay, a missing account, or not enough credits.

@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -15,3 +18,30 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+# --- Metrics of all workers (prometheus_client multiprocess mode) -----------------------------
+# Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and
+# /metrics (config/metrics_view.py) adds up every worker's files, so a scrape
+# sees the whole server whichever worker answers it. Set before any worker
+# imports prometheus_client; one directory per server (its master's pid unless
+# set), emptied at start so a restart does not count an earlier run twice.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"apip-prometheus-{os.getpid()}")
+)
+
+
+def on_starting(server: object) -> None:
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: object, worker: Any) -> None:
+    # A recycled or killed worker's live gauges stop counting; its counters stay summed.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: object) -> None:
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 
+from config import metrics
 from products import conf
 from products.conf import RateLimit
 from products.shared_state import LuaScript, shared_key
@@ -104,4 +105,10 @@ def acquire(bucket: str, tokens: float = 1, *, max_wait: float | None = None) ->
     """
     if max_wait is None:
         max_wait = conf.rate_limit_max_wait()
-    return TokenBucket(bucket, conf.rate_limit(bucket)).acquire(tokens, max_wait=max_wait)
+    try:
+        waited = TokenBucket(bucket, conf.rate_limit(bucket)).acquire(tokens, max_wait=max_wait)
+    except RateLimitExceeded:
+        metrics.record_ratelimit_rejected(bucket=bucket)
+        raise
+    metrics.record_ratelimit_wait(bucket=bucket, seconds=waited)
+    return waited

@@ -1,0 +1,389 @@
+"""The platform's own Prometheus metrics, defined in one place.
+
+Two kinds:
+
+- **Counted where they happen** (Counter, Histogram): lookups, credits moved,
+  webhook events, rate-limiter waits, Celery tasks. Services call the small
+  ``record_*`` helpers below with one line. Under gunicorn or a Celery prefork
+  pool, ``PROMETHEUS_MULTIPROC_DIR`` makes every process write its values to
+  files there, and ``/metrics`` adds them up (``config.metrics_view``).
+- **Read at scrape time** (``ScrapeTimeCollector``): state that lives in
+  Redis or the database and is the same whichever process is asked: circuit
+  breakers, the bulk backlog, FNSKU conversions by status and confidence band,
+  the Celery queue length and the ledger reconciliation. Each is computed at
+  most once per ``METRICS_DB_TTL`` seconds across all processes (kept in the
+  shared cache), so several scrapers and pods do not multiply the queries.
+  Apps that are not installed, or whose tables are not migrated yet, are
+  skipped (``apip_collector_up{collector}`` says which ones answered).
+
+Upstream HTTP calls are counted by products/providers/http.py
+(``products_upstream_requests_total{provider,operation,outcome}`` and
+``products_upstream_request_seconds``); their names are listed in
+``EXTERNAL_METRICS`` so the dashboard and alert tests know them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.db import connection, transaction
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+# --- Counted where they happen ------------------------------------------------------
+
+LOOKUPS = Counter(
+    "apip_lookups",
+    "Product lookups by marketplace, where they were served from (cache, database, upstream, none), "
+    "outcome and channel.",
+    ["marketplace", "source", "outcome", "channel"],
+)
+LOOKUP_SECONDS = Histogram(
+    "apip_lookup_duration_seconds",
+    "Time of a metered lookup inside the service (charge, fetch, log) by source.",
+    ["source"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CREDITS = Counter(
+    "apip_credits",
+    "Credits moved by the ledger (absolute amount) by entry kind (charge, refund, purchase, grant, "
+    "adjustment, hold, release, reversal) and operation.",
+    ["kind", "operation"],
+)
+LEDGER_ENTRIES = Counter(
+    "apip_ledger_entries",
+    "Ledger entries written, by kind and operation.",
+    ["kind", "operation"],
+)
+WEBHOOK_EVENTS = Counter(
+    "apip_webhook_events",
+    "Stripe webhook events processed, by event type and result (processed, ignored, failed, duplicate).",
+    ["type", "result"],
+)
+RATELIMIT_WAIT_SECONDS = Histogram(
+    "apip_ratelimit_wait_seconds",
+    "Time callers waited for a shared rate-limit token, by bucket.",
+    ["bucket"],
+    buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0),
+)
+RATELIMIT_REJECTED = Counter(
+    "apip_ratelimit_rejected",
+    "Calls refused because their rate-limit turn was too far away, by bucket.",
+    ["bucket"],
+)
+CELERY_TASKS = Counter(
+    "apip_celery_tasks",
+    "Celery tasks run, by task name and final state (success, failure, retry, ...).",
+    ["task", "state"],
+)
+CELERY_TASK_SECONDS = Histogram(
+    "apip_celery_task_duration_seconds",
+    "Celery task run time, by task name.",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+
+# Counted elsewhere, listed for the dashboard and rule tests.
+EXTERNAL_METRICS = (
+    "products_upstream_requests_total",
+    "products_upstream_request_seconds",
+)
+
+# Confidence bands of FNSKU conversions: (label, lower bound inclusive).
+CONFIDENCE_BANDS = (("ge_0.95", 0.95), ("0.8_0.95", 0.8), ("0.5_0.8", 0.5), ("lt_0.5", 0.0))
+
+
+def record_lookup(*, marketplace: str, source: str, outcome: str, channel: str, seconds: float) -> None:
+    LOOKUPS.labels(marketplace, source, outcome, channel).inc()
+    LOOKUP_SECONDS.labels(source).observe(seconds)
+
+
+def record_ledger_entry(*, kind: str, operation: str, amount: int) -> None:
+    """Count a new ledger entry once its transaction commits (a rolled-back charge moved nothing)."""
+
+    def count() -> None:
+        LEDGER_ENTRIES.labels(kind, operation or "none").inc()
+        CREDITS.labels(kind, operation or "none").inc(abs(amount))
+
+    if connection.in_atomic_block:
+        transaction.on_commit(count)
+    else:
+        count()
+
+
+def record_webhook_event(*, type: str, result: str) -> None:
+    WEBHOOK_EVENTS.labels(type, result).inc()
+
+
+def record_ratelimit_wait(*, bucket: str, seconds: float) -> None:
+    RATELIMIT_WAIT_SECONDS.labels(bucket).observe(seconds)
+
+
+def record_ratelimit_rejected(*, bucket: str) -> None:
+    RATELIMIT_REJECTED.labels(bucket).inc()
+
+
+# --- Database metrics -----------------------------------------------------------------
+# django-prometheus counts queries only through its own database engines; this
+# counts the same series (django_db_*) with Django's execute_wrapper hook, so
+# ENGINE stays the stock one that other code and tools compare against.
+
+
+def _db_execute_wrapper(alias: str, vendor: str) -> Callable[..., Any]:
+    from django_prometheus.db import errors_total, execute_many_total, execute_total, query_duration_seconds
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            errors_total.labels(alias, vendor, type(exc).__name__).inc()
+            raise
+        finally:
+            execute_total.labels(alias, vendor).inc()
+            if many:
+                execute_many_total.labels(alias, vendor).inc()
+            query_duration_seconds.labels(alias, vendor).observe(time.perf_counter() - started)
+
+    return wrapper
+
+
+def instrument_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` receiver: count this connection and its queries."""
+    from django_prometheus.db import connections_total
+
+    if getattr(connection, "_apip_instrumented", False):
+        return
+    connection._apip_instrumented = True
+    connections_total.labels(connection.alias, connection.vendor).inc()
+    connection.execute_wrappers.append(_db_execute_wrapper(connection.alias, connection.vendor))
+
+
+# --- Read at scrape time -------------------------------------------------------------
+
+
+def _cached(key: str, ttl: float, compute: Callable[[], Any]) -> Any:
+    """``compute()``, shared by all processes for ``ttl`` seconds through the cache."""
+    from django.core.cache import cache
+
+    cache_key = f"metrics:collector:{key}"
+    try:
+        value = cache.get(cache_key)
+    except Exception:  # the cache being down must not break the scrape
+        value = None
+    if value is None:
+        value = compute()
+        try:
+            cache.set(cache_key, value, timeout=max(1, int(ttl)))
+        except Exception:
+            logger.warning("metrics: could not cache %s", key)
+    return value
+
+
+def _model(app_label: str, model_name: str) -> Any:
+    """The model if its app is installed and its table exists, else None."""
+    from django.apps import apps
+
+    if not apps.is_installed(app_label):
+        return None
+    try:
+        model = apps.get_model(app_label, model_name, require_ready=False)
+    except LookupError:
+        return None
+    if model._meta.db_table not in _table_names():
+        return None
+    return model
+
+
+def _table_names() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.table_names(cursor))
+
+
+def circuit_states() -> dict[str, str]:
+    from products.providers import provider_status
+
+    return {name: str(status["circuit"]) for name, status in provider_status().items()}
+
+
+def bulk_counts() -> dict[str, dict[str, int]] | None:
+    from django.db.models import Count
+
+    item_model = _model("products", "BulkItem")
+    job_model = _model("products", "BulkJob")
+    if item_model is None or job_model is None:
+        return None
+    items = item_model.objects.values_list("status").annotate(n=Count("id")).order_by()
+    jobs = job_model.objects.values_list("status").annotate(n=Count("id")).order_by()
+    return {"items": dict(items), "jobs": dict(jobs)}
+
+
+def conversion_counts() -> list[tuple[str, str, int]] | None:
+    from django.db.models import Case, CharField, Count, Value, When
+
+    model = _model("conversion", "Conversion")
+    if model is None:
+        return None
+    whens = [When(confidence__gte=low, then=Value(label)) for label, low in CONFIDENCE_BANDS]
+    band = Case(*whens, default=Value("none"), output_field=CharField())
+    rows = model.objects.annotate(band=band).values_list("status", "band").annotate(n=Count("id")).order_by()
+    return [(status, band_label, n) for status, band_label, n in rows]
+
+
+def reconciliation() -> dict[str, int]:
+    from credits.selectors import accounts_out_of_balance
+
+    out = accounts_out_of_balance()
+    return {"accounts": len(out), "difference": sum(abs(a.difference) for a in out)}
+
+
+def celery_queue_lengths() -> dict[str, int] | None:
+    """Messages waiting in the Redis broker's queues (other brokers: not measured here)."""
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return {queue: int(client.llen(queue)) for queue in settings.METRICS_CELERY_QUEUES}
+    finally:
+        client.close()
+
+
+class ScrapeTimeCollector(Collector):
+    """Gauges computed when /metrics is scraped (see the module's docstring)."""
+
+    def collect(self) -> Iterator[Metric]:
+        from django.conf import settings
+
+        ttl = settings.METRICS_DB_TTL
+        up = GaugeMetricFamily(
+            "apip_collector_up",
+            "1 when a scrape-time collector answered, 0 when it failed or its app's tables are missing.",
+            labels=["collector"],
+        )
+
+        def run(name: str, compute: Callable[[], Any], cache_ttl: float | None) -> Any:
+            try:
+                value = compute() if cache_ttl is None else _cached(name, cache_ttl, compute)
+            except Exception as exc:  # one broken source must not fail the whole scrape
+                logger.warning("metrics collector %s failed: %s: %s", name, type(exc).__name__, exc)
+                up.add_metric([name], 0)
+                return None
+            up.add_metric([name], 0 if value is None else 1)
+            return value
+
+        circuits = run("circuits", circuit_states, None)
+        if circuits is not None:
+            family = GaugeMetricFamily(
+                "apip_provider_circuit_state",
+                "Circuit breaker of each configured provider: 1 for its state (closed, open, half_open).",
+                labels=["provider", "state"],
+            )
+            for provider, current in sorted(circuits.items()):
+                for state in ("closed", "open", "half_open"):
+                    family.add_metric([provider, state], 1 if current == state else 0)
+            yield family
+
+        bulk = run("bulk", bulk_counts, ttl)
+        if bulk is not None:
+            items = GaugeMetricFamily(
+                "apip_bulk_items", "Bulk job items by status (all jobs).", labels=["status"]
+            )
+            for status in ("pending", "claimed", "succeeded", "failed", "cancelled", "invalid"):
+                items.add_metric([status], bulk["items"].get(status, 0))
+            yield items
+            yield GaugeMetricFamily(
+                "apip_bulk_backlog_items",
+                "Bulk job items waiting or being worked on (pending and claimed).",
+                value=bulk["items"].get("pending", 0) + bulk["items"].get("claimed", 0),
+            )
+            jobs = GaugeMetricFamily("apip_bulk_jobs", "Bulk jobs by status.", labels=["status"])
+            for status in ("queued", "running", "completed", "failed", "cancelled"):
+                jobs.add_metric([status], bulk["jobs"].get(status, 0))
+            yield jobs
+
+        conversions = run("conversions", conversion_counts, ttl)
+        if conversions is not None:
+            family = GaugeMetricFamily(
+                "apip_fnsku_conversions",
+                "FNSKU conversions logged, by status and confidence band (none: no confidence).",
+                labels=["status", "confidence_band"],
+            )
+            for status, band, count in sorted(conversions):
+                family.add_metric([status, band], count)
+            yield family
+
+        queues = run("celery_queues", celery_queue_lengths, None)
+        if queues is not None:
+            family = GaugeMetricFamily(
+                "apip_celery_queue_length", "Messages waiting in the broker, by queue.", labels=["queue"]
+            )
+            for queue, length in sorted(queues.items()):
+                family.add_metric([queue], length)
+            yield family
+
+        recon = run("reconciliation", reconciliation, settings.METRICS_RECONCILIATION_TTL)
+        if recon is not None:
+            yield GaugeMetricFamily(
+                "apip_credits_accounts_out_of_balance",
+                "Credit accounts whose balance differs from their ledger entries' sum (or is negative).",
+                value=recon["accounts"],
+            )
+            yield GaugeMetricFamily(
+                "apip_credits_reconciliation_difference",
+                "Sum over those accounts of |balance - sum of ledger entries|, in credits.",
+                value=recon["difference"],
+            )
+        yield up
+
+
+# Names this module exports (with the _total/_bucket/... suffixes Prometheus adds), for tests.
+SCRAPE_TIME_METRICS = (
+    "apip_collector_up",
+    "apip_provider_circuit_state",
+    "apip_bulk_items",
+    "apip_bulk_backlog_items",
+    "apip_bulk_jobs",
+    "apip_fnsku_conversions",
+    "apip_celery_queue_length",
+    "apip_credits_accounts_out_of_balance",
+    "apip_credits_reconciliation_difference",
+)
+
+
+def platform_metric_names() -> set[str]:
+    """Every series name this module (and the upstream client) can export."""
+    names: set[str] = set(SCRAPE_TIME_METRICS) | set(EXTERNAL_METRICS)
+    for metric in (
+        LOOKUPS,
+        LOOKUP_SECONDS,
+        CREDITS,
+        LEDGER_ENTRIES,
+        WEBHOOK_EVENTS,
+        RATELIMIT_WAIT_SECONDS,
+        RATELIMIT_REJECTED,
+        CELERY_TASKS,
+        CELERY_TASK_SECONDS,
+    ):
+        for family in metric.describe():
+            names.update(sample for sample in _sample_names(family))
+    return names
+
+
+def _sample_names(family: Metric) -> Iterator[str]:
+    if family.type == "counter":
+        yield from (f"{family.name}_total", f"{family.name}_created")
+    elif family.type == "histogram":
+        yield from (f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count", "_created"))
+    else:
+        yield family.name

@@ -1,0 +1,185 @@
+"""/metrics under gunicorn with several workers (multiprocess mode), checked by promtool.
+
+A real server on PostgreSQL and Redis, as deployed (deploy/gunicorn.conf.py,
+DEBUG=0, JSON logs): requests spread over the workers, and one scrape, from
+whichever worker answers, counts all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from accounts.tests.factories import api_key_for
+from config.tests.promtool import promtool
+from credits.tests.factories import funded_user
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+WORKERS = 3
+HEALTH_REQUESTS = 60
+LOOKUPS = 6
+ASIN = "B08N5WRWNW"
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]  # the test database, which the server must share
+    user = f"{db['USER']}@" if db["USER"] else ""
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{user}{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    port = free_port()
+    metrics_dir = tmp_path / "prometheus"
+    access_log = tmp_path / "access.log"
+    error_log = tmp_path / "server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "DEBUG": "0",
+        "SECRET_KEY": "gunicorn-metrics-test-secret-key-0123456789abcdefghijklmnop",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "METRICS_TOKEN": "",
+        "METRICS_ALLOWED_NETWORKS": "",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "CONN_MAX_AGE": "0",
+    }
+    with open(error_log, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--config",
+                "deploy/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                str(access_log),
+                "--access-logformat",
+                "%(p)s %(m)s %(U)s %(s)s",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, error_log.read_text()
+                assert time.monotonic() < deadline, error_log.read_text()
+                try:
+                    if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            yield base, access_log, metrics_dir
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_metrics_add_up_every_worker_and_pass_promtool(gunicorn_server):
+    base, access_log, metrics_dir = gunicorn_server
+    user = funded_user(credits=100)
+    _, raw_key = api_key_for(user)
+    auth = {"Authorization": f"Bearer {raw_key}"}
+
+    # Concurrent, so the requests spread over the workers.
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        health = list(
+            pool.map(lambda _: requests.get(f"{base}/health", timeout=10).status_code, range(HEALTH_REQUESTS))
+        )
+    lookups = [
+        requests.post(
+            f"{base}/api/v1/products/asin", json={"asin": ASIN, "marketplace": "US"}, headers=auth, timeout=20
+        )
+        for _ in range(LOOKUPS)
+    ]
+    assert health == [200] * HEALTH_REQUESTS
+    assert [r.status_code for r in lookups] == [200] * LOOKUPS, lookups[-1].text
+    assert lookups[0].headers["X-Request-ID"]
+
+    scrapes = [requests.get(f"{base}/metrics", timeout=10) for _ in range(3)]
+    for scrape in scrapes:
+        assert scrape.status_code == 200
+        assert scrape.headers["Content-Type"].startswith("text/plain")
+    text = scrapes[-1].text
+    samples = samples_of(text)
+
+    # The access log: which worker (pid) served each request, startup probes included.
+    lines = [line.split() for line in access_log.read_text().splitlines()]
+    health_lines = [line for line in lines if line[2:3] == ["/health"]]
+    assert len(health_lines) >= HEALTH_REQUESTS
+    assert len({line[0] for line in health_lines}) >= 2, "the health requests were all served by one worker"
+
+    by_view = "django_http_requests_total_by_view_transport_method_total"
+    health_view = (("method", "GET"), ("transport", "http"), ("view", "health"))
+    assert samples[(by_view, health_view)] == len(health_lines)
+    lookup_view = (("method", "POST"), ("transport", "http"), ("view", "api:product-lookup"))
+    assert samples[(by_view, lookup_view)] == LOOKUPS
+    ok = (("channel", "api"), ("marketplace", "US"), ("outcome", "ok"))
+    assert samples[("apip_lookups_total", (*ok[:2], ("outcome", "ok"), ("source", "upstream")))] == 1
+    assert samples[("apip_lookups_total", (*ok[:2], ("outcome", "ok"), ("source", "cache")))] == LOOKUPS - 1
+    assert samples[("apip_credits_total", (("kind", "charge"), ("operation", "asin_lookup")))] == LOOKUPS
+    assert samples[("django_db_execute_total", (("alias", "default"), ("vendor", "postgresql")))] > 0
+    assert samples[("django_cache_get_total", (("backend", "redis"),))] > 0
+    assert samples[("apip_provider_circuit_state", (("provider", "sandbox"), ("state", "closed")))] == 1
+    # Every worker wrote its own files; the scrape added them up.
+    assert len(list(metrics_dir.glob("counter_*.db"))) >= 2
+
+    check = promtool("check", "metrics", stdin=text)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_lookups_request_id_comes_back_and_bad_ones_are_replaced(gunicorn_server):
+    base, _, _ = gunicorn_server
+
+    given = requests.get(f"{base}/health", headers={"X-Request-ID": "req-abc.123_X"}, timeout=10)
+    forged = requests.get(f"{base}/health", headers={"X-Request-ID": "bad id <script>"}, timeout=10)
+
+    assert given.headers["X-Request-ID"] == "req-abc.123_X"
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])
