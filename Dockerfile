@@ -22,6 +22,7 @@ RUN pip install -r requirements.txt
 
 COPY . .
 COPY --from=assets /assets/node_modules/chart.js/dist node_modules/chart.js/dist
+COPY --from=assets /assets/node_modules/htmx.org/dist node_modules/htmx.org/dist
 
 # collectstatic needs settings, not services: a throwaway key, never used at run time.
 RUN DEBUG=0 ALLOWED_HOSTS=build \

@@ -9,6 +9,8 @@ with the reason; with ``REQUIRE_SERVICES=1`` (CI) they fail instead.
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -104,44 +106,161 @@ def _isolated_cache() -> Iterator[None]:
     django_cache.delete_pattern("*")  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def celery_worker_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """A real Celery worker process on the configured broker, stopped afterwards."""
-    from config.celery import app
+class CeleryWorker:
+    """A real ``celery worker`` process (and its pool and embedded beat, in its own process group)."""
 
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
+    def __init__(self, process: subprocess.Popen[str], log_path: Path, nodename: str) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.nodename = nodename
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything it started: no shutdown, no acks, as a crash."""
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=15)
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM): running tasks finish first."""
+        if not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class CeleryWorkers:
+    """Starts real worker processes on the configured broker, against the test database.
+
+    The worker gets ``DATABASE_URL`` naming the test database (pytest-django's
+    ``test_...``, not the development one), and this process's Redis, broker
+    and cache key prefix, plus ``env``; so a test using it must let other
+    processes see its data: it is a ``django_db(transaction=True)`` test."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.workers: list[CeleryWorker] = []
+
+    @staticmethod
+    def database_url() -> str:
+        from urllib.parse import quote
+
+        from django.db import connection
+
+        db = connection.settings_dict
+        if db["ENGINE"] == "django.db.backends.sqlite3":
+            name = str(db["NAME"])
+            if connection.is_in_memory_db():
+                pytest.skip("A worker process cannot open an in-memory SQLite test database: use PostgreSQL.")
+            return f"sqlite:///{name}"
+        user = quote(str(db.get("USER") or ""), safe="")
+        password = quote(str(db.get("PASSWORD") or ""), safe="")
+        auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+        host = db.get("HOST") or "localhost"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgres://{auth}{host}{port}/{quote(str(db['NAME']), safe='')}"
+
+    def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": self.database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CACHE_KEY_PREFIX": str(settings.CACHES["default"].get("KEY_PREFIX", "")),
+            **(env or {}),
+        }
+
+    def start(
+        self,
+        name: str = "worker",
+        *,
+        env: dict[str, str] | None = None,
+        beat: bool = False,
+        pool: str = "solo",
+        concurrency: int = 1,
+        timeout: float = 30,
+    ) -> CeleryWorker:
+        """Start a worker named ``name`` and wait until it answers.
+
+        Starting one under the name of a killed one is that worker's restart."""
+        from config.celery import app
+
+        nodename = f"test-{os.getpid()}-{name}@{socket.gethostname()}"
+        log_path = self.tmp_path / f"worker-{name}-{len(self.workers)}.log"
+        command = [
             sys.executable,
             "-m",
             "celery",
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
-            f"--hostname=test-{os.getpid()}@%h",
-        ],
-        cwd=BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
-    )
-    process.log_path = log_path  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while not app.control.ping(timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()}")
-    yield process
-    process.terminate()
+            f"--hostname={nodename}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        if beat:
+            command += ["--beat", f"--schedule={self.tmp_path / f'beat-{name}-{len(self.workers)}'}"]
+        log = open(log_path, "w")  # noqa: SIM115 - the child writes to it; closed by the OS with it
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.environment(env),
+            start_new_session=True,  # its own process group: kill() takes the pool and beat too
+        )
+        log.close()
+        worker = CeleryWorker(process, log_path, nodename)
+        self.workers.append(worker)
+        deadline = time.monotonic() + timeout
+        while not app.control.ping(destination=[nodename], timeout=0.5):
+            if not worker.alive() or time.monotonic() > deadline:
+                worker.kill()
+                pytest.fail(f"Celery worker {nodename} did not start:\n{worker.log()}")
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture
+def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[CeleryWorkers]:
+    """A factory of real Celery worker processes on the test database; all stopped afterwards."""
+    from config.celery import app
+
+    app.control.purge()  # what earlier tests left in this suite's broker
+    workers = CeleryWorkers(tmp_path)
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield workers
+    finally:
+        workers.stop_all()
+        app.control.purge()
+
+
+@pytest.fixture
+def celery_worker_process(celery_workers: CeleryWorkers) -> subprocess.Popen[str]:
+    """One real Celery worker process on the configured broker, stopped afterwards."""
+    worker = celery_workers.start()
+    worker.process.log_path = worker.log_path  # type: ignore[attr-defined]
+    return worker.process
 
 
 @pytest.fixture

@@ -7,3 +7,5 @@ class ProductsConfig(AppConfig):
 
     def ready(self) -> None:
         from products import checks  # noqa: F401 - registers the system checks
+        from products.bulk import checks as bulk_checks  # noqa: F401 - registers the bulk jobs' checks
+        from products.bulk import processors  # noqa: F401 - registers the asin_lookup bulk job kind

@@ -72,4 +72,11 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_static():
     assert "gunicorn" in dockerfile
     # Static assets from npm (Chart.js) are in the image before collectstatic runs.
     assert "npm ci" in dockerfile
-    assert dockerfile.index("node_modules/chart.js/dist") < dockerfile.index("collectstatic")
+    from django.conf import settings
+
+    for entry in settings.STATICFILES_DIRS:
+        folder = Path(entry[1] if isinstance(entry, tuple) else entry)
+        if "node_modules" in folder.parts:
+            copied = str(folder.relative_to(BASE_DIR))
+            assert copied in dockerfile, f"the image lacks {copied}"
+            assert dockerfile.index(copied) < dockerfile.index("collectstatic")

@@ -22,11 +22,13 @@ from products.providers.base import (
 from products.providers.chain import (
     PROVIDERS,
     FetchResult,
+    SearchResult,
     fetch_one_with_fallback,
     fetch_with_fallback,
     provider_chain,
     provider_get,
     provider_status,
+    search_with_fallback,
 )
 from products.providers.circuit import CircuitState, circuit_state
 
@@ -42,6 +44,7 @@ __all__ = [
     "ProviderError",
     "ProviderNotConfigured",
     "RateLimited",
+    "SearchResult",
     "UpstreamBadResponse",
     "UpstreamUnavailable",
     "circuit_state",
@@ -50,4 +53,5 @@ __all__ = [
     "provider_chain",
     "provider_get",
     "provider_status",
+    "search_with_fallback",
 ]

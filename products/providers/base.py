@@ -522,6 +522,50 @@ class Provider(ABC):
             raise product_not_found(asin, marketplace, provider=self.name)
         return record
 
+    # --- Optional: keyword search (FNSKU conversion's fallback) ---------------------------------
+
+    #: Whether ``search`` can find anything; providers that cannot search answer [].
+    supports_search: ClassVar[bool] = False
+
+    def _search(self, keywords: str, marketplace: Marketplace, limit: int) -> list[ProductRecord]:
+        """At most ``limit`` products matching ``keywords``, best first (only if ``supports_search``)."""
+        raise NotImplementedError
+
+    def search(self, keywords: str, marketplace: Marketplace, *, limit: int = 10) -> list[ProductRecord]:
+        """Products whose listing matches ``keywords`` (a product name as printed on a label), best first.
+
+        The records may be partial (title, brand, images): a search is not a lookup.
+        A provider that cannot search returns []. Raises like ``fetch_many``, under
+        the same circuit breaker."""
+        keywords = " ".join(keywords.split())
+        if not self.supports_search or not keywords or limit < 1:
+            return []
+        if not self.is_configured():
+            raise ProviderNotConfigured(f"The {self.label} provider is not configured.", provider=self.name)
+        if not self.supports(marketplace):
+            raise MarketplaceNotSupported(
+                f"{self.label} has no data for the {marketplace.code} marketplace.",
+                provider=self.name,
+                extra={"marketplace": marketplace.code},
+            )
+        breaker = CircuitBreaker(self.name)
+        retry_after = breaker.allow(probe_seconds=_longest_call_seconds())
+        if retry_after is not None:
+            raise CircuitOpen(
+                f"{self.label} failed repeatedly and is paused; try again shortly.",
+                provider=self.name,
+                retry_after=retry_after,
+                extra={"reason": "circuit_open"},
+            )
+        try:
+            found = self._search(keywords, marketplace, limit)
+        except ProviderError as exc:
+            if exc.counts_as_failure:
+                breaker.record_failure()
+            raise
+        breaker.record_success()
+        return found[:limit]
+
 
 def product_not_found(asin: str, marketplace: Marketplace, *, provider: str) -> ProductNotFound:
     return ProductNotFound(

@@ -106,10 +106,53 @@ def fetch_one_with_fallback(
     return record
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """What a keyword search found: ``records`` from ``provider`` ("" when no provider of the chain
+    can search), after the ``skipped`` ones failed."""
+
+    provider: str
+    records: list[ProductRecord]
+    skipped: list[ProviderError] = field(default_factory=list)
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.provider)
+
+
+def search_with_fallback(
+    keywords: str, marketplace: Marketplace, *, limit: int = 10, providers: Sequence[str] | None = None
+) -> SearchResult:
+    """Products matching ``keywords`` from the first provider of the chain that can search and answers.
+
+    Providers that cannot search are passed over; failures fall back as in
+    ``fetch_with_fallback`` and, when every provider that can search failed, raise the same way."""
+    chain = [provider for provider in provider_chain(providers) if provider.supports_search]
+    skipped: list[ProviderError] = []
+    for provider in chain:
+        try:
+            records = provider.search(keywords, marketplace, limit=limit)
+        except FALLBACK_ERRORS as exc:
+            logger.warning("provider %s search skipped: %s (%s)", provider.name, exc.code, exc.message)
+            skipped.append(exc)
+            continue
+        return SearchResult(provider=provider.name, records=records, skipped=skipped)
+    if not chain:
+        return SearchResult(provider="", records=[])
+    raise _chain_failed(skipped, marketplace, [p.name for p in chain])
+
+
 def _chain_failed(failures: list[ProviderError], marketplace: Marketplace, names: list[str]) -> ProviderError:
     tried = ",".join(names)
+    # "reason" (when a provider gave one) tells a provider that was not called at
+    # all (circuit open, rate limited) from one that failed: bulk jobs wait for the
+    # first and count the second as a failed attempt.
     summary: dict[str, Any] = {
-        "providers": [{"provider": f.provider, "code": f.code, "message": f.message} for f in failures]
+        "providers": [
+            {"provider": f.provider, "code": f.code, "message": f.message}
+            | ({"reason": f.extra["reason"]} if f.extra.get("reason") else {})
+            for f in failures
+        ]
     }
     upstream = [f for f in failures if isinstance(f, UpstreamUnavailable | UpstreamBadResponse)]
     if not upstream:

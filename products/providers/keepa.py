@@ -359,6 +359,9 @@ class TokenState:
 class KeepaProvider(Provider):
     name = "keepa"
     label = "Keepa"
+    # No keyword search: Keepa's product search is not in the reference this adapter
+    # follows (../shared/reference/keepa/), so conversions fall back to the next provider.
+    supports_search = False
 
     def __init__(self) -> None:
         self.settings = conf.keepa_settings()

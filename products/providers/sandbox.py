@@ -20,17 +20,25 @@ B000000429    upstream quota exhausted: ``UpstreamUnavailable``, retry after 60 
 B000000502    garbage answer: ``UpstreamBadResponse``
 B000000503    upstream outage: ``UpstreamUnavailable``, retry after 30 s
 ============  =============================================================
+
+Keyword search (``search``, the FNSKU conversion's fallback) looks through a
+fixed sample catalogue of ``CATALOGUE_SIZE`` ASINs drawn from a seed, whose
+titles come from the same generator as their records, so look-alike products
+(same brand and product, another colour or size) occur as they do on Amazon.
+A reserved ASIN among the keywords simulates the same failure for a search.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import quote
 
 from django.utils import timezone
@@ -133,6 +141,65 @@ def _check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def _identity(product: random.Random) -> tuple[str, tuple[str, ...], str]:
+    """Brand, category path and title: the first draws of a product's generator."""
+    brand = product.choice(_BRANDS)
+    noun, path = product.choice(_PRODUCTS)
+    title = f"[SAMPLE] {brand} {product.choice(_ADJECTIVES)} {noun}, {product.choice(_VARIANTS)}"
+    return brand, path, title
+
+
+def sample_title(asin: str) -> str:
+    """The title of the sandbox's record for ``asin`` (in every marketplace)."""
+    return _identity(_rng("product", asin))[2]
+
+
+CATALOGUE_SIZE = 600
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> tuple[tuple[str, str], ...]:
+    """The sample catalogue that ``search`` looks through: ``(asin, title)`` pairs, fixed by a seed."""
+    rng = _rng("catalogue")
+    asins: dict[str, str] = {}
+    while len(asins) < CATALOGUE_SIZE:
+        asin = "B0" + "".join(rng.choice(_ASIN_CHARS) for _ in range(8))
+        if asin not in RESERVED_ASINS:
+            asins[asin] = sample_title(asin)
+    return tuple(asins.items())
+
+
+@lru_cache(maxsize=1)
+def _catalogue_words() -> tuple[tuple[str, frozenset[str]], ...]:
+    return tuple((asin, frozenset(_words(title)) - {"sample"}) for asin, title in catalogue())
+
+
+def catalogue_search(keywords: str, limit: int) -> list[str]:
+    """ASINs of the catalogue whose titles share the most words with ``keywords``, best first.
+
+    A keyword counts fully when a title has it, half when it is the start of a
+    title's word (a label cut off mid-word); at least one whole word must match."""
+    wanted = [word for word in dict.fromkeys(_words(keywords)) if word != "sample"]
+    scored: list[tuple[float, str]] = []
+    for asin, words in _catalogue_words():
+        whole = sum(1 for word in wanted if word in words)
+        if not whole:
+            continue
+        partial = sum(
+            0.5
+            for word in wanted
+            if word not in words and len(word) >= 3 and any(w.startswith(word) for w in words)
+        )
+        scored.append((whole + partial, asin))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [asin for _, asin in scored[:limit]]
+
+
 def _placard(asin: str, label: str, colour: str) -> str:
     svg = (
         "<svg xmlns='http://www.w3.org/2000/svg' width='500' height='500'>"
@@ -168,7 +235,18 @@ class SandboxProvider(Provider):
         self._simulate_failures(asins)
         return {asin: None if asin == NOT_FOUND_ASIN else self._record(asin, marketplace) for asin in asins}
 
-    def _simulate_failures(self, asins: list[str]) -> None:
+    supports_search = True
+
+    def _search(self, keywords: str, marketplace: Marketplace, limit: int) -> list[ProductRecord]:
+        take_rate_limit(provider=self.name, label=self.label, bucket="sandbox", tokens=1, operation="search")
+        latency = conf.sandbox_latency_seconds()
+        if latency:
+            time.sleep(latency)
+        self._simulate_failures(keywords.upper().split())
+        return [self._record(asin, marketplace) for asin in catalogue_search(keywords, limit)]
+
+    def _simulate_failures(self, asins: Iterable[str]) -> None:
+        asins = set(asins)
         if OUTAGE_ASIN in asins:
             raise UpstreamUnavailable(
                 f"The sandbox simulates an upstream outage (reserved ASIN {OUTAGE_ASIN}).",
@@ -195,9 +273,7 @@ class SandboxProvider(Provider):
         market = _rng("market", asin, marketplace.code)
         currency = marketplace.currency
 
-        brand = product.choice(_BRANDS)
-        noun, path = product.choice(_PRODUCTS)
-        title = f"[SAMPLE] {brand} {product.choice(_ADJECTIVES)} {noun}, {product.choice(_VARIANTS)}"
+        brand, path, title = _identity(product)
         categories = tuple(Category(_category_id(name), name) for name in path)
 
         usd = Decimal(product.randrange(799, 14999)) / 100

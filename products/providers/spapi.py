@@ -11,6 +11,11 @@ limit buckets ``spapi.catalog`` and ``spapi.pricing``):
   (The 2022-05-01 ``getCompetitiveSummary`` batch has the same data at 0.033
   requests/s, too slow for interactive lookups.) A 404 means no offers.
 
+Keyword search (``search``, the FNSKU conversion's fallback): Catalog Items
+2022-04-01 ``searchCatalogItems`` with ``keywords``, summaries and images only
+(2 requests/s, burst 2, like getCatalogItem; both take the ``spapi.catalog``
+bucket, which keeps the two together within either operation's plan).
+
 Authentication: Login with Amazon exchanges the refresh token for an access
 token, cached (in the shared cache) until shortly before it expires; a 403
 with a cached token refreshes it once. SP-API has no ratings or histories.
@@ -51,6 +56,11 @@ logger = logging.getLogger(__name__)
 
 CATALOG_PATH = "/catalog/2022-04-01/items/{asin}"
 ITEM_OFFERS_PATH = "/products/pricing/v0/items/{asin}/offers"
+SEARCH_PATH = "/catalog/2022-04-01/items"
+SEARCH_INCLUDED_DATA = ("summaries", "images")
+# searchCatalogItems returns at most 20 items a page.
+SEARCH_MAX_PAGE_SIZE = 20
+SEARCH_MAX_KEYWORDS = 20
 CATALOG_INCLUDED_DATA = (
     "attributes",
     "classifications",
@@ -385,6 +395,32 @@ class SpApiProvider(Provider):
         with decoding(self.name, "catalog item"):
             payload = offers.get("payload") if offers is not None else None
             return decode_item(item, payload, marketplace, fetched_at=timezone.now())
+
+    supports_search = True
+
+    def _search(self, keywords: str, marketplace: Marketplace, limit: int) -> list[ProductRecord]:
+        endpoint = self.settings.endpoint or marketplace.spapi_endpoint
+        # ``keywords`` is a comma-delimited list: commas inside a label would split words wrongly.
+        words = keywords.replace(",", " ").split()[:SEARCH_MAX_KEYWORDS]
+        body = self._get(
+            endpoint + SEARCH_PATH,
+            params={
+                "marketplaceIds": marketplace.marketplace_id,
+                "keywords": ",".join(words),
+                "includedData": ",".join(SEARCH_INCLUDED_DATA),
+                "pageSize": str(min(limit, SEARCH_MAX_PAGE_SIZE)),
+            },
+            operation="catalog_search",
+            rate_bucket="spapi.catalog",
+        )
+        if body is None:
+            return []
+        fetched_at = timezone.now()
+        with decoding(self.name, "catalog search"):
+            return [
+                decode_item(item, None, marketplace, fetched_at=fetched_at)
+                for item in body.get("items") or ()
+            ]
 
     def _get(self, url: str, *, params: dict[str, str], operation: str, rate_bucket: str) -> Any | None:
         """The JSON answer; None for a 404."""
