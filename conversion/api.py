@@ -1,0 +1,205 @@
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import NotFoundError
+from config.exception_handlers import ErrorSerializer
+from config.pagination import paginated_response
+from config.types import AuthedRequest
+from conversion import selectors, services
+from conversion.serializers import (
+    ConversionOutputSerializer,
+    ConvertInputSerializer,
+    FeedbackInputSerializer,
+    FeedbackOutputSerializer,
+    MappingImportInputSerializer,
+    MappingImportOutputSerializer,
+    MappingSerializer,
+    SpApiConnectionInputSerializer,
+    SpApiConnectionOutputSerializer,
+    SyncInputSerializer,
+)
+from conversion.tasks import fba_inventory_sync_task
+from products.marketplaces import marketplace_get
+
+TAGS = ["conversion"]
+
+
+class ConvertApi(APIView):
+    @extend_schema(
+        operation_id="conversion_fnsku",
+        tags=TAGS,
+        request=ConvertInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retrying with the same key answers what the first request answered, "
+                "charging once.",
+            )
+        ],
+        responses={
+            200: ConversionOutputSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Bad FNSKU (`invalid_fnsku`) or marketplace."),
+            402: OpenApiResponse(ErrorSerializer, description="Not enough credits; nothing was charged."),
+            404: OpenApiResponse(ErrorSerializer, description="No ASIN found (`fnsku_not_found`); refunded."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Idempotency-Key in use or used for another code."
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="The sources needed are down; refunded."),
+        },
+        description=(
+            "The ASIN of an FNSKU, with a calibrated confidence, the candidates and the evidence of each "
+            "source, at the `fnsku_conversion` price. Header `X-Credits-Remaining`."
+        ),
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        serializer = ConvertInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.fnsku_convert(
+            user=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            **serializer.validated_data,
+        )
+        response = Response(result.body())
+        response["X-Credits-Remaining"] = str(result.credits_remaining)
+        if result.replayed:
+            response[services.REPLAYED_HEADER] = "true"
+        return response
+
+
+class ConversionListApi(APIView):
+    @extend_schema(operation_id="conversion_list", tags=TAGS, responses=ConversionOutputSerializer(many=True))
+    def get(self, request: AuthedRequest) -> Response:
+        return paginated_response(
+            queryset=selectors.conversion_list(user=request.user),
+            serializer_class=_ConversionRowSerializer,
+            request=request,
+            view=self,
+        )
+
+
+class _ConversionRowSerializer(ConversionOutputSerializer):
+    def to_representation(self, instance: object) -> dict[str, object]:
+        return services.conversion_body(instance)  # type: ignore[arg-type]
+
+
+class ConversionDetailApi(APIView):
+    @extend_schema(operation_id="conversion_retrieve", tags=TAGS, responses=ConversionOutputSerializer)
+    def get(self, request: AuthedRequest, conversion_id: int) -> Response:
+        conversion = selectors.conversion_get(user=request.user, conversion_id=conversion_id)
+        return Response(services.conversion_body(conversion))
+
+
+class FeedbackApi(APIView):
+    @extend_schema(
+        operation_id="conversion_feedback",
+        tags=TAGS,
+        request=FeedbackInputSerializer,
+        responses={
+            200: FeedbackOutputSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such conversion of yours."),
+        },
+        description="Confirm the answer (its ASIN) or correct it (another ASIN); "
+        "it teaches the mapping store.",
+    )
+    def post(self, request: AuthedRequest, conversion_id: int) -> Response:
+        serializer = FeedbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        feedback = services.conversion_feedback(
+            user=request.user, conversion_id=conversion_id, asin=serializer.validated_data["asin"]
+        )
+        return Response(
+            {"conversion_id": feedback.conversion_id, "asin": feedback.asin, "verdict": feedback.verdict}
+        )
+
+
+class MappingImportApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="conversion_mappings_import",
+        tags=TAGS,
+        request={"multipart/form-data": MappingImportInputSerializer},
+        responses={200: MappingImportOutputSerializer, 400: ErrorSerializer, 413: ErrorSerializer},
+        description="Import your FNSKU to ASIN pairs from an Amazon inventory report "
+        "(sku, fnsku, asin). Free.",
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        serializer = MappingImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.inventory_report_import(
+            user=request.user,
+            file=serializer.validated_data["file"],
+            marketplace=serializer.validated_data["marketplace"],
+        )
+        return Response(result.to_dict())
+
+
+class MappingListApi(APIView):
+    @extend_schema(operation_id="conversion_mappings_list", tags=TAGS, responses=MappingSerializer(many=True))
+    def get(self, request: AuthedRequest) -> Response:
+        return paginated_response(
+            queryset=selectors.own_mapping_list(user=request.user),
+            serializer_class=MappingSerializer,
+            request=request,
+            view=self,
+        )
+
+
+class SpApiConnectionApi(APIView):
+    @extend_schema(
+        operation_id="conversion_spapi_connection_retrieve",
+        tags=TAGS,
+        responses=SpApiConnectionOutputSerializer,
+    )
+    def get(self, request: AuthedRequest) -> Response:
+        spapi_connection = selectors.spapi_connection_get(user=request.user)
+        if spapi_connection is None:
+            raise NotFoundError("No Seller Central account is connected.", code="spapi_not_connected")
+        return Response(SpApiConnectionOutputSerializer(spapi_connection).data)
+
+    @extend_schema(
+        operation_id="conversion_spapi_connection_set",
+        tags=TAGS,
+        request=SpApiConnectionInputSerializer,
+        responses={200: SpApiConnectionOutputSerializer, 400: ErrorSerializer, 503: ErrorSerializer},
+        description="Connect your Seller Central account (selling partner id and the refresh token of your "
+        "authorisation of the platform's app), so conversions read your FBA inventory. The token is "
+        "stored encrypted and never shown again.",
+    )
+    def put(self, request: AuthedRequest) -> Response:
+        serializer = SpApiConnectionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        spapi_connection = services.spapi_connection_set(user=request.user, **serializer.validated_data)
+        return Response(SpApiConnectionOutputSerializer(spapi_connection).data)
+
+    @extend_schema(operation_id="conversion_spapi_connection_delete", tags=TAGS, responses={204: None})
+    def delete(self, request: AuthedRequest) -> Response:
+        services.spapi_connection_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FbaSyncApi(APIView):
+    @extend_schema(
+        operation_id="conversion_fba_sync",
+        tags=TAGS,
+        request=SyncInputSerializer,
+        responses={202: None, 400: ErrorSerializer},
+        description="Queue a sync of your FBA inventory in one marketplace "
+        "(conversions also sync when stale).",
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        serializer = SyncInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        market = marketplace_get(serializer.validated_data["marketplace"])
+        if selectors.spapi_connection_get(user=request.user) is None:
+            raise NotFoundError("No Seller Central account is connected.", code="spapi_not_connected")
+        user_id = request.user.pk
+        transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, market.code))
+        return Response({"queued": True, "marketplace": market.code}, status=status.HTTP_202_ACCEPTED)

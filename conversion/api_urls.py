@@ -1,0 +1,14 @@
+from django.urls import path
+
+from conversion import api
+
+urlpatterns = [
+    path("fnsku", api.ConvertApi.as_view(), name="conversion-fnsku"),
+    path("conversions", api.ConversionListApi.as_view(), name="conversion-list"),
+    path("<int:conversion_id>", api.ConversionDetailApi.as_view(), name="conversion-detail"),
+    path("<int:conversion_id>/feedback", api.FeedbackApi.as_view(), name="conversion-feedback"),
+    path("mappings", api.MappingListApi.as_view(), name="conversion-mappings"),
+    path("mappings/import", api.MappingImportApi.as_view(), name="conversion-mappings-import"),
+    path("spapi-connection", api.SpApiConnectionApi.as_view(), name="conversion-spapi-connection"),
+    path("spapi-connection/sync", api.FbaSyncApi.as_view(), name="conversion-fba-sync"),
+]

@@ -1,0 +1,160 @@
+"""API input and the documented shape of a conversion (conversion/services.py ``conversion_body``)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from conversion.models import FnskuMapping
+
+
+class ConvertInputSerializer(serializers.Serializer[Any]):
+    fnsku = serializers.CharField(
+        max_length=64,
+        trim_whitespace=False,
+        help_text="10 letters and digits (X00... label codes; B0... stickerless units); trimmed, any case.",
+    )
+    marketplace = serializers.CharField(
+        max_length=8, required=False, default="US", help_text="US, UK, DE, ..."
+    )
+    label_text = serializers.CharField(
+        max_length=1000,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The product name printed on the label (often truncated, with a condition word "
+        "such as New).",
+    )
+
+
+class CandidateSerializer(serializers.Serializer[Any]):
+    asin = serializers.CharField()
+    title = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_null=True)
+    score = serializers.FloatField(
+        help_text="The model's probability that this candidate is the FNSKU's ASIN."
+    )
+    label_similarity = serializers.FloatField(
+        allow_null=True,
+        help_text="How well the label text matches the title, 0 to 1 (null without label text).",
+    )
+    sources = serializers.ListField(child=serializers.CharField())
+
+
+class EvidenceSerializer(serializers.Serializer[Any]):
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="stickerless, fba_inventory, inventory_report, confirmed, community, learned, "
+        "catalog_search, mapping_store, product_data"
+    )
+    asin = serializers.CharField(
+        allow_null=True, help_text="The ASIN this source named; null: it found nothing."
+    )
+    detail = serializers.CharField()
+    weight = serializers.FloatField(help_text="The prior weight of this kind of statement, 0 to 1.")
+    seen_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversionOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="The conversion's id, for feedback.")
+    fnsku = serializers.CharField()
+    marketplace = serializers.CharField()
+    label_text = serializers.CharField(allow_blank=True)
+    asin = serializers.CharField(allow_null=True)
+    title = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(
+        allow_null=True,
+        help_text="Calibrated: among answers given with confidence about 0.9, about 9 in 10 are right. "
+        "1.0 only for the stickerless rule.",
+    )
+    status = serializers.ChoiceField(
+        choices=["resolved", "ambiguous", "not_found", "unavailable", "insufficient_credits"],
+        help_text="resolved: confidence at least CONVERSION_RESOLVED_CONFIDENCE (0.9); ambiguous: the best "
+        "guess, check the candidates.",
+    )
+    candidates = CandidateSerializer(many=True)
+    evidence = EvidenceSerializer(many=True)
+    credits_charged = serializers.IntegerField()
+    credits_remaining = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class FeedbackInputSerializer(serializers.Serializer[Any]):
+    asin = serializers.CharField(
+        max_length=64, help_text="The unit's real ASIN: the answer's to confirm it, another to correct it."
+    )
+
+
+class FeedbackOutputSerializer(serializers.Serializer[Any]):
+    conversion_id = serializers.IntegerField()
+    asin = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=["confirmed", "corrected"])
+
+
+class MappingImportInputSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(
+        help_text="An Amazon inventory report: CSV or tab-separated, with fnsku and asin."
+    )
+    marketplace = serializers.CharField(max_length=8, required=False, default="US")
+
+
+class ImportErrorSerializer(serializers.Serializer[Any]):
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class MappingImportOutputSerializer(serializers.Serializer[Any]):
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+    errors = ImportErrorSerializer(  # type: ignore[assignment]
+        many=True, help_text="The first 50 lines refused, with the reason."
+    )
+
+
+class MappingSerializer(serializers.ModelSerializer[FnskuMapping]):
+    class Meta:
+        model = FnskuMapping
+        fields = (
+            "fnsku",
+            "marketplace",
+            "asin",
+            "source",
+            "seller_sku",
+            "title",
+            "first_seen",
+            "last_seen",
+            "times_seen",
+            "times_confirmed",
+        )
+        read_only_fields = fields
+
+
+class SpApiConnectionInputSerializer(serializers.Serializer[Any]):
+    selling_partner_id = serializers.CharField(max_length=64)
+    refresh_token = serializers.CharField(max_length=2100, write_only=True, trim_whitespace=True)
+
+
+class SpApiConnectionOutputSerializer(serializers.Serializer[Any]):
+    selling_partner_id = serializers.CharField()
+    token_hint = serializers.CharField(
+        help_text="The refresh token's last characters; the token is never shown."
+    )
+    is_active = serializers.BooleanField()
+    last_error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SyncInputSerializer(serializers.Serializer[Any]):
+    marketplace = serializers.CharField(max_length=8, required=False, default="US")
+
+
+class SyncOutputSerializer(serializers.Serializer[Any]):
+    marketplace = serializers.CharField()
+    items = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    complete = serializers.BooleanField()

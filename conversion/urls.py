@@ -1,0 +1,10 @@
+from django.urls import path
+
+from conversion import views
+
+urlpatterns = [
+    path("", views.convert, name="convert"),
+    path("scan/", views.scan, name="convert-scan"),
+    path("<int:conversion_id>/feedback/", views.feedback, name="convert-feedback"),
+    path("sources/", views.sources, name="convert-sources"),
+]

@@ -1,0 +1,160 @@
+"""The convert page (made for barcode scanners) and the page of a seller's own sources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.errors import DomainError
+from config.types import AuthedHttpRequest
+from conversion import conf, selectors, services
+from conversion.fba_inventory import app_configured
+from conversion.forms import FeedbackForm, InventoryImportForm, ScanForm, SpApiConnectionForm, SyncForm
+from conversion.models import Conversion
+from conversion.tasks import fba_inventory_sync_task
+from credits.models import Operation
+from credits.selectors import price_get
+from products.marketplaces import marketplace_get
+
+
+def _wants_json(request: AuthedHttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _page_context(request: AuthedHttpRequest, form: ScanForm) -> dict[str, Any]:
+    return {
+        "form": form,
+        "price": price_get(operation=Operation.FNSKU_CONVERSION),
+        "paste_max": conf.conversion_settings().paste_max_codes,
+        "resolved_confidence": conf.conversion_settings().resolved_confidence,
+    }
+
+
+@login_required
+@require_GET
+def convert(request: AuthedHttpRequest) -> HttpResponse:
+    return render(request, "conversion/convert.html", _page_context(request, ScanForm()))
+
+
+@login_required
+@require_POST
+def scan(request: AuthedHttpRequest) -> HttpResponse:
+    """One scan: JSON with the answer and its card (fetch), or the whole page (no script)."""
+    form = ScanForm(request.POST)
+    form.is_valid()
+    data = form.cleaned_data
+    context: dict[str, Any] = {"resolved_confidence": conf.conversion_settings().resolved_confidence}
+    status = 200
+    body: dict[str, Any]
+    try:
+        result = services.fnsku_convert(
+            user=request.user,
+            fnsku=request.POST.get("fnsku", ""),
+            marketplace=data.get("marketplace") or "US",
+            label_text=data.get("label_text") or "",
+            channel=Conversion.Channel.PAGE,
+        )
+    except DomainError as exc:
+        status = exc.status_code
+        context["error"] = exc
+        body = {
+            "ok": False,
+            "fnsku": request.POST.get("fnsku", "").strip().upper()[:20],
+            "error": {"code": exc.code, "message": exc.message},
+            "credits_remaining": exc.extra.get("credits_remaining"),
+        }
+    else:
+        conversion = services.conversion_body(result.conversion, credits_remaining=result.credits_remaining)
+        conversion["amazon_url"] = (
+            marketplace_get(result.conversion.marketplace).product_url(result.conversion.asin)
+            if result.conversion.asin
+            else None
+        )
+        context["conversion"] = conversion
+        body = {"ok": True, "conversion": conversion}
+    if not _wants_json(request):
+        page = _page_context(request, ScanForm(initial={"marketplace": data.get("marketplace") or "US"}))
+        return render(request, "conversion/convert.html", {**page, **context}, status=status)
+    body["html"] = render_to_string("conversion/_result.html", context, request=request)
+    return JsonResponse(body, status=status)
+
+
+@login_required
+@require_POST
+def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {"ok": False, "error": {"code": "invalid", "message": "Give an ASIN."}}, status=400
+        )
+    try:
+        given = services.conversion_feedback(
+            user=request.user, conversion_id=conversion_id, asin=form.cleaned_data["asin"]
+        )
+    except DomainError as exc:
+        return JsonResponse(
+            {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=exc.status_code
+        )
+    return JsonResponse({"ok": True, "asin": given.asin, "verdict": given.verdict})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sources(request: AuthedHttpRequest) -> HttpResponse:
+    """The seller's own sources: inventory report imports and the Seller Central connection."""
+    import_form = InventoryImportForm()
+    connection_form = SpApiConnectionForm()
+    import_result = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "import":
+                import_form = InventoryImportForm(request.POST, request.FILES)
+                if import_form.is_valid():
+                    import_result = services.inventory_report_import(
+                        user=request.user,
+                        file=import_form.cleaned_data["file"],
+                        marketplace=import_form.cleaned_data["marketplace"],
+                    )
+            elif action == "connect":
+                connection_form = SpApiConnectionForm(request.POST)
+                if connection_form.is_valid():
+                    services.spapi_connection_set(user=request.user, **connection_form.cleaned_data)
+                    messages.success(
+                        request, "Seller Central connected; your FBA inventory syncs in the background."
+                    )
+                    user_id = request.user.pk
+                    transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, "US"))
+                    return redirect("convert-sources")
+            elif action == "disconnect":
+                services.spapi_connection_delete(user=request.user)
+                messages.success(request, "Seller Central disconnected; its inventory mappings were removed.")
+                return redirect("convert-sources")
+            elif action == "sync":
+                sync_form = SyncForm(request.POST)
+                if sync_form.is_valid():
+                    user_id, market = request.user.pk, sync_form.cleaned_data["marketplace"]
+                    transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, market))
+                    messages.success(request, f"A sync of your FBA inventory in {market} is queued.")
+                    return redirect("convert-sources")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    spapi_connection = selectors.spapi_connection_get(user=request.user)
+    context = {
+        "import_form": import_form,
+        "import_result": import_result,
+        "connection_form": connection_form,
+        "sync_form": SyncForm(),
+        "connection": spapi_connection,
+        "syncs": selectors.fba_sync_list(connection=spapi_connection) if spapi_connection else [],
+        "app_configured": app_configured(),
+        "counts": selectors.own_mapping_counts(user=request.user),
+    }
+    return render(request, "conversion/sources.html", context)
