@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.core.cache import cache as django_cache
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
 
 from accounts.models import ApiKey, User
 from config.errors import NotFoundError
@@ -72,3 +74,19 @@ def api_key_principal(*, key_hash: str) -> ApiKeyPrincipal | None:
         return None
     user = User.from_db(DEFAULT_DB_ALIAS, list(_user_fields()), entry["user"])
     return ApiKeyPrincipal(key_id=entry["key_id"], revoked=entry["revoked"], user=user)
+
+
+def user_signups_by_day(*, since: dt.datetime, until: dt.datetime) -> dict[dt.date, int]:
+    """Accounts opened per UTC day in ``[since, until)``."""
+    rows = (
+        User.objects.filter(date_joined__gte=since, date_joined__lt=until)
+        .annotate(day=TruncDate("date_joined", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def user_signup_count(*, since: dt.datetime, until: dt.datetime) -> int:
+    return User.objects.filter(date_joined__gte=since, date_joined__lt=until).count()

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from billing.models import CreditPack, Payment, Reversal
+from billing.models import CreditPack, Payment, Reversal, WebhookEvent
 from billing.money import format_money, to_major
 from config.errors import NotFoundError
 
@@ -72,6 +72,13 @@ def payment_for_charge(
     if not lookup:
         return None
     return Payment.objects.filter(lookup).order_by("pk").first()
+
+
+def webhook_event_failed_count(*, since: dt.datetime, until: dt.datetime) -> int:
+    """Stripe events received in ``[since, until)`` whose processing failed (and still stands failed)."""
+    return WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.FAILED, received_at__gte=since, received_at__lt=until
+    ).count()
 
 
 # --- Revenue -------------------------------------------------------------------------------

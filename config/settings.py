@@ -44,7 +44,7 @@ ALLOWED_HOSTS: list[str] = env.list(
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_apps.PlatformAdminConfig",  # django.contrib.admin with the platform's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -417,3 +417,136 @@ PRODUCT_UNAVAILABLE_SECONDS = env.float("PRODUCT_UNAVAILABLE_SECONDS", default=2
 PRODUCT_LOOKUP_WAIT_SECONDS = env.float("PRODUCT_LOOKUP_WAIT_SECONDS", default=20.0)
 # How long an Idempotency-Key's answer is kept for replay.
 LOOKUP_IDEMPOTENCY_SECONDS = env.int("LOOKUP_IDEMPOTENCY_SECONDS", default=24 * 3600)
+
+# --- Bulk jobs -------------------------------------------------------------------------------------
+# Read by products/bulk/conf.py only (and the upload limits below by Django itself).
+
+# Limits of one job's input: a CSV file's size and its (non-blank) rows, or a list's entries.
+BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
+BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
+# An upload within the limit stays in memory; a bigger one is spooled to disk and refused.
+FILE_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES
+# A JSON list of BULK_MAX_ROWS values, or a form, is far below this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES + 1024 * 1024
+# Items claimed and processed together (a Keepa request takes up to 100 ASINs).
+BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=100)
+# Tasks working on one job at the same time.
+BULK_LANES = env.int("BULK_LANES", default=4)
+# A task stops claiming chunks after this long and queues itself again (fairness between jobs).
+BULK_TASK_SECONDS = env.float("BULK_TASK_SECONDS", default=20.0)
+# An item claimed longer than this is presumed lost with its worker and released
+# by the sweep; above the bulk task's hard time limit (120 s).
+BULK_CLAIM_TIMEOUT = env.float("BULK_CLAIM_TIMEOUT", default=180.0)
+# Attempts of one item (failed upstream calls, lost workers) before it is failed.
+BULK_MAX_ATTEMPTS = env.int("BULK_MAX_ATTEMPTS", default=5)
+# Backoff between attempts: this, doubling, at most BULK_RETRY_DELAY_MAX (seconds).
+BULK_RETRY_DELAY = env.float("BULK_RETRY_DELAY", default=5.0)
+BULK_RETRY_DELAY_MAX = env.float("BULK_RETRY_DELAY_MAX", default=300.0)
+# The sweep (beat): how often it runs; an active job quiet this long is queued again;
+# one where no item finished this long fails its pending items (retry them later).
+BULK_SWEEP_INTERVAL = env.float("BULK_SWEEP_INTERVAL", default=30.0)
+BULK_STALL_SECONDS = env.float("BULK_STALL_SECONDS", default=60.0)
+BULK_GIVE_UP_SECONDS = env.float("BULK_GIVE_UP_SECONDS", default=3600.0)
+# Where links in the "job finished" email point (empty: a path only).
+BULK_EMAIL_BASE_URL = env.str("BULK_EMAIL_BASE_URL", default="http://localhost:8000" if DEBUG else "")
+CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {
+    "task": "products.bulk_jobs_sweep",
+    "schedule": BULK_SWEEP_INTERVAL,
+}
+# htmx from npm (package.json), served as vendor/htmx/: the job page's live progress.
+STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"))
+
+# --- Monitoring: metrics, logs ---------------------------------------------------------------
+# Read by config/metrics.py, config/metrics_view.py and config/logging.py.
+
+# /metrics is open unless restricted: a bearer token (Authorization: Bearer <token>)
+# and/or the scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS: list[str] = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Gauges read from the database at scrape time are computed at most this often
+# (seconds), shared by every process; the ledger reconciliation is heavier.
+METRICS_DB_TTL = env.float("METRICS_DB_TTL", default=30.0)
+METRICS_RECONCILIATION_TTL = env.float("METRICS_RECONCILIATION_TTL", default=300.0)
+# Broker queues whose length is exported (Redis broker only).
+METRICS_CELERY_QUEUES: list[str] = env.list("METRICS_CELERY_QUEUES", default=["celery"])
+# Where every process of a gunicorn server (or a Celery prefork pool) writes its
+# metrics so /metrics adds them up; prometheus_client reads it from the
+# environment itself, and deploy/gunicorn.conf.py creates and empties it.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# A Celery worker serves its tasks' metrics on this port (0: off); see config/celery.py.
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+# Request latency buckets with a 200 ms bound, the p95 alert's threshold.
+PROMETHEUS_LATENCY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.2,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    float("inf"),
+)
+# Cache hits and misses (django_cache_*), with django-redis unchanged underneath.
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    CACHES["default"]["BACKEND"] = "django_prometheus.cache.backends.redis.RedisCache"
+# Database metrics (django_db_*) and the back office's template tags.
+INSTALLED_APPS.append("config.apps.MonitoringConfig")
+# Every request gets an id (X-Request-ID, echoed back) that its log lines and tasks carry.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_prometheus.middleware.PrometheusBeforeMiddleware") + 1,
+    "config.logging.RequestIdMiddleware",
+)
+
+# json (one object per line, the default with DEBUG=0) or plain.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is json or plain, not {LOG_FORMAT!r}.")
+LOGGING["filters"] = {
+    "request_id": {"()": "config.logging.RequestIdFilter"},
+    "redact": {"()": "config.logging.RedactingFilter"},
+}
+LOGGING["formatters"] = {
+    "json": {"()": "config.logging.JsonFormatter"},
+    "plain": {"()": "config.logging.PlainFormatter"},
+}
+LOGGING["handlers"] = {
+    "console": {
+        "class": "logging.StreamHandler",
+        "formatter": LOG_FORMAT,
+        "filters": ["request_id", "redact"],
+    }
+}
+
+# --- Conversion: FNSKU to ASIN ------------------------------------------------------------------
+# Read by conversion/conf.py only. See docs/fnsku.md.
+
+# An answer at least this confident is "resolved"; below it, "ambiguous" (the best guess, check
+# the candidates). The confidence is calibrated: about this share of such answers are right.
+CONVERSION_RESOLVED_CONFIDENCE = env.float("CONVERSION_RESOLVED_CONFIDENCE", default=0.9)
+# Below this, no answer is given: 404 fnsku_not_found, refunded.
+CONVERSION_MIN_CONFIDENCE = env.float("CONVERSION_MIN_CONFIDENCE", default=0.15)
+# A catalogue-search answer at least this confident is learnt as a (weak) shared mapping.
+CONVERSION_LEARN_CONFIDENCE = env.float("CONVERSION_LEARN_CONFIDENCE", default=0.95)
+# Catalogue search results scored per conversion (SP-API pages hold at most 20).
+CONVERSION_SEARCH_LIMIT = env.int("CONVERSION_SEARCH_LIMIT", default=20)
+CONVERSION_CANDIDATES_SHOWN = env.int("CONVERSION_CANDIDATES_SHOWN", default=5)
+# A conversion syncs the seller's FBA inventory when the last complete sync is older than
+# this (seconds), reading at most this many pages; the full sync runs as a Celery task.
+CONVERSION_FBA_SYNC_INTERVAL = env.int("CONVERSION_FBA_SYNC_INTERVAL", default=900)
+CONVERSION_FBA_SYNC_MAX_PAGES = env.int("CONVERSION_FBA_SYNC_MAX_PAGES", default=3)
+# Inventory report imports.
+CONVERSION_IMPORT_MAX_BYTES = env.int("CONVERSION_IMPORT_MAX_BYTES", default=20_000_000)
+CONVERSION_IMPORT_MAX_ROWS = env.int("CONVERSION_IMPORT_MAX_ROWS", default=200_000)
+# Codes the convert page's paste box converts at once.
+CONVERSION_PASTE_MAX_CODES = env.int("CONVERSION_PASTE_MAX_CODES", default=200)
+# An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
+CONVERSION_PENDING_TIMEOUT = env.int("CONVERSION_PENDING_TIMEOUT", default=120)
+# Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
+CONVERSION_TOKEN_KEYS: list[str] = env.list("CONVERSION_TOKEN_KEYS", default=[])

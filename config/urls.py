@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import health
+from config import health, metrics_view
 
 handler404 = "config.exception_handlers.not_found"
 handler500 = "config.exception_handlers.server_error"
@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("credits/", include("credits.api_urls")),
     path("payments/", include("billing.api_urls")),
+    path("conversion/", include("conversion.api_urls")),
 ]
 
 # The API first: it takes most of the traffic, and URL resolution stops at the first match.
@@ -20,13 +21,17 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("products/", include("products.urls")),
+    path("bulk/", include("products.bulk.urls")),
+    path("convert/", include("conversion.urls")),
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
+    path("analytics/", include("config.analytics_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
-    path("", include("django_prometheus.urls")),
+    # django-prometheus's exporter, aggregated across processes and restricted by configuration.
+    path("metrics", metrics_view.metrics, name="prometheus-django-metrics"),
 ]

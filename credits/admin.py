@@ -13,10 +13,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from config.errors import DomainError
@@ -41,10 +43,31 @@ class AdjustCreditsForm(forms.Form):
         return amount
 
 
+class BalanceFilter(admin.SimpleListFilter):
+    title = "balance"
+    parameter_name = "balance"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("empty", "Empty"), ("low", "Below the user's threshold"), ("funded", "Above zero")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "empty":
+            return queryset.filter(balance=0)
+        if self.value() == "low":
+            return queryset.filter(
+                low_balance_threshold__isnull=False, balance__lt=F("low_balance_threshold")
+            )
+        if self.value() == "funded":
+            return queryset.filter(balance__gt=0)
+        return queryset
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin[CreditAccount]):
     list_display = ("user", "balance", "low_balance_threshold", "created_at")
+    list_filter = (BalanceFilter,)
     search_fields = ("user__email",)
+    date_hierarchy = "created_at"
     list_select_related = ("user",)
     fields = ("user", "balance", "low_balance_threshold", "created_at", "ledger")
     readonly_fields = ("user", "balance", "created_at", "ledger")
@@ -67,7 +90,28 @@ class CreditAccountAdmin(admin.ModelAdmin[CreditAccount]):
     @admin.display(description="Ledger")
     def ledger(self, obj: CreditAccount) -> str:
         url = reverse("admin:credits_ledgerentry_changelist") + f"?account__id__exact={obj.pk}"
-        return format_html('<a href="{}">All entries of this account</a>', url)
+        adjust = reverse("admin:credits_creditaccount_adjust", args=[obj.pk])
+        return format_html(
+            '<a href="{}">All entries of this account</a> · <a href="{}">Adjust credits</a>', url, adjust
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        adjust = path(
+            "<int:object_id>/adjust/",
+            self.admin_site.admin_view(self.adjust_view),
+            name="credits_creditaccount_adjust",
+        )
+        return [adjust, *super().get_urls()]
+
+    def adjust_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The "Adjust credits" action for one account, linked from its page and its user's."""
+        if not self.has_adjust_permission(request):
+            raise PermissionDenied
+        account = get_object_or_404(CreditAccount, pk=object_id)
+        response = self.adjust_credits(request, CreditAccount.objects.filter(pk=account.pk))
+        if response is not None:  # the form, first shown or with its errors
+            return response
+        return redirect("admin:accounts_user_change", account.user_id)
 
     @admin.action(description="Adjust credits of the selected accounts", permissions=["adjust"])
     def adjust_credits(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> HttpResponse | None:
@@ -139,6 +183,7 @@ class CreditHoldAdmin(admin.ModelAdmin[CreditHold]):
     list_filter = ("status", "operation")
     search_fields = ("account__user__email", "reference", "idempotency_key")
     list_select_related = ("account__user",)
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -154,6 +199,8 @@ class CreditHoldAdmin(admin.ModelAdmin[CreditHold]):
 class PriceAdmin(admin.ModelAdmin[Price]):
     list_display = ("operation", "credits", "description", "updated_at")
     list_editable = ("credits",)
+    search_fields = ("operation", "description")
+    list_filter = ("updated_at",)  # prices changed recently
     fields = ("operation", "credits", "description", "updated_at")
     readonly_fields = ("updated_at",)
 

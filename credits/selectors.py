@@ -119,6 +119,15 @@ def usage_summary(*, user: User, days: int, today: dt.date | None = None) -> Usa
     )
 
 
+def ledger_user_ids(*, since: dt.datetime, until: dt.datetime) -> set[int]:
+    """Users with a ledger entry (a charge, a grant, anything) in ``[since, until)``."""
+    return set(
+        LedgerEntry.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values_list("account__user_id", flat=True)
+        .distinct()
+    )
+
+
 # --- Reconciliation ----------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from accounts.models import User
 from config.errors import ConflictError, DomainError
+from config.metrics import record_lookup
 from credits.errors import InsufficientCredits
 from credits.services import credits_charge, credits_refund
 from products import conf
@@ -158,6 +159,7 @@ def _log(
     credits: int,
     started: float,
 ) -> None:
+    seconds = time.perf_counter() - started
     lookup_log_buffer(
         user_id=user.pk,
         asin=asin,
@@ -166,8 +168,9 @@ def _log(
         source=source,
         outcome=outcome,
         credits=credits,
-        latency_ms=(time.perf_counter() - started) * 1000,
+        latency_ms=seconds * 1000,
     )
+    record_lookup(marketplace=marketplace, source=source, outcome=outcome, channel=channel, seconds=seconds)
 
 
 def _error_state(exc: DomainError) -> dict[str, object]:
