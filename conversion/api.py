@@ -2,7 +2,7 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,7 +11,10 @@ from config.exception_handlers import ErrorSerializer
 from config.pagination import paginated_response
 from config.types import AuthedRequest
 from conversion import selectors, services
+from conversion.bulk import BULK_KIND
 from conversion.serializers import (
+    ConversionBulkInputSerializer,
+    ConversionBulkUploadSerializer,
     ConversionOutputSerializer,
     ConvertInputSerializer,
     FeedbackInputSerializer,
@@ -24,7 +27,12 @@ from conversion.serializers import (
     SyncInputSerializer,
 )
 from conversion.tasks import fba_inventory_sync_task
+from products.bulk import services as bulk_services
+from products.bulk.conf import bulk_settings
+from products.bulk.serializers import BulkJobSerializer
+from products.bulk.uploads import check_request_size, check_upload_size, upload_error
 from products.marketplaces import marketplace_get
+from products.models import BulkJob
 
 TAGS = ["conversion"]
 
@@ -203,3 +211,60 @@ class FbaSyncApi(APIView):
         user_id = request.user.pk
         transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, market.code))
         return Response({"queued": True, "marketplace": market.code}, status=status.HTTP_202_ACCEPTED)
+
+
+class ConversionBulkApi(APIView):
+    """Bulk conversion: a bulk job of kind ``fnsku_conversion`` on the same engine as ASIN jobs."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="conversion_bulk_create",
+        tags=["conversion"],
+        request={
+            "application/json": ConversionBulkInputSerializer,
+            "multipart/form-data": ConversionBulkUploadSerializer,
+        },
+        responses={
+            202: OpenApiResponse(
+                BulkJobSerializer, description="The job, queued; follow it under /api/v1/products/bulk/{id}."
+            ),
+            402: OpenApiResponse(
+                ErrorSerializer, description="Not enough credits for every valid item; nothing created."
+            ),
+        },
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        max_bytes = bulk_settings().max_upload_bytes
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if request.content_type.startswith("multipart/"):
+            check_upload_size(max(0, length - 64 * 1024), max_bytes=max_bytes)
+            if "file" not in request.FILES:
+                raise upload_error("no_file", "Upload a CSV file in the `file` field.")
+            upload = ConversionBulkUploadSerializer(data=request.data)
+            upload.is_valid(raise_exception=True)
+            file = upload.validated_data["file"]
+            job = bulk_services.bulk_job_create_from_csv(
+                user=request.user,
+                kind=BULK_KIND,
+                file=file,
+                size=file.size,
+                filename=file.name or "",
+                params={"marketplace": upload.validated_data["marketplace"]},
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+            )
+        else:
+            check_request_size(length, max_bytes=max_bytes)
+            serializer = ConversionBulkInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            job = bulk_services.bulk_job_create_from_list(
+                user=request.user,
+                kind=BULK_KIND,
+                values=serializer.validated_data["fnskus"],
+                params={"marketplace": serializer.validated_data["marketplace"]},
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+            )
+        job = BulkJob.objects.select_related("hold").get(pk=job.pk)
+        response = Response(BulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = f"/api/v1/products/bulk/{job.pk}"
+        return response

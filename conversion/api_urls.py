@@ -4,6 +4,7 @@ from conversion import api
 
 urlpatterns = [
     path("fnsku", api.ConvertApi.as_view(), name="conversion-fnsku"),
+    path("bulk", api.ConversionBulkApi.as_view(), name="conversion-bulk"),
     path("conversions", api.ConversionListApi.as_view(), name="conversion-list"),
     path("<int:conversion_id>", api.ConversionDetailApi.as_view(), name="conversion-detail"),
     path("<int:conversion_id>/feedback", api.FeedbackApi.as_view(), name="conversion-feedback"),

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ConversionConfig(AppConfig):
     name = "conversion"
     verbose_name = "FNSKU conversion"
+
+    def ready(self) -> None:
+        from conversion.bulk import bulk_kind
+        from products.bulk.kinds import bulk_kind_register
+
+        bulk_kind_register(bulk_kind())

@@ -9,10 +9,14 @@ confirmed or corrected like any other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from conversion.services import BulkItemOutcome, conversions_resolve_many
+from conversion.validation import normalize_fnsku
 from credits.models import Operation
+from products.bulk.kinds import BulkKind, ClaimedItem, ExportColumn, ItemOutcome, JobContext
+from products.marketplaces import marketplace_get
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -40,10 +44,16 @@ def convert_many(
     fnskus: list[str],
     marketplace: str = "US",
     label_texts: dict[str, str] | None = None,
+    idempotency_keys: dict[str, str] | None = None,
 ) -> list[BulkItemOutcome]:
-    """One outcome per entry of ``fnskus``, in order (``label_texts``: printed names by FNSKU)."""
+    """One outcome per entry of ``fnskus``, in order (``label_texts``: printed names by FNSKU;
+    ``idempotency_keys``: a key per FNSKU so a redelivered batch reuses what it finished)."""
     return conversions_resolve_many(
-        user=user, fnskus=fnskus, marketplace=marketplace, label_texts=label_texts
+        user=user,
+        fnskus=fnskus,
+        marketplace=marketplace,
+        label_texts=label_texts,
+        idempotency_keys=idempotency_keys,
     )
 
 
@@ -59,3 +69,79 @@ def outcome_row(outcome: BulkItemOutcome) -> dict[str, object]:
         "error_code": outcome.error_code,
         "error_message": outcome.error_message,
     }
+
+
+# --- The kind of bulk job (products/bulk/kinds.py) -------------------------------------------------
+
+# Outcomes worth trying again later: the upstream could not answer now.
+_RETRYABLE = {"upstream_unavailable", "circuit_open", "rate_limited", "provider_not_configured"}
+
+
+def process_chunk(job: JobContext, items: Sequence[ClaimedItem]) -> dict[int, ItemOutcome]:
+    """The bulk engine's processor for ``fnsku_conversion`` jobs: one batch, no charging
+    (the engine charges delivered items from the job's hold), idempotent per item."""
+    from accounts.models import User
+
+    user = User.objects.get(pk=job.user_id)
+    label_texts = {
+        item.value: item.extra.get("label_text", "") for item in items if item.extra.get("label_text")
+    }
+    outcomes = convert_many(
+        user=user,
+        fnskus=[item.value for item in items],
+        marketplace=str(job.params.get("marketplace", "US")),
+        label_texts=label_texts,
+        idempotency_keys={item.value: f"bulk:{job.job_id}:{item.id}" for item in items},
+    )
+    results: dict[int, ItemOutcome] = {}
+    for item, outcome in zip(items, outcomes, strict=True):
+        if outcome.ok:
+            results[item.id] = ItemOutcome.succeeded(outcome_row(outcome))
+        elif outcome.error_code in _RETRYABLE:
+            results[item.id] = ItemOutcome.retry(outcome.error_code, outcome.error_message, delay=5)
+        else:
+            results[item.id] = ItemOutcome.failed(
+                outcome.error_code or "fnsku_not_found", outcome.error_message or "No ASIN found."
+            )
+    return results
+
+
+def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"marketplace": marketplace_get(str(params.get("marketplace") or "US")).code}
+
+
+def _result_value(column: str) -> Callable[[Mapping[str, Any]], object]:
+    def value(result: Mapping[str, Any]) -> object:
+        return result.get(column)
+
+    return value
+
+
+def bulk_kind() -> BulkKind:
+    """The kind's definition, built once (the registry refuses a different one under the name)."""
+    global _BULK_KIND
+    if _BULK_KIND is None:
+        _BULK_KIND = _build_bulk_kind()
+    return _BULK_KIND
+
+
+_BULK_KIND: BulkKind | None = None
+
+
+def _build_bulk_kind() -> BulkKind:
+    return BulkKind(
+        name=BULK_KIND,
+        label="FNSKU conversion",
+        operation=BULK_OPERATION,
+        input_label="FNSKU",
+        input_column="fnsku",
+        normalize=normalize_fnsku,
+        process=process_chunk,
+        extra_columns=("label_text",),
+        clean_params=_clean_params,
+        export_columns=tuple(
+            ExportColumn(column, _result_value(column))
+            for column in RESULT_COLUMNS
+            if column not in {"fnsku", "error_code", "error_message"}
+        ),
+    )

@@ -158,3 +158,23 @@ class SyncOutputSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     complete = serializers.BooleanField()
+
+
+class ConversionBulkInputSerializer(serializers.Serializer[Any]):
+    fnskus = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        allow_empty=True,
+        help_text="FNSKUs to convert (at most BULK_MAX_ROWS); invalid ones are reported per item, uncharged.",
+    )
+    marketplace = serializers.CharField(max_length=8, required=False, default="US")
+
+
+class ConversionBulkUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text=(
+            "A CSV with the FNSKU in a column named `fnsku` (or the first column) and an optional "
+            "`label_text` column with the printed product name."
+        ),
+    )
+    marketplace = serializers.CharField(max_length=8, required=False, default="US")

@@ -909,8 +909,13 @@ def conversions_resolve_many(
     fnskus: Sequence[str],
     marketplace: str = "US",
     label_texts: dict[str, str] | None = None,
+    idempotency_keys: dict[str, str] | None = None,
 ) -> list[BulkItemOutcome]:
     """Resolve a batch for ``user`` without charging (the bulk job engine charges through its hold).
+
+    ``idempotency_keys`` (by FNSKU, e.g. the bulk item's ``bulk:<job>:<item>``)
+    make a redelivered batch reuse the conversions it already finished rather
+    than resolving and logging them twice.
 
     Each FNSKU is validated on its own (a bad one is an outcome, not an
     exception); answers are learnt and logged (channel ``bulk``) like single
@@ -931,11 +936,32 @@ def conversions_resolve_many(
             )
             continue
         label = clean_label_text(labels.get(code, ""))
+        key = (idempotency_keys or {}).get(code)
+        conversion = None
+        if key:
+            conversion, _ = Conversion.objects.get_or_create(
+                user=user,
+                idempotency_key=key,
+                defaults={
+                    "fnsku": code,
+                    "marketplace": market.code,
+                    "label_text": label,
+                    "channel": Conversion.Channel.BULK,
+                },
+            )
+            if conversion.status in (*Conversion.ANSWERED, Conversion.Status.NOT_FOUND):
+                outcomes.append(_bulk_outcome(conversion))
+                continue
         outcome = _resolve(user, code, market, label, allow_fba_sync=not synced)
         synced = True
-        conversion = Conversion.objects.create(
-            user=user, fnsku=code, marketplace=market.code, label_text=label, channel=Conversion.Channel.BULK
-        )
+        if conversion is None:
+            conversion = Conversion.objects.create(
+                user=user,
+                fnsku=code,
+                marketplace=market.code,
+                label_text=label,
+                channel=Conversion.Channel.BULK,
+            )
         if outcome.error is None:
             _learn(outcome.resolution, settings.learn_confidence)
         _finish(
@@ -960,6 +986,23 @@ def conversions_resolve_many(
             )
         )
     return outcomes
+
+
+def _bulk_outcome(conversion: Conversion) -> BulkItemOutcome:
+    """A finished conversion as a batch outcome (a redelivered item answered before)."""
+    answered = conversion.status in Conversion.ANSWERED
+    return BulkItemOutcome(
+        fnsku=conversion.fnsku,
+        ok=answered,
+        conversion_id=conversion.pk,
+        asin=conversion.asin or None,
+        title=conversion.title or None,
+        confidence=conversion.confidence,
+        status=conversion.status,
+        candidates=conversion.candidates,
+        error_code="" if answered else (conversion.error_code or "fnsku_not_found"),
+        error_message="" if answered else "No ASIN could be found for this FNSKU.",
+    )
 
 
 def normalize_fnsku_or_none(raw: str) -> str | None:

@@ -15,13 +15,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.errors import DomainError
 from config.types import AuthedHttpRequest
 from conversion import conf, selectors, services
+from conversion.bulk import BULK_KIND
 from conversion.fba_inventory import app_configured
 from conversion.forms import FeedbackForm, InventoryImportForm, ScanForm, SpApiConnectionForm, SyncForm
 from conversion.models import Conversion
 from conversion.tasks import fba_inventory_sync_task
 from credits.models import Operation
 from credits.selectors import price_get
-from products.marketplaces import marketplace_get
+from products.bulk import services as bulk_services
+from products.bulk.forms import BulkUploadForm
+from products.marketplaces import MARKETPLACES, marketplace_get
 
 
 def _wants_json(request: AuthedHttpRequest) -> bool:
@@ -34,6 +37,7 @@ def _page_context(request: AuthedHttpRequest, form: ScanForm) -> dict[str, Any]:
         "price": price_get(operation=Operation.FNSKU_CONVERSION),
         "paste_max": conf.conversion_settings().paste_max_codes,
         "resolved_confidence": conf.conversion_settings().resolved_confidence,
+        "bulk_marketplaces": list(MARKETPLACES),
     }
 
 
@@ -158,3 +162,32 @@ def sources(request: AuthedHttpRequest) -> HttpResponse:
         "counts": selectors.own_mapping_counts(user=request.user),
     }
     return render(request, "conversion/sources.html", context)
+
+
+@login_required
+@require_POST
+def bulk(request: AuthedHttpRequest) -> HttpResponse:
+    """A CSV of FNSKUs as a bulk job: the same engine, progress page and exports as ASIN jobs."""
+    form = BulkUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file of FNSKUs to convert.")
+        return redirect("convert")
+    upload = form.cleaned_data["file"]
+    try:
+        job = bulk_services.bulk_job_create_from_csv(
+            user=request.user,
+            kind=BULK_KIND,
+            file=upload,
+            size=upload.size,
+            filename=upload.name or "",
+            params={"marketplace": form.cleaned_data["marketplace"]},
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("convert")
+    messages.success(
+        request,
+        f"Conversion job #{job.pk} queued: {job.total - job.invalid:,} FNSKUs, "
+        f"{job.credits_held:,} credits held.",
+    )
+    return redirect("bulk-job-page", job.pk)
