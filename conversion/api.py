@@ -27,12 +27,9 @@ from conversion.serializers import (
     SyncInputSerializer,
 )
 from conversion.tasks import fba_inventory_sync_task
-from products.bulk import services as bulk_services
-from products.bulk.conf import bulk_settings
+from products.bulk.api import bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
-from products.bulk.uploads import check_request_size, check_upload_size, upload_error
 from products.marketplaces import marketplace_get
-from products.models import BulkJob
 
 TAGS = ["conversion"]
 
@@ -235,36 +232,11 @@ class ConversionBulkApi(APIView):
         },
     )
     def post(self, request: AuthedRequest) -> Response:
-        max_bytes = bulk_settings().max_upload_bytes
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if request.content_type.startswith("multipart/"):
-            check_upload_size(max(0, length - 64 * 1024), max_bytes=max_bytes)
-            if "file" not in request.FILES:
-                raise upload_error("no_file", "Upload a CSV file in the `file` field.")
-            upload = ConversionBulkUploadSerializer(data=request.data)
-            upload.is_valid(raise_exception=True)
-            file = upload.validated_data["file"]
-            job = bulk_services.bulk_job_create_from_csv(
-                user=request.user,
-                kind=BULK_KIND,
-                file=file,
-                size=file.size,
-                filename=file.name or "",
-                params={"marketplace": upload.validated_data["marketplace"]},
-                idempotency_key=request.headers.get("Idempotency-Key", ""),
-            )
-        else:
-            check_request_size(length, max_bytes=max_bytes)
-            serializer = ConversionBulkInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            job = bulk_services.bulk_job_create_from_list(
-                user=request.user,
-                kind=BULK_KIND,
-                values=serializer.validated_data["fnskus"],
-                params={"marketplace": serializer.validated_data["marketplace"]},
-                idempotency_key=request.headers.get("Idempotency-Key", ""),
-            )
-        job = BulkJob.objects.select_related("hold").get(pk=job.pk)
-        response = Response(BulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-        response["Location"] = f"/api/v1/products/bulk/{job.pk}"
-        return response
+        job = bulk_job_create_from_request(
+            request,
+            kind=BULK_KIND,
+            list_serializer=ConversionBulkInputSerializer,
+            list_field="fnskus",
+            upload_serializer=ConversionBulkUploadSerializer,
+        )
+        return job_response(job, status=status.HTTP_202_ACCEPTED)

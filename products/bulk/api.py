@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -45,7 +48,49 @@ def _job(request: AuthedRequest, job_id: int) -> BulkJob:
     return selectors.bulk_job_get(user=request.user, job_id=job_id)
 
 
-def _job_response(job: BulkJob, status: int = 200) -> Response:
+def bulk_job_create_from_request(
+    request: AuthedRequest,
+    *,
+    kind: str,
+    list_serializer: type[serializers.Serializer[Any]],
+    list_field: str,
+    upload_serializer: type[serializers.Serializer[Any]],
+) -> BulkJob:
+    """A job of ``kind`` from an API request: a multipart CSV ``file`` or a JSON list in
+    ``list_field`` (both with ``marketplace``); shared by every kind's create endpoint."""
+    idempotency_key = request.headers.get("Idempotency-Key", "")
+    # Refused before the body is read when it cannot be within the limit.
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    max_bytes = bulk_settings().max_upload_bytes
+    if request.content_type.startswith("multipart/"):
+        check_upload_size(max(0, length - _MULTIPART_ALLOWANCE), max_bytes=max_bytes)
+        if "file" not in request.FILES:
+            raise upload_error("no_file", "Upload a CSV file in the `file` field.")
+        upload = upload_serializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        return services.bulk_job_create_from_csv(
+            user=request.user,
+            kind=kind,
+            file=file,
+            size=file.size,
+            filename=file.name or "",
+            params={"marketplace": upload.validated_data["marketplace"]},
+            idempotency_key=idempotency_key,
+        )
+    check_request_size(length, max_bytes=max_bytes)
+    serializer = list_serializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return services.bulk_job_create_from_list(
+        user=request.user,
+        kind=kind,
+        values=serializer.validated_data[list_field],
+        params={"marketplace": serializer.validated_data["marketplace"]},
+        idempotency_key=idempotency_key,
+    )
+
+
+def job_response(job: BulkJob, status: int = 200) -> Response:
     job = BulkJob.objects.select_related("hold").get(pk=job.pk)
     response = Response(BulkJobSerializer(job).data, status=status)
     if status == 202:
@@ -100,44 +145,20 @@ class BulkJobListCreateApi(APIView):
         ),
     )
     def post(self, request: AuthedRequest) -> Response:
-        idempotency_key = request.headers.get("Idempotency-Key", "")
-        # Refused before the body is read when it cannot be within the limit.
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        max_bytes = bulk_settings().max_upload_bytes
-        if request.content_type.startswith("multipart/"):
-            check_upload_size(max(0, length - _MULTIPART_ALLOWANCE), max_bytes=max_bytes)
-            if "file" not in request.FILES:
-                raise upload_error("no_file", "Upload a CSV file in the `file` field.")
-            upload = BulkJobUploadInputSerializer(data=request.data)
-            upload.is_valid(raise_exception=True)
-            file = upload.validated_data["file"]
-            job = services.bulk_job_create_from_csv(
-                user=request.user,
-                kind=ASIN_LOOKUP,
-                file=file,
-                size=file.size,
-                filename=file.name or "",
-                params={"marketplace": upload.validated_data["marketplace"]},
-                idempotency_key=idempotency_key,
-            )
-        else:
-            check_request_size(length, max_bytes=max_bytes)
-            serializer = BulkJobCreateInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            job = services.bulk_job_create_from_list(
-                user=request.user,
-                kind=ASIN_LOOKUP,
-                values=serializer.validated_data["asins"],
-                params={"marketplace": serializer.validated_data["marketplace"]},
-                idempotency_key=idempotency_key,
-            )
-        return _job_response(job, status=202)
+        job = bulk_job_create_from_request(
+            request,
+            kind=ASIN_LOOKUP,
+            list_serializer=BulkJobCreateInputSerializer,
+            list_field="asins",
+            upload_serializer=BulkJobUploadInputSerializer,
+        )
+        return job_response(job, status=202)
 
 
 class BulkJobDetailApi(APIView):
     @extend_schema(operation_id="products_bulk_get", tags=TAGS, responses=BulkJobSerializer)
     def get(self, request: AuthedRequest, job_id: int) -> Response:
-        return _job_response(_job(request, job_id))
+        return job_response(_job(request, job_id))
 
 
 class BulkJobCancelApi(APIView):
@@ -154,7 +175,7 @@ class BulkJobCancelApi(APIView):
         description="Stop the job: items not processed yet are cancelled and their credits released.",
     )
     def post(self, request: AuthedRequest, job_id: int) -> Response:
-        return _job_response(services.bulk_job_cancel(job=_job(request, job_id)))
+        return job_response(services.bulk_job_cancel(job=_job(request, job_id)))
 
 
 class BulkJobRetryApi(APIView):
@@ -172,7 +193,7 @@ class BulkJobRetryApi(APIView):
         description="Process the failed items of a finished job again (invalid rows excepted).",
     )
     def post(self, request: AuthedRequest, job_id: int) -> Response:
-        return _job_response(services.bulk_job_retry(job=_job(request, job_id)), status=202)
+        return job_response(services.bulk_job_retry(job=_job(request, job_id)), status=202)
 
 
 class BulkJobResultsApi(APIView):
