@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Front-end packages (Chart.js), installed exactly as locked.
 NPM_STAMP := node_modules/.installed
 
-.PHONY: help install run test lint typecheck pytest migrate bench clean
+.PHONY: help install run test lint typecheck security pytest migrate bench clean backup restore
 
 help:
 	@echo "make run    set up and run the whole platform on its embedded default"
@@ -44,7 +44,22 @@ pytest: install
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test} \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# bandit on the code and pip-audit on the dependencies; accepted findings: security/accepted-findings.md.
+# pip-audit needs pypi.org; offline, `SECURITY_AUDIT_OFFLINE=1 make test` skips it knowingly.
+security: install
+	$(BIN)/bandit -c pyproject.toml -r . -q -b security/bandit-baseline.json
+	$(BIN)/python security/pip_audit.py
+
+test: lint typecheck security pytest
+
+# PostgreSQL backups of DATABASE_URL (docs/operations.md): pg_dump's custom format to
+# BACKUP_FILE or backups/<UTC time>.dump; restore asks first, or takes CONFIRM=yes.
+backup: install
+	$(BIN)/python manage.py dbbackup $(if $(BACKUP_FILE),--output "$(BACKUP_FILE)")
+
+restore: install
+	@test -n "$(BACKUP_FILE)" || { echo "usage: make restore BACKUP_FILE=backups/<time>.dump [CONFIRM=yes]" >&2; exit 2; }
+	$(BIN)/python manage.py dbrestore "$(BACKUP_FILE)" $(if $(filter yes,$(CONFIRM)),--yes)
 
 bench: install
 	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true

@@ -1,12 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import ApiKeyCreateForm
-from config.errors import DomainError
+from config.errors import DomainError, NotFoundError
 from config.types import AuthedHttpRequest
 from credits.services import credits_account_open
 
@@ -47,6 +47,10 @@ def api_keys(request: AuthedHttpRequest) -> HttpResponse:
 def api_key_revoke(request: AuthedHttpRequest, key_id: int) -> HttpResponse:
     try:
         api_key = services.api_key_revoke(user=request.user, key_id=key_id)
+    except NotFoundError as exc:
+        # Someone else's key is not found, as on every page (the 404 page shows the message).
+        messages.error(request, exc.message)
+        raise Http404(exc.message) from exc
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

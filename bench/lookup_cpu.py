@@ -30,6 +30,8 @@ os.environ.update(
     ALLOWED_HOSTS="testserver",
     SECURE_SSL_REDIRECT="0",
     LOG_LEVEL="WARNING",
+    API_RATE_METERED="1000000000/s",
+    API_RATE_FREE="1000000000/s",
     DJANGO_SETTINGS_MODULE="config.settings",
 )
 warnings.simplefilter("ignore")

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from billing.serializers import (
     PaymentSerializer,
     WebhookAckSerializer,
 )
+from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 
@@ -44,7 +46,10 @@ class CheckoutApi(APIView):
     @extend_schema(
         operation_id="payments_checkout_create",
         request=CheckoutInputSerializer,
-        responses={201: CheckoutSerializer},
+        responses={
+            201: CheckoutSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such credit pack on sale."),
+        },
         tags=["payments"],
         description=(
             "Start buying a credit pack: answers with the Checkout Session and the `url` to send the "
@@ -101,7 +106,38 @@ class StripeWebhookApi(APIView):
     def as_view(cls, **initkwargs: Any) -> Any:
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
-    @extend_schema(exclude=True, responses=WebhookAckSerializer)
+    @extend_schema(
+        operation_id="payments_webhook",
+        tags=["payments"],
+        auth=[],
+        description=(
+            "Stripe's event deliveries (not for integrators): authenticated by the `Stripe-Signature` "
+            "header over the raw body, not by an API key. Each event has at most one effect."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Stripe's signature of the raw body with the endpoint's signing secret.",
+            )
+        ],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: WebhookAckSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "A missing, wrong or stale signature, or a body that is not an event: nothing stored."
+                ),
+            ),
+            500: OpenApiResponse(
+                ErrorSerializer, description="Stored but not processed; Stripe delivers it again later."
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="No signing secret configured."),
+        },
+    )
     def post(self, request: Request) -> Response:
         event = services.webhook_event_record(
             payload=request.body, signature=request.headers.get("Stripe-Signature")

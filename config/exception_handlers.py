@@ -36,6 +36,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         elif isinstance(detail, list) and detail:
             message = str(detail[0])
         response.data = error_body("invalid", message, detail)
+    elif isinstance(exc, exceptions.Throttled):
+        # DRF set Retry-After from the wait; the body says the same for clients that read only JSON.
+        wait: int | None = getattr(exc, "wait", None)
+        response.data = error_body(
+            "rate_limited",
+            f"Too many requests: retry in {wait} seconds." if wait else "Too many requests.",
+            {"retry_after": wait} if wait else None,
+        )
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 from config.exception_handlers import ErrorSerializer
@@ -16,16 +17,33 @@ class AutoSchema(SpectacularAutoSchema):
         if direction != "response":
             return responses
         errors: dict[str, str] = {}
-        if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters():
+        if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters() or self._reads_query():
             errors["400"] = "Invalid input."
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             errors["401"] = "Missing, wrong or revoked API key."
             errors["403"] = "Not allowed (for a session: missing CSRF token)."
         if "{" in self.path:
             errors["404"] = "Not found, or not yours."
+        elif self._offers_formats():
+            errors["404"] = "No such `format`."
         for status_code, description in errors.items():
             if status_code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, status_code)
                 response["description"] = description
                 responses[status_code] = response
         return responses
+
+    def _offers_formats(self) -> bool:
+        """Takes ``?format=``: DRF answers a format it does not offer with 404."""
+        return any(
+            isinstance(parameter, OpenApiParameter) and parameter.name == "format"
+            for parameter in self.get_override_parameters()
+        )
+
+    def _reads_query(self) -> bool:
+        """Declares query parameters of its own, which its view validates (a
+        serializer of them, or ``OpenApiParameter``s in the query)."""
+        return any(
+            not isinstance(parameter, OpenApiParameter) or parameter.location == OpenApiParameter.QUERY
+            for parameter in self.get_override_parameters()
+        )

@@ -10,6 +10,7 @@ console email backend and the sandbox integrations. Production sets
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -37,6 +38,8 @@ if not DEBUG and (
         "SECRET_KEY is the development key or too short: set SECRET_KEY to a random value "
         "of at least 50 characters when DEBUG=0."
     )
+# Earlier keys still accepted for signatures while a new SECRET_KEY rolls out (docs/operations.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -60,17 +63,23 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_prometheus",
+    "csp",
     # Platform
     "accounts",
     "credits",
     "products",
+    "products.watchlists",
+    "products.schedules",
     "conversion",
     "billing",
+    "accounts.webhooks",
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request count, status and latency for the alerts and the dashboard (django-prometheus's series).
+    "config.metrics_middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,7 +89,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -214,6 +222,21 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Product Intelligence] "
 # Signups through allauth open the credit account in the same transaction.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Brute force and abuse: allauth counts attempts in the default cache (Redis, shared by
+# every process) per client IP and per account ("key" is the email address). Over a limit,
+# the form is refused with 429. "<n>/<period>/<ip|key|user>", several separated by commas.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    # Wrong passwords: per IP, and per account whoever tries it (cleared by a good login).
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/h/ip",
+    "reset_password": "20/h/ip,3/h/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+# Behind the ingress (deploy/), the client's address is the last hop it appends to
+# X-Forwarded-For; 0 (the default) trusts no header and uses REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Email ------------------------------------------------------------------------
 
@@ -232,7 +255,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
@@ -241,7 +265,18 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-SPECTACULAR_SETTINGS = {
+# Requests per API key (or per signed-in user without a key), shared by all processes
+# through Redis (config/throttling.py): "<n>/<s|min|hour|day>". Metered operations
+# (those that charge credits) and everything else have separate budgets. A load test
+# of one user sets these far higher.
+API_RATE_METERED = env.str("API_RATE_METERED", default="600/min")
+API_RATE_FREE = env.str("API_RATE_FREE", default="120/min")
+# A JSON body larger than this is refused with 413 (a bulk job's list of BULK_MAX_ROWS
+# entries is far below it); nesting deeper than this is refused with 400 (config/parsers.py).
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=2 * 1024 * 1024)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Amazon Product Intelligence API",
     "DESCRIPTION": (
         "Product data by ASIN, FNSKU to ASIN conversion, bulk jobs and credits. "
@@ -303,6 +338,30 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No page reads a cookie from JavaScript (forms carry the CSRF token); SameSite=Lax
+# keeps both off cross-site POSTs while links from email still arrive signed in.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Content-Security-Policy (django-csp): every script and style comes from the platform's
+# own static files; no inline script, handler or style attribute anywhere. The API docs
+# pages relax style-src for their own view only (config/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Buying credits posts to the platform, which redirects to Stripe Checkout.
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+    },
+}
 
 # --- Logging ---------------------------------------------------------------------------------
 
@@ -428,6 +487,10 @@ BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES
 # A JSON list of BULK_MAX_ROWS values, or a form, is far below this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES + 1024 * 1024
+# The platform's biggest form has a few dozen fields (the admin's changelist actions
+# fewer than 1000 rows a page); every upload form takes one file.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # Items claimed and processed together (a Keepa request takes up to 100 ASINs).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=100)
 # Tasks working on one job at the same time.
@@ -453,6 +516,64 @@ CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {
     "task": "products.bulk_jobs_sweep",
     "schedule": BULK_SWEEP_INTERVAL,
 }
+# --- Scheduled collections (products/schedules/). See docs/collections.md. ---
+# A run's results (its bulk job's delivered records) are deleted this many days after the run.
+COLLECTION_RESULTS_RETENTION_DAYS = env.int("COLLECTION_RESULTS_RETENTION_DAYS", default=30)
+if COLLECTION_RESULTS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("COLLECTION_RESULTS_RETENTION_DAYS is at least 1.")
+# Names of its choice sets in the OpenAPI schema ("status" and "kind" are taken by others).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "CollectionKindEnum": "products.schedules.models.CollectionKind",
+        "CollectionRunStatusEnum": "products.schedules.models.CollectionRun.Status",
+        # A run shows its bulk job's status: the same choices in two components need one name.
+        "BulkJobStatusEnum": "products.models.BulkJob.Status",
+    }
+)
+CELERY_BEAT_SCHEDULE["schedules-run-due"] = {"task": "schedules.collections_run_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["schedules-expire-results"] = {
+    "task": "schedules.collection_results_expire",
+    "schedule": 3600.0,
+}
+# --- Outgoing webhooks to users' systems (accounts/webhooks/conf.py). See docs/webhooks.md. ---
+# Endpoints must be https on public addresses; this (or DEBUG) also allows http://localhost and
+# http://127.0.0.1 receivers, for development and tests.
+WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
+# Seconds before each retry (jittered); the delivery fails after the last one.
+WEBHOOKS_RETRY_SCHEDULE: list[int] = env.list(
+    "WEBHOOKS_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600, 43200]
+)
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=3.0)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)
+# After a rotation the previous secret still signs deliveries this long (seconds; 0: not at all).
+WEBHOOKS_SECRET_GRACE_SECONDS = env.int("WEBHOOKS_SECRET_GRACE_SECONDS", default=86400)
+WEBHOOKS_MAX_ENDPOINTS = env.int("WEBHOOKS_MAX_ENDPOINTS", default=10)
+# Fernet keys (newest first) encrypting endpoint secrets at rest; empty: derived from SECRET_KEY.
+WEBHOOKS_SECRET_KEYS: list[str] = env.list("WEBHOOKS_SECRET_KEYS", default=[])
+# The beat task sending due retries (and deliveries whose task message was lost) runs this often.
+WEBHOOKS_REQUEUE_INTERVAL = env.float("WEBHOOKS_REQUEUE_INTERVAL", default=30.0)
+CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue"] = {
+    "task": "webhooks.deliveries_requeue",
+    "schedule": WEBHOOKS_REQUEUE_INTERVAL,
+}
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
+    "accounts.webhooks.models.WebhookDelivery.Status"
+)
+
+# --- Watchlists (products/watchlists/) ---------------------------------------------------
+# Items per watchlist, and the CSV import's limits (bytes, rows).
+WATCHLIST_MAX_ITEMS = env.int("WATCHLIST_MAX_ITEMS", default=500)
+WATCHLIST_IMPORT_MAX_BYTES = env.int("WATCHLIST_IMPORT_MAX_BYTES", default=1024 * 1024)
+# Where links in alert emails point (empty: a path only).
+WATCHLIST_EMAIL_BASE_URL = env.str("WATCHLIST_EMAIL_BASE_URL", default=BULK_EMAIL_BASE_URL)
+# The beat's dispatcher: finds due watchlists and queues one refresh task for each.
+CELERY_BEAT_SCHEDULE["watchlists-refresh-due"] = {
+    "task": "watchlists.refresh_due",
+    "schedule": env.float("WATCHLIST_DISPATCH_INTERVAL", default=60.0),
+}
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"WatchItemSnapshotStatusEnum": "products.watchlists.models.ItemSnapshot.Status"}
+)
 # htmx from npm (package.json), served as vendor/htmx/: the job page's live progress.
 STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"))
 
@@ -500,7 +621,7 @@ if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
 INSTALLED_APPS.append("config.apps.MonitoringConfig")
 # Every request gets an id (X-Request-ID, echoed back) that its log lines and tasks carry.
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django_prometheus.middleware.PrometheusBeforeMiddleware") + 1,
+    MIDDLEWARE.index("config.metrics_middleware.RequestMetricsMiddleware") + 1,
     "config.logging.RequestIdMiddleware",
 )
 

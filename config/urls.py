@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from config import health, metrics_view
+from config import api_docs, health, metrics_view
 
 handler404 = "config.exception_handlers.not_found"
 handler500 = "config.exception_handlers.server_error"
@@ -13,6 +13,9 @@ api_v1 = [
     path("credits/", include("credits.api_urls")),
     path("payments/", include("billing.api_urls")),
     path("conversion/", include("conversion.api_urls")),
+    path("", include("products.watchlists.api_urls")),
+    path("", include("accounts.webhooks.api_urls")),
+    path("", include("products.schedules.api_urls")),
 ]
 
 # The API first: it takes most of the traffic, and URL resolution stops at the first match.
@@ -22,14 +25,17 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("products/", include("products.urls")),
     path("bulk/", include("products.bulk.urls")),
+    path("watchlists/", include("products.watchlists.urls")),
+    path("collections/", include("products.schedules.urls")),
     path("convert/", include("conversion.urls")),
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
+    path("webhooks/", include("accounts.webhooks.urls")),
     path("analytics/", include("config.analytics_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", api_docs.swagger_ui, name="api-docs"),
+    path("api/redoc/", api_docs.redoc, name="api-redoc"),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
     # django-prometheus's exporter, aggregated across processes and restricted by configuration.

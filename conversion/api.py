@@ -1,14 +1,15 @@
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import NotFoundError
 from config.exception_handlers import ErrorSerializer
-from config.pagination import paginated_response
+from config.pagination import Pagination, paginated_response
+from config.parsers import BoundedJSONParser
 from config.types import AuthedRequest
 from conversion import selectors, services
 from conversion.bulk import BULK_KIND
@@ -79,6 +80,8 @@ class ConvertApi(APIView):
 
 
 class ConversionListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="conversion_list", tags=TAGS, responses=ConversionOutputSerializer(many=True))
     def get(self, request: AuthedRequest) -> Response:
         return paginated_response(
@@ -147,6 +150,8 @@ class MappingImportApi(APIView):
 
 
 class MappingListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="conversion_mappings_list", tags=TAGS, responses=MappingSerializer(many=True))
     def get(self, request: AuthedRequest) -> Response:
         return paginated_response(
@@ -161,7 +166,10 @@ class SpApiConnectionApi(APIView):
     @extend_schema(
         operation_id="conversion_spapi_connection_retrieve",
         tags=TAGS,
-        responses=SpApiConnectionOutputSerializer,
+        responses={
+            200: SpApiConnectionOutputSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No Seller Central account is connected."),
+        },
     )
     def get(self, request: AuthedRequest) -> Response:
         spapi_connection = selectors.spapi_connection_get(user=request.user)
@@ -195,7 +203,14 @@ class FbaSyncApi(APIView):
         operation_id="conversion_fba_sync",
         tags=TAGS,
         request=SyncInputSerializer,
-        responses={202: None, 400: ErrorSerializer},
+        responses={
+            202: inline_serializer(
+                "FbaSyncQueued",
+                fields={"queued": serializers.BooleanField(), "marketplace": serializers.CharField()},
+            ),
+            400: ErrorSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No Seller Central account is connected."),
+        },
         description="Queue a sync of your FBA inventory in one marketplace "
         "(conversions also sync when stale).",
     )
@@ -213,7 +228,7 @@ class FbaSyncApi(APIView):
 class ConversionBulkApi(APIView):
     """Bulk conversion: a bulk job of kind ``fnsku_conversion`` on the same engine as ASIN jobs."""
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="conversion_bulk_create",

@@ -14,7 +14,7 @@ class ScanForm(forms.Form):
         label="FNSKU",
         widget=forms.TextInput(
             attrs={
-                "placeholder": "Scan or type, e.g. X001ABCDEF",
+                "placeholder": "Scan or type, e.g. X001ABCDEF (or an EAN/UPC barcode)",
                 "autofocus": True,
                 "autocomplete": "off",
                 "autocapitalize": "characters",

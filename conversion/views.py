@@ -22,9 +22,11 @@ from conversion.models import Conversion
 from conversion.tasks import fba_inventory_sync_task
 from credits.models import Operation
 from credits.selectors import price_get
+from products import services as product_services
 from products.bulk import services as bulk_services
 from products.bulk.forms import BulkUploadForm
 from products.marketplaces import MARKETPLACES, marketplace_get
+from products.validation import looks_like_barcode
 
 
 def _wants_json(request: AuthedHttpRequest) -> bool:
@@ -57,6 +59,11 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"resolved_confidence": conf.conversion_settings().resolved_confidence}
     status = 200
     body: dict[str, Any]
+    if looks_like_barcode(request.POST.get("fnsku", "")):
+        # A manufacturer's barcode (EAN, UPC) rather than an FNSKU: the products carrying it.
+        status, body, barcode_context = _scan_barcode(request, data.get("marketplace") or "US")
+        context.update(barcode_context)
+        return _scan_answer(request, data, context, body, status)
     try:
         result = services.fnsku_convert(
             user=request.user,
@@ -83,11 +90,57 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
         )
         context["conversion"] = conversion
         body = {"ok": True, "conversion": conversion}
+    return _scan_answer(request, data, context, body, status)
+
+
+def _scan_answer(
+    request: AuthedHttpRequest,
+    data: dict[str, Any],
+    context: dict[str, Any],
+    body: dict[str, Any],
+    status: int,
+) -> HttpResponse:
     if not _wants_json(request):
         page = _page_context(request, ScanForm(initial={"marketplace": data.get("marketplace") or "US"}))
         return render(request, "conversion/convert.html", {**page, **context}, status=status)
     body["html"] = render_to_string("conversion/_result.html", context, request=request)
     return JsonResponse(body, status=status)
+
+
+def _scan_barcode(request: AuthedHttpRequest, marketplace: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """A scanned barcode looked up through products' code lookup: status, JSON body, template context."""
+    raw = request.POST.get("fnsku", "")
+    try:
+        found = product_services.product_code_lookup(user=request.user, code=raw, marketplace=marketplace)
+    except DomainError as exc:
+        body = {
+            "ok": False,
+            "fnsku": raw.strip()[:20],
+            "error": {"code": exc.code, "message": exc.message},
+            "credits_remaining": exc.extra.get("credits_remaining"),
+        }
+        return exc.status_code, body, {"error": exc}
+    market = marketplace_get(found.marketplace)
+    barcode = {
+        "code": found.code,
+        "code_type": found.code_type,
+        "code_label": found.code_label,
+        "marketplace": found.marketplace,
+        "provider": found.provider,
+        "matches": [
+            {
+                "asin": m["asin"],
+                "title": m["title"],
+                "brand": m["brand"],
+                "image": m["image"],
+                "amazon_url": market.product_url(m["asin"]),
+            }
+            for m in found.matches
+        ],
+        "credits_charged": found.credits_charged,
+        "credits_remaining": found.credits_remaining,
+    }
+    return 200, {"ok": True, "barcode": barcode}, {"barcode": barcode}
 
 
 @login_required

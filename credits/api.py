@@ -27,7 +27,11 @@ from credits.serializers import (
 
 class CSVRenderer(BaseRenderer):
     """Lets content negotiation accept ``?format=csv`` and ``Accept: text/csv``;
-    the CSV itself is streamed by credits.exports."""
+    the CSV itself is streamed by credits.exports.
+
+    What does get rendered after negotiating CSV is never a CSV: an error
+    (401, 404, 429...) or an OPTIONS description. It goes out as the JSON it
+    is, with that content type."""
 
     media_type = "text/csv"
     format = "csv"
@@ -36,7 +40,11 @@ class CSVRenderer(BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
     ) -> bytes:
-        raise NotImplementedError("CSV responses are streamed, not rendered.")
+        json_renderer = JSONRenderer()
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = json_renderer.media_type
+        return json_renderer.render(data, json_renderer.media_type, renderer_context)
 
 
 class BalanceApi(APIView):

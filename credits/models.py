@@ -28,6 +28,7 @@ class Operation:
     ASIN_LOOKUP = "asin_lookup"
     FNSKU_CONVERSION = "fnsku_conversion"
     BULK_ITEM = "bulk_item"
+    CODE_LOOKUP = "code_lookup"
 
 
 # Created by migration 0002 and editable in the admin. The price loader falls
@@ -38,6 +39,7 @@ DEFAULT_PRICES: dict[str, tuple[int, str]] = {
     Operation.ASIN_LOOKUP: (1, "Product data for one ASIN"),
     Operation.FNSKU_CONVERSION: (2, "One FNSKU converted to its ASIN"),
     Operation.BULK_ITEM: (1, "One item of a bulk job"),
+    Operation.CODE_LOOKUP: (1, "Products for one barcode (EAN, UPC, ISBN)"),
 }
 
 

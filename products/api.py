@@ -13,12 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
-from config.pagination import paginated_response
+from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 from products import selectors, services
 from products.querylog import lookup_cache_stats
 from products.serializers import (
     CacheStatsSerializer,
+    CodeLookupInputSerializer,
+    CodeLookupOutputSerializer,
     LookupLogSerializer,
     ProductLookupInputSerializer,
     ProductLookupOutputSerializer,
@@ -103,7 +105,64 @@ class ProductLookupApi(APIView):
         return response
 
 
+class ProductCodeLookupApi(APIView):
+    """Lookup by barcode: the ASINs (and products) carrying an EAN, UPC or ISBN."""
+
+    @extend_schema(
+        operation_id="products_code_lookup",
+        tags=["products"],
+        request=CodeLookupInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retrying with the same key replays the first answer without a second charge.",
+            )
+        ],
+        responses={
+            200: CodeLookupOutputSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Not a valid barcode (`invalid_code`); nothing was charged."
+            ),
+            402: OpenApiResponse(ErrorSerializer, description="Not enough credits; nothing was charged."),
+            404: OpenApiResponse(
+                ErrorSerializer, description="No product carries this code; the charge was refunded."
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Idempotency-Key in use or used for another code."
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer, description="Upstream unavailable (see Retry-After); refunded."
+            ),
+        },
+        description=(
+            "The products carrying one barcode (EAN-13, EAN-8, UPC-A, ISBN-10 or ISBN-13) in one "
+            "marketplace, at the `code_lookup` price: one code may belong to several ASINs. Whole "
+            "records found are cached, so an ASIN lookup of a match right after is a cache hit. "
+            "Headers: `X-Cache` and `X-Credits-Remaining`."
+        ),
+    )
+    def post(self, request: AuthedRequest) -> Response:
+        serializer = CodeLookupInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.product_code_lookup(
+            user=request.user,
+            code=serializer.validated_data["code"],
+            marketplace=serializer.validated_data["marketplace"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        response = Response(result.body())
+        response["X-Cache"] = result.cache_status
+        response["X-Credits-Remaining"] = str(result.credits_remaining)
+        if result.replayed:
+            response[services.REPLAYED_HEADER] = "true"
+        return response
+
+
 class LookupListApi(APIView):
+    pagination_class = Pagination  # documents the paginated answer of paginated_response
+
     @extend_schema(
         operation_id="products_lookups_list", tags=["products"], responses=LookupLogSerializer(many=True)
     )

@@ -5,6 +5,7 @@ from products.bulk import api as bulk_api
 
 urlpatterns = [
     path("asin", api.ProductLookupApi.as_view(), name="product-lookup"),
+    path("code", api.ProductCodeLookupApi.as_view(), name="product-code-lookup"),
     path("lookups", api.LookupListApi.as_view(), name="product-lookups"),
     path("cache-stats", api.CacheStatsApi.as_view(), name="product-cache-stats"),
 ]

@@ -4,11 +4,16 @@ from products.marketplaces import DEFAULT_MARKETPLACE, MARKETPLACES
 
 
 class ProductLookupForm(forms.Form):
+    # An ASIN, or a barcode (8, 12 or 13 digits: EAN, UPC, ISBN-13), told apart by shape.
     asin = forms.CharField(
         max_length=64,
-        label="ASIN",
+        label="ASIN or barcode",
         widget=forms.TextInput(
-            attrs={"placeholder": "e.g. B08N5WRWNW", "autofocus": True, "autocomplete": "off"}
+            attrs={
+                "placeholder": "e.g. B08N5WRWNW or 4006381333931",
+                "autofocus": True,
+                "autocomplete": "off",
+            }
         ),
     )
     marketplace = forms.ChoiceField(

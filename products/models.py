@@ -159,6 +159,8 @@ class BulkJob(models.Model):
     heartbeat_at = models.DateTimeField(default=timezone.now)
     progress_at = models.DateTimeField(default=timezone.now)
     notified_at = models.DateTimeField(null=True, blank=True)
+    # When retention deleted the items' results (products/bulk/services.py): the exports are gone.
+    results_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -190,6 +192,11 @@ class BulkJob(models.Model):
                 condition=Q(status__in=["completed", "failed", "cancelled"], finished_at__isnull=False)
                 | Q(status__in=["queued", "running"], finished_at__isnull=True),
                 name="bulkjob_finished_when_final",
+            ),
+            models.CheckConstraint(
+                condition=Q(results_deleted_at__isnull=True)
+                | Q(status__in=["completed", "failed", "cancelled"]),
+                name="bulkjob_results_deleted_when_final",
             ),
             models.UniqueConstraint(
                 fields=["user", "idempotency_key"],

@@ -128,3 +128,42 @@ class CacheStatsSerializer(serializers.Serializer[Any]):
         child=serializers.DictField(),
         help_text="Per marketplace: cache, database, upstream, hits, misses, hit_ratio",
     )
+
+
+class CodeLookupInputSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(
+        max_length=64,
+        trim_whitespace=False,  # the service trims spaces and hyphens, and says what is wrong
+        help_text="EAN-13, EAN-8, UPC-A (12 digits), ISBN-10 or ISBN-13; spaces and hyphens are "
+        "ignored and the check digit must be right.",
+    )
+    marketplace = serializers.CharField(
+        max_length=8, required=False, default="US", help_text="US, CA, MX, BR, UK, DE, FR, IT, ES, JP, ..."
+    )
+
+
+class CodeMatchSerializer(serializers.Serializer[Any]):
+    asin = serializers.CharField()
+    title = serializers.CharField(allow_null=True)
+    brand = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_null=True, help_text="The main image's URL.")
+    product = ProductRecordSerializer(
+        allow_null=True,
+        help_text="The whole product record, when the provider gives one (Keepa, sandbox); it is "
+        "also cached for ASIN lookups. Null for partial catalogue answers (SP-API): look the ASIN up.",
+    )
+
+
+class CodeLookupOutputSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="The code as looked up: digits only (an ISBN-10 may end in X).")
+    code_type = serializers.ChoiceField(choices=["ean13", "ean8", "upc", "isbn10", "isbn13"])
+    marketplace = serializers.CharField()
+    provider = serializers.CharField(help_text="sandbox, keepa or spapi")
+    asins = serializers.ListField(child=serializers.CharField(), help_text="The matches' ASINs, in order.")
+    matches = CodeMatchSerializer(many=True)
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="cache (this code was looked up moments ago) or upstream"
+    )
+    cache = serializers.ChoiceField(choices=["hit", "miss"])
+    credits_charged = serializers.IntegerField()
+    credits_remaining = serializers.IntegerField()

@@ -14,13 +14,14 @@ from config.metrics import record_lookup
 from credits.errors import InsufficientCredits
 from credits.services import credits_charge, credits_refund
 from products import conf
-from products.marketplaces import marketplace_get
+from products.marketplaces import Marketplace, marketplace_get
 from products.models import LookupLog
-from products.providers import ProviderError
+from products.providers import ProviderError, search_by_code_with_fallback
+from products.providers.base import product_code_not_found
 from products.querylog import lookup_log_buffer
 from products.shared_state import redis_client, shared_key
-from products.store import product_record_bytes
-from products.validation import normalize_asin
+from products.store import product_record_bytes, product_records_keep
+from products.validation import CODE_TYPE_LABELS, ProductCode, normalize_asin, normalize_product_code
 
 LOOKUP_OPERATION = "asin_lookup"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -243,3 +244,162 @@ def _replay(state: dict[str, Any]) -> LookupResult:
         credits_remaining=int(state["credits_remaining"]),
         replayed=True,
     )
+
+
+# --- Lookup by barcode -------------------------------------------------------------------------
+
+CODE_LOOKUP_OPERATION = "code_lookup"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeLookupResult:
+    """The ASINs carrying a barcode, with title, brand and image, and each product record
+    (``product``) when the provider gave whole records."""
+
+    code: str
+    code_type: str
+    marketplace: str
+    provider: str
+    matches: list[dict[str, Any]]
+    source: str  # cache or upstream
+    credits_charged: int
+    credits_remaining: int
+    replayed: bool = False
+
+    @property
+    def cache_status(self) -> str:
+        return "hit" if self.source == LookupLog.Source.CACHE else "miss"
+
+    @property
+    def asins(self) -> list[str]:
+        return [match["asin"] for match in self.matches]
+
+    @property
+    def code_label(self) -> str:
+        return CODE_TYPE_LABELS[self.code_type]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "code_type": self.code_type,
+            "marketplace": self.marketplace,
+            "provider": self.provider,
+            "asins": self.asins,
+            "matches": self.matches,
+            "source": self.source,
+            "cache": self.cache_status,
+            "credits_charged": self.credits_charged,
+            "credits_remaining": self.credits_remaining,
+        }
+
+
+def product_code_lookup(
+    *,
+    user: User,
+    code: str,
+    marketplace: str = "US",
+    idempotency_key: str | None = None,
+) -> CodeLookupResult:
+    """The products carrying a barcode (EAN-13, EAN-8, UPC-A, ISBN-10, ISBN-13), at the
+    ``code_lookup`` price.
+
+    Like ``product_lookup``: bad input raises 400 before anything is charged; no
+    product with the code (404) or no provider able to answer (503) is refunded
+    in the same call and raised; an ``idempotency_key`` replays the first answer.
+    Whole records the provider gave are kept in the product store, so a later
+    ASIN lookup of a match is served from the cache."""
+    product_code = normalize_product_code(code)
+    market = marketplace_get(marketplace)
+    fingerprint = f"{market.code}:{product_code.value}"
+
+    replay_key = None
+    if idempotency_key:
+        replay_key = shared_key("code-lookup-replay", str(user.pk), idempotency_key.strip()[:200])
+        earlier = _claim_replay_key(replay_key, fingerprint)
+        if earlier is not None:
+            return _code_replay(earlier)
+
+    try:
+        charge = credits_charge(
+            user=user,
+            operation=CODE_LOOKUP_OPERATION,
+            idempotency_key=f"code-lookup:{uuid.uuid4().hex}",
+            reference=f"{fingerprint} ({product_code.label})",
+        )
+    except InsufficientCredits:
+        _forget(replay_key)
+        raise
+
+    try:
+        answer, source = _code_answer(product_code, market)
+    except ProviderError as exc:
+        refund = credits_refund(charge=charge, reason=exc.code)
+        exc.extra["credits_remaining"] = refund.balance_after
+        exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
+        if exc.status_code == 404:
+            _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
+        else:
+            _forget(replay_key)
+        raise
+
+    result = CodeLookupResult(
+        code=product_code.value,
+        code_type=product_code.type,
+        marketplace=market.code,
+        provider=str(answer["provider"]),
+        matches=list(answer["matches"]),
+        source=source,
+        credits_charged=-charge.amount,
+        credits_remaining=charge.balance_after,
+    )
+    _remember(replay_key, {"fingerprint": fingerprint, "result": result.body()})
+    return result
+
+
+def _code_answer(code: ProductCode, market: Marketplace) -> tuple[dict[str, Any], str]:
+    """The matches for ``code`` (cached, or from the provider chain); ``ProductNotFound`` for none."""
+    settings = conf.lookup_settings()
+    client = redis_client()
+    key = shared_key("product-code", market.code, code.value)
+    cached = client.get(key)
+    if cached is not None:
+        answer: dict[str, Any] = json.loads(cached)
+        source = LookupLog.Source.CACHE
+    else:
+        found = search_by_code_with_fallback(code, market)
+        bodies = product_records_keep(records=found.records) if found.complete else {}
+        answer = {
+            "provider": found.provider,
+            "matches": [
+                {
+                    "asin": record.asin,
+                    "title": record.title,
+                    "brand": record.brand,
+                    "image": record.images[0] if record.images else None,
+                    "product": json.loads(bodies[record.asin]) if record.asin in bodies else None,
+                }
+                for record in found.records
+            ],
+        }
+        ttl = settings.cache_seconds if answer["matches"] else settings.not_found_seconds
+        client.set(key, json.dumps(answer, separators=(",", ":")), ex=max(1, ttl))
+        source = LookupLog.Source.UPSTREAM
+    if not answer["matches"]:
+        raise product_code_not_found(code, market, provider=str(answer["provider"]))
+    return answer, source
+
+
+def _code_replay(state: dict[str, Any]) -> CodeLookupResult:
+    error = state.get("error")
+    if isinstance(error, dict):
+        raise DomainError(
+            error["message"],
+            code=error["code"],
+            status_code=error["status"],
+            extra=error["extra"],
+            headers={**error["headers"], REPLAYED_HEADER: "true"},
+        )
+    body = dict(state["result"])
+    body.pop("asins", None)
+    body.pop("cache", None)
+    return CodeLookupResult(**body, replayed=True)

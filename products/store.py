@@ -23,7 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from products import conf
-from products.marketplaces import Marketplace
+from products.marketplaces import Marketplace, marketplace_get
 from products.models import Product, ProductSnapshot
 from products.providers import (
     CircuitOpen,
@@ -447,3 +447,21 @@ def product_store_many(*, records: Sequence[ProductRecord]) -> list[bytes]:
             ignore_conflicts=True,
         )
     return [json.dumps(d, separators=(",", ":")).encode() for d in data]
+
+
+def product_records_keep(*, records: Sequence[ProductRecord]) -> dict[str, bytes]:
+    """Keep whole records found some other way than a fetch (a barcode lookup): stored like
+    fetched ones and cached, so the next lookup of their ASINs is served without the upstream.
+
+    Returns each record's stored JSON by ASIN."""
+    if not records:
+        return {}
+    settings = conf.lookup_settings()
+    bodies = dict(zip([r.asin for r in records], product_store_many(records=records), strict=True))
+    pipe = redis_client().pipeline(transaction=False)
+    for record in records:
+        record_key, failed_key, _ = _keys(record.asin, marketplace_get(record.marketplace))
+        pipe.set(record_key, bodies[record.asin], ex=settings.cache_seconds)
+        pipe.delete(failed_key)
+    pipe.execute()
+    return bodies

@@ -12,6 +12,7 @@ from products import selectors, services
 from products.forms import ProductLookupForm
 from products.marketplaces import marketplace_get
 from products.models import LookupLog
+from products.validation import looks_like_barcode
 
 
 def _chart_data(record: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[str, Any]:
@@ -31,7 +32,23 @@ def lookup(request: AuthedHttpRequest) -> HttpResponse:
     form = ProductLookupForm(request.POST or None)
     context: dict[str, Any] = {"form": form}
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and looks_like_barcode(form.cleaned_data["asin"]):
+        try:
+            found = services.product_code_lookup(
+                user=request.user,
+                code=form.cleaned_data["asin"],
+                marketplace=form.cleaned_data["marketplace"],
+            )
+        except DomainError as exc:
+            context["error"] = exc
+            status = exc.status_code
+        else:
+            market = marketplace_get(found.marketplace)
+            context.update(
+                code_result=found,
+                code_matches=[{**m, "amazon_url": market.product_url(m["asin"])} for m in found.matches],
+            )
+    elif request.method == "POST" and form.is_valid():
         try:
             result = services.product_lookup(
                 user=request.user,

@@ -159,8 +159,11 @@ class TestHistory:
         assert "credits_shortfall" not in body["results"][0]
 
 
-def test_the_schema_documents_the_payments_api_but_not_stripes_webhook(client):
+def test_the_schema_documents_the_payments_api_and_stripes_webhook_as_signed_not_keyed(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert "/api/v1/payments/packs" in schema["paths"]
     assert "/api/v1/payments/checkout" in schema["paths"]
-    assert "/api/v1/payments/webhook" not in schema["paths"]
+    webhook = schema["paths"]["/api/v1/payments/webhook"]["post"]
+    assert "security" not in webhook  # no API key: the Stripe-Signature header is the authentication
+    assert [p["name"] for p in webhook["parameters"]] == ["Stripe-Signature"]
+    assert "400" in webhook["responses"]

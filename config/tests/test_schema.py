@@ -37,7 +37,11 @@ def test_every_operation_documents_its_bodies_and_errors(schema):
             responses = operation["responses"]
             success = [code for code in responses if code.startswith("2")]
             assert success, f"{method} {path} has no success response"
-            assert "401" in responses, f"{method} {path} does not document 401"
+            if operation.get("security"):
+                assert "401" in responses, f"{method} {path} does not document 401"
+            else:
+                # Open to anyone (Stripe's webhook: its signature is its authentication).
+                assert "400" in responses, f"{method} {path} is open but documents no 400"
             for code in ("400", "401", "403", "404"):
                 if code in responses:
                     ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
@@ -46,6 +50,21 @@ def test_every_operation_documents_its_bodies_and_errors(schema):
                 assert "requestBody" in operation, f"{method} {path} has no request body"
             if "{" in path:
                 assert "404" in responses, f"{method} {path} does not document 404"
+
+
+def test_the_only_open_operation_is_stripes_webhook_and_it_documents_its_400(schema):
+    open_operations = [
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not operation.get("security")
+    ]
+    assert open_operations == [("post", "/api/v1/payments/webhook")]
+    webhook = schema["paths"]["/api/v1/payments/webhook"]["post"]
+    assert sorted(webhook["responses"]) == ["200", "400", "500", "503"]
+    assert webhook["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    [signature] = webhook["parameters"]
+    assert (signature["in"], signature["name"], signature["required"]) == ("header", "Stripe-Signature", True)
 
 
 def test_api_key_security_schemes(schema):

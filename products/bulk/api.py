@@ -8,13 +8,14 @@ from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
-from config.pagination import paginated_response
+from config.pagination import Pagination, paginated_response
+from config.parsers import BoundedJSONParser
 from config.types import AuthedRequest
 from credits.api import CSVRenderer
 from products.bulk import exports, selectors, services
@@ -99,7 +100,8 @@ def job_response(job: BulkJob, status: int = 200) -> Response:
 
 
 class BulkJobListCreateApi(APIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
+    pagination_class = Pagination
 
     @extend_schema(
         operation_id="products_bulk_list",
@@ -188,7 +190,10 @@ class BulkJobRetryApi(APIView):
                 BulkJobSerializer, description="The job, queued again for its failed items."
             ),
             402: OpenApiResponse(ErrorSerializer, description="Not enough credits for the failed items."),
-            409: OpenApiResponse(ErrorSerializer, description="The job is still running, or nothing failed."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The job is still running, nothing failed, or its results were removed.",
+            ),
         },
         description="Process the failed items of a finished job again (invalid rows excepted).",
     )
@@ -217,8 +222,14 @@ class BulkJobResultsApi(APIView):
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="Every item, one CSV row each, with the record's main fields."
             ),
+            410: OpenApiResponse(
+                ErrorSerializer,
+                description="The results were removed (retention, `results_expired`); the job's "
+                "`results_deleted_at` says when.",
+            ),
         },
-        description="All items of the job, in row order, with their result or error; streamed.",
+        description="All items of the job, in row order, with their result or error; streamed. Results are "
+        "kept for a limited time: once removed (`results_deleted_at`), this answers 410.",
     )
     def get(self, request: AuthedRequest, job_id: int) -> HttpResponseBase:
         job = _job(request, job_id)

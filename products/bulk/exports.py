@@ -13,7 +13,7 @@ from django.http import StreamingHttpResponse
 
 from credits.exports import FORMULA_PREFIXES
 from products.bulk.kinds import BulkKind, bulk_kind_get
-from products.bulk.selectors import bulk_job_items
+from products.bulk.selectors import bulk_job_items, bulk_job_results_check
 from products.models import BulkJob
 
 FORMATS = ("csv", "json")
@@ -109,6 +109,8 @@ def results_json(job: BulkJob) -> Iterator[str]:
 
 
 def results_response(job: BulkJob, *, fmt: str) -> StreamingHttpResponse:
+    """The job's results as a download; ``DomainError`` (410) once retention deleted them."""
+    bulk_job_results_check(job=job)
     if fmt == "json":
         response = StreamingHttpResponse(results_json(job), content_type="application/json")
     else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from config.errors import NotFoundError
+from config.errors import DomainError, NotFoundError
 from products.models import BulkItem, BulkJob
 
 if TYPE_CHECKING:
@@ -27,6 +27,19 @@ def bulk_job_get(*, user: User, job_id: int) -> BulkJob:
     if job is None:
         raise NotFoundError("No such bulk job.", code="job_not_found")
     return job
+
+
+def bulk_job_results_check(*, job: BulkJob) -> None:
+    """Raise 410 (``results_expired``) when retention deleted the job's results: the exports of
+    every kind of job (and of the scheduled runs built on them) ask here before streaming."""
+    if job.results_deleted_at is not None:
+        raise DomainError(
+            f"The results of bulk job #{job.pk} were removed on {job.results_deleted_at:%Y-%m-%d} "
+            "(retention): results are kept for a limited time after a job finishes.",
+            code="results_expired",
+            status_code=410,
+            extra={"results_deleted_at": job.results_deleted_at.isoformat()},
+        )
 
 
 def bulk_job_items(*, job: BulkJob) -> QuerySet[BulkItem]:

@@ -106,6 +106,7 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
             "created_at",
             "started_at",
             "finished_at",
+            "results_deleted_at",
             "links",
         )
         read_only_fields = fields
@@ -115,6 +116,10 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
             "failed": {"help_text": "Items not delivered, invalid rows included."},
             "credits_held": {"help_text": "Credits set aside for the valid items (every run)."},
             "credits_spent": {"help_text": "Credits the delivered items used."},
+            "results_deleted_at": {
+                "help_text": "When the results were removed (retention); from then on the results "
+                "downloads answer 410 and the job cannot be retried. Null while they are kept."
+            },
         }
 
     @extend_schema_field(OpenApiTypes.STR)

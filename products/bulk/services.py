@@ -48,6 +48,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.webhooks.services import EVENT_BULK_JOB_FINISHED, webhook_event_emit
 from config.errors import ConflictError
 from credits.selectors import credit_hold_get, price_get
 from credits.services import credits_hold, credits_settle_hold
@@ -519,7 +520,24 @@ def _finish_if_done(job_id: int, now: datetime) -> None:
     job = BulkJob.objects.get(pk=job_id)
     if job.is_final:
         return
-    _close(job, Job.COMPLETED if job.succeeded else Job.FAILED, now)
+    status = Job.COMPLETED if job.succeeded else Job.FAILED
+    _close(job, status, now)
+    webhook_event_emit(
+        user_id=job.user_id,
+        event=EVENT_BULK_JOB_FINISHED,
+        data={
+            "job_id": job.pk,
+            "kind": job.kind,
+            "status": status,
+            "run": job.run,
+            "total": job.total,
+            "succeeded": job.succeeded,
+            "failed": job.failed,
+            "credits_spent": job.credits_spent,
+            "finished_at": now,
+            "url": reverse("api:bulk-job", args=[job.pk]),
+        },
+    )
 
 
 def _close(job: BulkJob, status: str, now: datetime) -> None:
@@ -582,6 +600,13 @@ def bulk_job_retry(*, job: BulkJob) -> BulkJob:
             raise ConflictError(
                 "The job is still running; retry its failed items once it has finished.", code="job_running"
             )
+        if locked.results_deleted_at is not None:
+            # Its results are gone: a retry would deliver a fraction nobody could download.
+            raise ConflictError(
+                f"This job's results were removed on {locked.results_deleted_at:%Y-%m-%d} (retention); "
+                "start a new job instead.",
+                code="results_expired",
+            )
         ids = list(
             BulkItem.objects.select_for_update()
             .filter(job_id=locked.pk, status=Item.FAILED)
@@ -627,6 +652,27 @@ def bulk_job_retry(*, job: BulkJob) -> BulkJob:
         _enqueue_on_commit(locked.pk, len(ids))
     locked.refresh_from_db()
     return locked
+
+
+# --- Retention -------------------------------------------------------------------------------------
+
+
+def bulk_job_results_delete(*, job: BulkJob) -> int:
+    """Delete what a finished job delivered (its items' ``result``), for retention: the job,
+    its items' states and errors and its credits stay, for the record, and ``results_deleted_at``
+    says when (the exports answer 410 from then on). Returns the number of results deleted;
+    again, 0 (the first date stays). A job still running is refused (409)."""
+    with transaction.atomic():
+        locked = BulkJob.objects.select_for_update().get(pk=job.pk)
+        if not locked.is_final:
+            raise ConflictError(
+                "The job is still running; its results can be deleted once it has finished.",
+                code="job_running",
+            )
+        deleted = BulkItem.objects.filter(job_id=locked.pk, result__isnull=False).update(result=None)
+        if locked.results_deleted_at is None:
+            BulkJob.objects.filter(pk=locked.pk).update(results_deleted_at=timezone.now())
+    return deleted
 
 
 # --- Recovery: the sweep ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def _progress_context(job: BulkJob) -> dict[str, Any]:
         "progress": progress,
         "time_left": duration(progress.eta_seconds),
         "problems": selectors.bulk_job_problems(job=job),
-        "retryable": job.is_final and job.failed > job.invalid,
+        "retryable": job.is_final and job.failed > job.invalid and job.results_deleted_at is None,
         "released": job.credits_held - job.credits_spent if job.is_final else None,
     }
 
@@ -126,4 +126,8 @@ def bulk_job_retry(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
 def bulk_job_results(request: AuthedHttpRequest, job_id: int, fmt: str) -> HttpResponseBase:
     if fmt not in exports.FORMATS:
         raise Http404("Results come as .csv or .json.")
-    return exports.results_response(_job(request, job_id), fmt=fmt)
+    job = _job(request, job_id)
+    try:
+        return exports.results_response(job, fmt=fmt)
+    except DomainError as error:
+        return render(request, "bulk/gone.html", {"error": error, "job": job}, status=error.status_code)

@@ -21,6 +21,7 @@ from products.providers.base import (
 )
 from products.providers.chain import (
     PROVIDERS,
+    CodeSearchResult,
     FetchResult,
     SearchResult,
     fetch_one_with_fallback,
@@ -28,6 +29,7 @@ from products.providers.chain import (
     provider_chain,
     provider_get,
     provider_status,
+    search_by_code_with_fallback,
     search_with_fallback,
 )
 from products.providers.circuit import CircuitState, circuit_state
@@ -36,6 +38,7 @@ __all__ = [
     "PROVIDERS",
     "CircuitOpen",
     "CircuitState",
+    "CodeSearchResult",
     "FetchResult",
     "MarketplaceNotSupported",
     "ProductNotFound",
@@ -53,5 +56,6 @@ __all__ = [
     "provider_chain",
     "provider_get",
     "provider_status",
+    "search_by_code_with_fallback",
     "search_with_fallback",
 ]

@@ -16,17 +16,18 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from config.errors import DomainError
 from products import conf
 from products.marketplaces import Marketplace, currency_exponent
 from products.providers.circuit import CircuitBreaker
+from products.validation import ProductCode
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +442,12 @@ def decoding(provider: str, what: str) -> Iterator[None]:
 # --- The interface ------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+# The most ASINs a barcode lookup answers (searchCatalogItems' largest page).
+CODE_SEARCH_LIMIT = 20
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
@@ -540,6 +547,34 @@ class Provider(ABC):
         keywords = " ".join(keywords.split())
         if not self.supports_search or not keywords or limit < 1:
             return []
+        return self._guarded(lambda: self._search(keywords, marketplace, limit), marketplace)[:limit]
+
+    # --- Optional: lookup by barcode (EAN, UPC, ISBN) ---------------------------------------------
+
+    #: Whether ``search_by_code`` can find anything; providers that cannot answer [].
+    supports_code_search: ClassVar[bool] = False
+    #: Whether ``search_by_code`` gives whole records, as ``fetch_many`` would (then they are
+    #: kept in the product store), or partial ones (title, brand, images; no offers).
+    code_search_complete: ClassVar[bool] = False
+
+    def _search_by_code(self, code: ProductCode, marketplace: Marketplace) -> list[ProductRecord]:
+        """The products carrying ``code`` (only if ``supports_code_search``); [] when none does."""
+        raise NotImplementedError
+
+    def search_by_code(self, code: ProductCode, marketplace: Marketplace) -> list[ProductRecord]:
+        """The products whose barcode is ``code``, one per ASIN, at most ``CODE_SEARCH_LIMIT``.
+
+        One code may belong to several ASINs (variations, bundles, re-listings).
+        A provider that cannot search by code returns []. Raises like
+        ``fetch_many``, under the same circuit breaker."""
+        if not self.supports_code_search:
+            return []
+        found = self._guarded(lambda: self._search_by_code(code, marketplace), marketplace)
+        unique = {record.asin: record for record in reversed(found)}  # the first of duplicates wins
+        return [unique[asin] for asin in dict.fromkeys(r.asin for r in found)][:CODE_SEARCH_LIMIT]
+
+    def _guarded(self, call: Callable[[], _T], marketplace: Marketplace) -> _T:
+        """``call`` if this provider is configured and serves ``marketplace``, under its circuit breaker."""
         if not self.is_configured():
             raise ProviderNotConfigured(f"The {self.label} provider is not configured.", provider=self.name)
         if not self.supports(marketplace):
@@ -558,13 +593,13 @@ class Provider(ABC):
                 extra={"reason": "circuit_open"},
             )
         try:
-            found = self._search(keywords, marketplace, limit)
+            result = call()
         except ProviderError as exc:
             if exc.counts_as_failure:
                 breaker.record_failure()
             raise
         breaker.record_success()
-        return found[:limit]
+        return result
 
 
 def product_not_found(asin: str, marketplace: Marketplace, *, provider: str) -> ProductNotFound:
@@ -572,6 +607,14 @@ def product_not_found(asin: str, marketplace: Marketplace, *, provider: str) -> 
         f"No product with ASIN {asin} in the {marketplace.code} marketplace.",
         provider=provider,
         extra={"asin": asin, "marketplace": marketplace.code},
+    )
+
+
+def product_code_not_found(code: ProductCode, marketplace: Marketplace, *, provider: str) -> ProductNotFound:
+    return ProductNotFound(
+        f"No product with {code.label} {code.value} in the {marketplace.code} marketplace.",
+        provider=provider,
+        extra={"code": code.value, "code_type": code.type, "marketplace": marketplace.code},
     )
 
 

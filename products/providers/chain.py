@@ -31,6 +31,7 @@ from products.providers.circuit import circuit_state
 from products.providers.keepa import KeepaProvider
 from products.providers.sandbox import SandboxProvider
 from products.providers.spapi import SpApiProvider
+from products.validation import ProductCode
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,43 @@ def search_with_fallback(
         return SearchResult(provider=provider.name, records=records, skipped=skipped)
     if not chain:
         return SearchResult(provider="", records=[])
+    raise _chain_failed(skipped, marketplace, [p.name for p in chain])
+
+
+@dataclass(frozen=True)
+class CodeSearchResult:
+    """The products a barcode lookup found (none: no product carries the code), from ``provider``,
+    after the ``skipped`` ones failed. ``complete``: the records are whole, as a fetch's."""
+
+    provider: str
+    records: list[ProductRecord]
+    complete: bool
+    skipped: list[ProviderError] = field(default_factory=list)
+
+
+def search_by_code_with_fallback(
+    code: ProductCode, marketplace: Marketplace, *, providers: Sequence[str] | None = None
+) -> CodeSearchResult:
+    """The products carrying the validated barcode ``code``, from the first provider of the chain
+    that can search by code and answers ("none" is an answer). Failures fall back and, when
+    every such provider failed, raise as in ``fetch_with_fallback``."""
+    chain = [provider for provider in provider_chain(providers) if provider.supports_code_search]
+    skipped: list[ProviderError] = []
+    for provider in chain:
+        try:
+            records = provider.search_by_code(code, marketplace)
+        except FALLBACK_ERRORS as exc:
+            logger.warning("provider %s code search skipped: %s (%s)", provider.name, exc.code, exc.message)
+            skipped.append(exc)
+            continue
+        return CodeSearchResult(
+            provider=provider.name, records=records, complete=provider.code_search_complete, skipped=skipped
+        )
+    if not chain:
+        raise ProviderNotConfigured(
+            "No product data provider of this deployment can look up barcodes.",
+            provider=",".join(p.name for p in provider_chain(providers)),
+        )
     raise _chain_failed(skipped, marketplace, [p.name for p in chain])
 
 

@@ -1,6 +1,9 @@
 """Keepa's product API (``GET {KEEPA_API_BASE}/product``), as in ../shared/reference/keepa/keepa.md.
 
-Up to 100 ASINs a request. Keepa's quirks, decoded here and nowhere else:
+Up to 100 ASINs a request. Lookup by barcode is the same request with ``code``
+(a UPC, EAN or ISBN-13) instead of ``asin``: every product carrying the code
+comes back, so one code may give several ASINs. Keepa's quirks, decoded here
+and nowhere else:
 
 - Times are "Keepa minutes": minutes since 2011-01-01 UTC.
 - Prices are integers in the currency's smallest unit; -1 means no offer.
@@ -54,6 +57,7 @@ from products.providers.base import (
 )
 from products.providers.http import UpstreamClient, json_body
 from products.shared_state import redis_client, shared_key
+from products.validation import ProductCode
 
 logger = logging.getLogger(__name__)
 
@@ -379,41 +383,9 @@ class KeepaProvider(Provider):
         return marketplace.keepa_domain is not None
 
     def _fetch_batch(self, asins: list[str], marketplace: Marketplace) -> dict[str, ProductRecord | None]:
-        tokens = TokenState(self.settings.api_key)
-        self._wait_for_tokens(tokens)
-
-        def retry_hint(response: requests.Response) -> float | None:
-            if response.status_code == 200:
-                return None
-            try:
-                body = response.json()
-            except ValueError:
-                return None
-            refused = response.status_code == 429
-            wait = tokens.observe(body, refused=refused)
-            # Only a 429 is about tokens; other failures keep the usual backoff.
-            return wait if refused else None
-
-        response = self.client.request(
-            "GET",
-            f"{self.settings.base_url}/product",
-            operation="product",
-            rate_bucket="keepa",
-            tokens=len(asins),
-            params={
-                "key": self.settings.api_key,
-                "domain": str(marketplace.keepa_domain),
-                "asin": ",".join(asins),
-                "stats": str(self.settings.stats_days),
-                "buybox": "1",
-                "rating": "1",
-            },
-            retry_hint=retry_hint,
+        body = self._product_request(
+            marketplace, {"asin": ",".join(asins)}, operation="product", tokens=len(asins)
         )
-        if response.status_code != 200:
-            self._refused(response)
-        body = json_body(response, provider=self.name, what="product")
-        tokens.observe(body)
         fetched_at = timezone.now()
         with decoding(self.name, "product"):
             products = body["products"]
@@ -426,6 +398,67 @@ class KeepaProvider(Provider):
                 else None
                 for asin in asins
             }
+
+    # Keepa's ``code`` parameter takes UPC, EAN and ISBN-13 codes: an ISBN-10 goes as its ISBN-13.
+    supports_code_search = True
+    code_search_complete = True
+
+    def _search_by_code(self, code: ProductCode, marketplace: Marketplace) -> list[ProductRecord]:
+        wire_code = code.gtin if code.type == "isbn10" else code.value
+        # One token taken up front; Keepa charges one per product found, which the
+        # token state it reports (tokensLeft) accounts for before the next call.
+        body = self._product_request(marketplace, {"code": wire_code}, operation="product_code", tokens=1)
+        fetched_at = timezone.now()
+        with decoding(self.name, "product code"):
+            products = body.get("products") or []
+            if not isinstance(products, list):
+                raise TypeError("products is not a list")
+            records = (
+                decode_product(p, marketplace, fetched_at=fetched_at) for p in products if isinstance(p, dict)
+            )
+            return [record for record in records if record is not None]
+
+    def _product_request(
+        self, marketplace: Marketplace, selector: dict[str, str], *, operation: str, tokens: int
+    ) -> Any:
+        """Keepa's answer to a product request for ``selector`` (``asin`` or ``code``), with the
+        options every record is decoded from; its token state observed."""
+        state = TokenState(self.settings.api_key)
+        self._wait_for_tokens(state)
+
+        def retry_hint(response: requests.Response) -> float | None:
+            if response.status_code == 200:
+                return None
+            try:
+                body = response.json()
+            except ValueError:
+                return None
+            refused = response.status_code == 429
+            wait = state.observe(body, refused=refused)
+            # Only a 429 is about tokens; other failures keep the usual backoff.
+            return wait if refused else None
+
+        response = self.client.request(
+            "GET",
+            f"{self.settings.base_url}/product",
+            operation=operation,
+            rate_bucket="keepa",
+            tokens=tokens,
+            params={
+                "key": self.settings.api_key,
+                "domain": str(marketplace.keepa_domain),
+                **selector,
+                "stats": str(self.settings.stats_days),
+                "buybox": "1",
+                "rating": "1",
+            },
+            retry_hint=retry_hint,
+        )
+        if response.status_code != 200:
+            self._refused(response)
+        body = json_body(response, provider=self.name, what=operation)
+        state.observe(body)
+        return body
 
     def _wait_for_tokens(self, tokens: TokenState) -> None:
         wait = tokens.wait_seconds()

@@ -26,6 +26,17 @@ fixed sample catalogue of ``CATALOGUE_SIZE`` ASINs drawn from a seed, whose
 titles come from the same generator as their records, so look-alike products
 (same brand and product, another colour or size) occur as they do on Amazon.
 A reserved ASIN among the keywords simulates the same failure for a search.
+
+Lookup by barcode (``search_by_code``) maps every valid code to one, two or
+three made-up ASINs drawn from a hash of the code (its GTIN, so an ISBN-10 and
+its ISBN-13 find the same products), with their full sample records; those
+records carry the code among their EANs/UPCs. Reserved codes (both valid
+EAN-13s) simulate an upstream's answers:
+
+=============  ============================================================
+0000000004046  not found: no product carries the code
+0000000005036  upstream outage: ``UpstreamUnavailable``, retry after 30 s
+=============  ============================================================
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -62,6 +74,7 @@ from products.providers.base import (
     current_price,
 )
 from products.providers.http import take_rate_limit
+from products.validation import ProductCode
 
 NOT_FOUND_ASIN = "B000000404"
 QUOTA_EXHAUSTED_ASIN = "B000000429"
@@ -73,6 +86,14 @@ RESERVED_ASINS = {
     QUOTA_EXHAUSTED_ASIN: "upstream quota exhausted (unavailable, retry after 60 s)",
     BAD_RESPONSE_ASIN: "garbage answer (bad response)",
     OUTAGE_ASIN: "upstream outage (unavailable, retry after 30 s)",
+}
+
+NOT_FOUND_CODE = "0000000004046"
+OUTAGE_CODE = "0000000005036"
+
+RESERVED_CODES = {
+    NOT_FOUND_CODE: "not found",
+    OUTAGE_CODE: "upstream outage (unavailable, retry after 30 s)",
 }
 
 HISTORY_DAYS = 30
@@ -200,6 +221,18 @@ def catalogue_search(keywords: str, limit: int) -> list[str]:
     return [asin for _, asin in scored[:limit]]
 
 
+def code_asins(gtin: str) -> list[str]:
+    """The sandbox's ASINs for a barcode: one, two or three, fixed by the code."""
+    rng = _rng("code", gtin)
+    count = rng.choice((1, 1, 1, 1, 1, 1, 2, 2, 2, 3))
+    asins: list[str] = []
+    while len(asins) < count:
+        asin = "B0" + "".join(rng.choice(_ASIN_CHARS) for _ in range(8))
+        if asin not in RESERVED_ASINS and asin not in asins:
+            asins.append(asin)
+    return asins
+
+
 def _placard(asin: str, label: str, colour: str) -> str:
     svg = (
         "<svg xmlns='http://www.w3.org/2000/svg' width='500' height='500'>"
@@ -244,6 +277,29 @@ class SandboxProvider(Provider):
             time.sleep(latency)
         self._simulate_failures(keywords.upper().split())
         return [self._record(asin, marketplace) for asin in catalogue_search(keywords, limit)]
+
+    supports_code_search = True
+    code_search_complete = True
+
+    def _search_by_code(self, code: ProductCode, marketplace: Marketplace) -> list[ProductRecord]:
+        take_rate_limit(provider=self.name, label=self.label, bucket="sandbox", tokens=1, operation="code")
+        latency = conf.sandbox_latency_seconds()
+        if latency:
+            time.sleep(latency)
+        if code.value == OUTAGE_CODE:
+            raise UpstreamUnavailable(
+                f"The sandbox simulates an upstream outage (reserved code {OUTAGE_CODE}).",
+                provider=self.name,
+                retry_after=30,
+                extra={"reason": "simulated_outage"},
+            )
+        if code.value == NOT_FOUND_CODE:
+            return []
+        gtin = code.gtin
+        upcs = (gtin[1:],) if len(gtin) == 13 and gtin.startswith("0") else ()
+        return [
+            replace(self._record(asin, marketplace), eans=(gtin,), upcs=upcs) for asin in code_asins(gtin)
+        ]
 
     def _simulate_failures(self, asins: Iterable[str]) -> None:
         asins = set(asins)

@@ -16,6 +16,12 @@ Keyword search (``search``, the FNSKU conversion's fallback): Catalog Items
 (2 requests/s, burst 2, like getCatalogItem; both take the ``spapi.catalog``
 bucket, which keeps the two together within either operation's plan).
 
+Lookup by barcode (``search_by_code``): ``searchCatalogItems`` with
+``identifiers`` and ``identifiersType`` (EAN, UPC or ISBN) and the same
+datasets as getCatalogItem, under the same ``spapi.catalog`` bucket. Its items
+have no offers, so these records are partial (``code_search_complete`` false):
+a lookup of the ASIN gets the prices.
+
 Authentication: Login with Amazon exchanges the refresh token for an access
 token, cached (in the shared cache) until shortly before it expires; a 403
 with a cached token refreshes it once. SP-API has no ratings or histories.
@@ -51,6 +57,7 @@ from products.providers.base import (
     decoding,
 )
 from products.providers.http import UpstreamClient, json_body
+from products.validation import ProductCode
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,9 @@ CATALOG_INCLUDED_DATA = (
     "salesRanks",
     "summaries",
 )
+# searchCatalogItems' identifiersType for each kind of barcode. An ISBN-13 is the
+# book's EAN, and Amazon's catalogue lists it as such (its ISBN is the ISBN-10).
+CODE_IDENTIFIER_TYPES = {"ean13": "EAN", "ean8": "EAN", "upc": "UPC", "isbn10": "ISBN", "isbn13": "EAN"}
 # An access token is used at most until this many seconds before it expires.
 LWA_EXPIRY_MARGIN_SECONDS = 60
 
@@ -417,6 +427,31 @@ class SpApiProvider(Provider):
             return []
         fetched_at = timezone.now()
         with decoding(self.name, "catalog search"):
+            return [
+                decode_item(item, None, marketplace, fetched_at=fetched_at)
+                for item in body.get("items") or ()
+            ]
+
+    supports_code_search = True
+    code_search_complete = False
+
+    def _search_by_code(self, code: ProductCode, marketplace: Marketplace) -> list[ProductRecord]:
+        endpoint = self.settings.endpoint or marketplace.spapi_endpoint
+        body = self._get(
+            endpoint + SEARCH_PATH,
+            params={
+                "marketplaceIds": marketplace.marketplace_id,
+                "identifiers": code.value,
+                "identifiersType": CODE_IDENTIFIER_TYPES[code.type],
+                "includedData": ",".join(CATALOG_INCLUDED_DATA),
+            },
+            operation="catalog_code_search",
+            rate_bucket="spapi.catalog",
+        )
+        if body is None:
+            return []
+        fetched_at = timezone.now()
+        with decoding(self.name, "catalog code search"):
             return [
                 decode_item(item, None, marketplace, fetched_at=fetched_at)
                 for item in body.get("items") or ()

@@ -10,11 +10,12 @@ from django.http import StreamingHttpResponse
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_key_for
+from config.errors import ConflictError
 from credits.models import CreditHold
 from credits.selectors import balance_get
 from credits.services import credits_grant
 from credits.tests.factories import funded_user
-from products.bulk import exports
+from products.bulk import exports, services
 from products.models import BulkItem, BulkJob
 from products.tests.bulk_helpers import NOT_FOUND, asins, assert_books_balance, create_job, run_job
 
@@ -437,3 +438,64 @@ def test_exports_read_items_in_batches_from_an_iterator(user, monkeypatch):
     list(exports.results_csv(job))
 
     assert seen["type"] == "generator"  # QuerySet.iterator(): batches from a cursor, never the whole table
+
+
+# --- After retention ------------------------------------------------------------------------------
+
+
+def test_the_job_says_when_its_results_were_removed(api, user):
+    job = finished_job(user)
+    assert api.get(f"{BULK}/{job.pk}").json()["results_deleted_at"] is None
+
+    services.bulk_job_results_delete(job=job)
+
+    job.refresh_from_db()
+    body = api.get(f"{BULK}/{job.pk}").json()
+    assert body["results_deleted_at"] == job.results_deleted_at.isoformat().replace("+00:00", "Z")
+    assert body["status"] == "completed"  # the record stays
+    listed = api.get(BULK).json()["results"][0]
+    assert listed["results_deleted_at"] == body["results_deleted_at"]
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [("?format=csv", None), ("?format=json", None), ("", "text/csv"), ("", None)],
+)
+def test_exports_after_the_results_were_removed_are_410(api, user, query, accept):
+    job = finished_job(user)
+    services.bulk_job_results_delete(job=job)
+    job.refresh_from_db()
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+
+    response = api.get(f"{BULK}/{job.pk}/results{query}", **headers)
+
+    assert response.status_code == 410
+    assert not isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "results_expired"
+    assert f"removed on {job.results_deleted_at:%Y-%m-%d} (retention)" in error["message"]
+    assert error["detail"] == {"results_deleted_at": job.results_deleted_at.isoformat()}
+
+
+def test_a_job_whose_results_were_removed_is_not_retried(api, user):
+    job = finished_job(user)
+    services.bulk_job_results_delete(job=job)
+
+    response = api.post(f"{BULK}/{job.pk}/retry")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "results_expired"
+    job.refresh_from_db()
+    assert job.run == 1
+
+
+def test_deleting_the_results_of_a_running_job_is_refused(api, user):
+    job = create_job(user, asins(2))
+
+    with pytest.raises(ConflictError):
+        services.bulk_job_results_delete(job=job)
+
+    job.refresh_from_db()
+    assert job.results_deleted_at is None
+    assert api.get(f"{BULK}/{job.pk}").json()["results_deleted_at"] is None

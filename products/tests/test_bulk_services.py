@@ -513,6 +513,78 @@ def test_retry_without_the_credits_for_it_is_402_and_changes_nothing():
     assert (job.status, job.run, job.failed) == ("failed", 1, 1)
 
 
+# --- Retention ---------------------------------------------------------------------------------
+
+
+def test_deleting_results_keeps_the_record_and_says_when():
+    user = funded_user(credits=10)
+    job = run_job(create_job(user, [*asins(2), NOT_FOUND]).pk)
+    before = timezone.now()
+
+    assert services.bulk_job_results_delete(job=job) == 2
+
+    job.refresh_from_db()
+    assert job.results_deleted_at is not None
+    assert job.results_deleted_at >= before
+    assert not BulkItem.objects.filter(job=job, result__isnull=False).exists()
+    items = BulkItem.objects.filter(job=job).order_by("row")
+    assert [(i.status, i.credits, i.error_code) for i in items] == [
+        ("succeeded", 1, ""),
+        ("succeeded", 1, ""),
+        ("failed", 0, "product_not_found"),
+    ]
+    assert (job.status, job.succeeded, job.credits_spent) == ("completed", 2, 2)
+    first = job.results_deleted_at
+    assert services.bulk_job_results_delete(job=job) == 0
+    job.refresh_from_db()
+    assert job.results_deleted_at == first  # the first date stays
+    assert_books_balance(job)
+
+
+def test_the_results_of_a_running_job_are_not_deleted(settings):
+    settings.BULK_CHUNK_SIZE = 1
+    job = create_job(funded_user(credits=10), asins(2))
+    services.bulk_job_work(job_id=job.pk, worker="test", time_budget=0)  # one chunk: one item of two
+    job.refresh_from_db()
+    assert (job.status, job.succeeded) == ("running", 1)
+
+    with pytest.raises(ConflictError) as refused:
+        services.bulk_job_results_delete(job=job)
+
+    assert refused.value.code == "job_running"
+    job.refresh_from_db()
+    assert job.results_deleted_at is None
+    assert BulkItem.objects.filter(job=job, result__isnull=False).exists()
+
+
+def test_a_job_whose_results_were_deleted_cannot_be_retried():
+    user = funded_user(credits=10)
+    job = run_job(create_job(user, [asins(1)[0], NOT_FOUND]).pk)
+    services.bulk_job_results_delete(job=job)
+
+    with pytest.raises(ConflictError) as refused:
+        services.bulk_job_retry(job=job)
+
+    assert refused.value.code == "results_expired"
+    job.refresh_from_db()
+    assert (job.status, job.run, job.failed) == ("completed", 1, 1)
+    assert balance_get(user=user) == 9
+
+
+def test_the_export_check_answers_410_once_results_were_deleted():
+    job = run_job(create_job(funded_user(credits=10), asins(1)).pk)
+    selectors.bulk_job_results_check(job=job)  # kept: nothing raised
+    services.bulk_job_results_delete(job=job)
+    job.refresh_from_db()
+
+    with pytest.raises(DomainError) as gone:
+        selectors.bulk_job_results_check(job=job)
+
+    assert (gone.value.status_code, gone.value.code) == (410, "results_expired")
+    assert f"removed on {job.results_deleted_at:%Y-%m-%d} (retention)" in gone.value.message
+    assert gone.value.extra == {"results_deleted_at": job.results_deleted_at.isoformat()}
+
+
 # --- Recovery ---------------------------------------------------------------------------------
 
 

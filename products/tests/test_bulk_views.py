@@ -6,6 +6,7 @@ import pytest
 
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
+from products.bulk import services
 from products.models import BulkJob
 from products.tests.bulk_helpers import NOT_FOUND, asins, create_job, run_job
 
@@ -155,3 +156,38 @@ def test_downloads_and_another_users_job(client, user):
     assert client.post(f"/bulk/{other.pk}/cancel").status_code == 404
     other.refresh_from_db()
     assert other.status == "queued"
+
+
+def test_after_retention_the_page_says_so_and_offers_no_downloads(client, user):
+    job = run_job(create_job(user, [*asins(2), NOT_FOUND]).pk)
+    services.bulk_job_results_delete(job=job)
+    job.refresh_from_db()
+    notice = f"Results removed on {job.results_deleted_at:%Y-%m-%d} (retention)"
+
+    for url in (f"/bulk/{job.pk}/", f"/bulk/{job.pk}/progress"):
+        html = client.get(url).content.decode()
+        assert notice in html
+        assert 'id="job-results-removed"' in html
+        assert "results.csv" not in html
+        assert "results.json" not in html
+        assert "Download" not in html
+        assert "Retry failed items" not in html  # nothing left to deliver a retry into
+        assert "No product with ASIN B000000404" in html  # the per-item errors stay
+        assert 'id="job-succeeded">2<' in html
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_download_after_retention_is_410_with_the_reason(client, user, fmt):
+    job = run_job(create_job(user, asins(1)).pk)
+    services.bulk_job_results_delete(job=job)
+    job.refresh_from_db()
+
+    response = client.get(f"/bulk/{job.pk}/results.{fmt}")
+
+    html = response.content.decode()
+    assert response.status_code == 410
+    assert response["Content-Type"].startswith("text/html")
+    assert "Content-Disposition" not in response
+    assert f"removed on {job.results_deleted_at:%Y-%m-%d} (retention)" in html
+    assert 'id="results-gone"' in html
+    assert f'href="/bulk/{job.pk}/"' in html

@@ -78,8 +78,14 @@ def test_processes_calling_an_upstream_keep_to_its_rate(monkeypatch):
 
     # Counted where it matters: at the upstream.
     assert len(arrivals) == sum(sent)
-    assert most_in_any_window(arrivals) <= rate + burst
+    # The bucket bounds the grants (the test above: rate + burst in any second). A grant
+    # reaches the upstream a moment later; each process sends one request at a time, so a
+    # window can also hold at most one request per process granted just before it began
+    # (seen on a loaded machine: 16 arrivals in a second whose grants respected the bound).
+    assert most_in_any_window(arrivals) <= rate + burst + PROCESSES
     assert len(arrivals) >= burst + rate * DURATION * 0.9
+    # Over the whole run, nothing beyond what the rate allows reached the upstream.
+    assert len(arrivals) <= burst + rate * (DURATION + 0.5)
 
 
 def test_a_full_bucket_grants_its_burst_at_once_then_the_rate():

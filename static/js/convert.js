@@ -24,7 +24,8 @@
     }
   };
   const save = (scans) => sessionStorage.setItem(STORE, JSON.stringify(scans));
-  const band = (scan) => (scan.confidence === null ? "error" : scan.confidence >= resolved ? "high" : scan.confidence >= 0.5 ? "medium" : "low");
+  const band = (scan) =>
+    scan.status === "barcode" ? "high" : scan.confidence === null ? "error" : scan.confidence >= resolved ? "high" : scan.confidence >= 0.5 ? "medium" : "low";
 
   const render = () => {
     const scans = load();
@@ -59,8 +60,11 @@
   const remember = (body) => {
     const scans = load();
     const c = body.conversion;
+    const b = body.barcode;
     scans.push(
-      body.ok
+      b // a manufacturer's barcode: the ASINs carrying it, no confidence to give
+        ? { at: new Date().toISOString(), id: null, fnsku: b.code, marketplace: b.marketplace, asin: b.matches.map((m) => m.asin).join(" "), title: b.matches.length ? b.matches[0].title : null, confidence: null, status: "barcode" }
+        : body.ok
         ? { at: new Date().toISOString(), id: c.id, fnsku: c.fnsku, marketplace: c.marketplace, asin: c.asin, title: c.title, confidence: c.confidence, status: c.status }
         : { at: new Date().toISOString(), id: null, fnsku: body.fnsku, marketplace: form.elements.namedItem("marketplace").value, asin: null, title: null, confidence: null, status: body.error.code, message: body.error.message },
     );

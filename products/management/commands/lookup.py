@@ -1,8 +1,10 @@
 """``manage.py lookup ASIN [--marketplace DE] [--provider keepa] [--json]``: an operator's tool.
 
 Fetches one product through the provider chain and prints the normalised
-record. Nothing is charged and nothing is cached. Exit status: 0 found,
-2 invalid input, 3 not found, 4 no provider could deliver.
+record. ``manage.py lookup --code 4006381333931`` instead finds the products
+carrying a barcode (EAN-13, EAN-8, UPC-A, ISBN-10, ISBN-13) and prints each.
+Nothing is charged and nothing is cached. Exit status: 0 found, 2 invalid
+input, 3 not found, 4 no provider could deliver.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.errors import DomainError
 from products.marketplaces import DEFAULT_MARKETPLACE, marketplace_get
-from products.providers import ProductNotFound, ProductRecord, ProviderError, fetch_one_with_fallback
-from products.validation import normalize_asin
+from products.providers import (
+    ProductNotFound,
+    ProductRecord,
+    ProviderError,
+    fetch_one_with_fallback,
+    search_by_code_with_fallback,
+)
+from products.providers.base import product_code_not_found
+from products.validation import normalize_asin, normalize_product_code
 
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
@@ -26,7 +35,10 @@ class Command(BaseCommand):
     help = "Look up a product by ASIN through the product data providers and print it (not charged)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("asin", help="the ASIN (10 letters and digits; any case)")
+        parser.add_argument("asin", nargs="?", help="the ASIN (10 letters and digits; any case)")
+        parser.add_argument(
+            "--code", "-c", help="a barcode (EAN-13, EAN-8, UPC-A, ISBN-10, ISBN-13) instead of an ASIN"
+        )
         parser.add_argument(
             "--marketplace", "-m", default=DEFAULT_MARKETPLACE, help="marketplace code (default US)"
         )
@@ -43,10 +55,19 @@ class Command(BaseCommand):
         providers = [
             name.strip() for value in options["provider"] or () for name in value.split(",") if name.strip()
         ]
+        if (options["asin"] is None) == (options["code"] is None):
+            raise CommandError("Give either an ASIN or --code BARCODE.", returncode=EXIT_INVALID)
         try:
-            asin = normalize_asin(options["asin"])
             marketplace = marketplace_get(options["marketplace"])
-            record = fetch_one_with_fallback(asin, marketplace, providers=providers or None)
+            if options["code"] is not None:
+                code = normalize_product_code(options["code"])
+                found = search_by_code_with_fallback(code, marketplace, providers=providers or None)
+                if not found.records:
+                    raise product_code_not_found(code, marketplace, provider=found.provider)
+                records = found.records
+            else:
+                asin = normalize_asin(options["asin"])
+                records = [fetch_one_with_fallback(asin, marketplace, providers=providers or None)]
         except ProductNotFound as exc:
             raise CommandError(exc.message, returncode=EXIT_NOT_FOUND) from None
         except ProviderError as exc:
@@ -55,10 +76,12 @@ class Command(BaseCommand):
             raise CommandError(exc.message, returncode=EXIT_INVALID) from None
 
         if options["json"]:
-            self.stdout.write(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
+            data = [record.to_dict() for record in records]
+            shown = data if options["code"] is not None else data[0]
+            self.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False))
         else:
-            self.stdout.write(_summary(record))
-        if record.sample_data:
+            self.stdout.write("\n\n".join(_summary(record) for record in records))
+        if any(record.sample_data for record in records):
             self.stderr.write("Note: SAMPLE DATA from the sandbox provider, not real Amazon data.")
 
 

@@ -1,0 +1,102 @@
+"""API rate limits: one token bucket per caller and budget, shared by every process through Redis.
+
+Two budgets, each configured in settings as ``"<requests>/<period>"``:
+
+- ``API_RATE_METERED`` for the operations that charge credits (``METERED_OPERATIONS``),
+- ``API_RATE_FREE`` for every other API call.
+
+The caller is the API key when the request carries one (each key has its own
+budgets, so one integration cannot starve another), else the signed-in user
+(session calls). Anonymous calls (the Stripe webhook, the schema) are not
+limited here: they are either refused by authentication first or come from a
+party that authenticates otherwise.
+
+A check is one EVALSHA of the providers' token-bucket script
+(products/ratelimit.py), asked to wait for nothing: one Redis round trip and no
+database query per request. A refused request reserves nothing, and DRF checks
+throttles before the view runs, so a 429 never charges credits.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from accounts.selectors import ApiKeyPrincipal
+from products.conf import RateLimit
+from products.ratelimit import RateLimitExceeded, TokenBucket
+
+if TYPE_CHECKING:  # DRF's views import this module through its settings
+    from rest_framework.views import APIView
+
+# (URL name, HTTP method) of every API operation that charges credits. A new
+# metered endpoint must be added here, or it is limited by the free budget.
+METERED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("api:product-lookup", "POST"),  # one product by ASIN
+        ("api:product-code-lookup", "POST"),  # products by EAN, UPC or ISBN
+        ("api:conversion-fnsku", "POST"),  # FNSKU to ASIN
+        ("api:conversion-bulk", "POST"),  # a bulk conversion job (credits held up front)
+        ("api:bulk-jobs", "POST"),  # a bulk lookup job (credits held up front)
+        ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)
+        ("api:collection-run", "POST"),  # a saved collection run now as a bulk job (held up front)
+    }
+)
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_PERIODS["d"] = _PERIODS["day"] = 86400
+
+
+@lru_cache(maxsize=16)
+def parse_rate(rate: str) -> RateLimit:
+    """``"600/min"`` -> 10 tokens a second, up to 600 saved up (a full period's worth)."""
+    try:
+        amount_text, period_text = rate.strip().split("/")
+        amount = int(amount_text)
+        period = _PERIODS[period_text.strip().lower()]
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"Invalid API rate {rate!r}: expected '<requests>/<s|min|hour|day>', e.g. '600/min'."
+        ) from None
+    if amount < 1:
+        raise ValueError(f"Invalid API rate {rate!r}: at least one request per period.")
+    return RateLimit(rate=amount / period, burst=amount)
+
+
+def operation_scope(request: Request) -> str:
+    match = request.resolver_match
+    if match is not None and (match.view_name, request.method) in METERED_OPERATIONS:
+        return "metered"
+    return "free"
+
+
+class ApiRateThrottle(BaseThrottle):
+    """DRF throttle (REST_FRAMEWORK's default) for both budgets; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if isinstance(request.auth, ApiKeyPrincipal):
+            caller = f"key:{request.auth.key_id}"
+        elif request.user is not None and request.user.is_authenticated:
+            caller = f"user:{request.user.pk}"
+        else:
+            return True
+        scope = operation_scope(request)
+        limit = parse_rate(settings.API_RATE_METERED if scope == "metered" else settings.API_RATE_FREE)
+        try:
+            TokenBucket(f"api:{scope}:{caller}", limit).reserve(1, max_wait=0)
+        except RateLimitExceeded as exc:
+            self._wait = exc.wait
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        # Whole seconds (Retry-After), never 0: "retry now" would be refused again.
+        return None if self._wait is None else max(1, math.ceil(self._wait))
