@@ -76,6 +76,8 @@ def bench_env() -> dict[str, str]:
         # One caller sends everything: the per-key API budgets would refuse most of it.
         API_RATE_METERED="1000000000/s",
         API_RATE_FREE="1000000000/s",
+        API_RATE_USER_METERED="1000000000/s",
+        API_RATE_USER_FREE="1000000000/s",
         # No worker recycling during a run: its CPU is read per process.
         GUNICORN_MAX_REQUESTS="0",
     )

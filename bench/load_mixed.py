@@ -177,6 +177,8 @@ def main() -> int:
         CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/1",
         API_RATE_METERED="1000000/min",
         API_RATE_FREE="1000000/min",
+        API_RATE_USER_METERED="1000000/min",
+        API_RATE_USER_FREE="1000000/min",
     )
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:

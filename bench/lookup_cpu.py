@@ -32,6 +32,8 @@ os.environ.update(
     LOG_LEVEL="WARNING",
     API_RATE_METERED="1000000000/s",
     API_RATE_FREE="1000000000/s",
+    API_RATE_USER_METERED="1000000000/s",
+    API_RATE_USER_FREE="1000000000/s",
     DJANGO_SETTINGS_MODULE="config.settings",
 )
 warnings.simplefilter("ignore")

@@ -265,12 +265,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# Requests per API key (or per signed-in user without a key), shared by all processes
-# through Redis (config/throttling.py): "<n>/<s|min|hour|day>". Metered operations
-# (those that charge credits) and everything else have separate budgets. A load test
-# of one user sets these far higher.
+# Requests per API key (or per signed-in session), shared by all processes through
+# Redis (config/throttling.py): "<n>/<s|min|hour|day>". Metered operations (those that
+# charge credits) and everything else have separate budgets. A load test of one user
+# sets these far higher.
 API_RATE_METERED = env.str("API_RATE_METERED", default="600/min")
 API_RATE_FREE = env.str("API_RATE_FREE", default="120/min")
+# The same budgets per user, across all their keys and their session.
+API_RATE_USER_METERED = env.str("API_RATE_USER_METERED", default="1200/min")
+API_RATE_USER_FREE = env.str("API_RATE_USER_FREE", default="240/min")
 # A JSON body larger than this is refused with 413 (a bulk job's list of BULK_MAX_ROWS
 # entries is far below it); nesting deeper than this is refused with 400 (config/parsers.py).
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=2 * 1024 * 1024)

@@ -3,18 +3,19 @@
 Two budgets, each configured in settings as ``"<requests>/<period>"``:
 
 - ``API_RATE_METERED`` for the operations that charge credits (``METERED_OPERATIONS``),
-- ``API_RATE_FREE`` for every other API call.
+- ``API_RATE_FREE`` for every other API call;
 
-The caller is the API key when the request carries one (each key has its own
-budgets, so one integration cannot starve another), else the signed-in user
-(session calls). Anonymous calls (the Stripe webhook, the schema) are not
-limited here: they are either refused by authentication first or come from a
-party that authenticates otherwise.
+each counted per API key (so one integration cannot starve another) and per
+user across all their keys and their signed-in session (``API_RATE_USER_METERED``,
+``API_RATE_USER_FREE``), so more keys do not buy a bigger budget. Anonymous calls
+(the Stripe webhook, the schema) are not limited here: they are either refused by
+authentication first or come from a party that authenticates otherwise.
 
 A check is one EVALSHA of the providers' token-bucket script
-(products/ratelimit.py), asked to wait for nothing: one Redis round trip and no
-database query per request. A refused request reserves nothing, and DRF checks
-throttles before the view runs, so a 429 never charges credits.
+(products/ratelimit.py) over the caller's buckets, all or nothing and asked to
+wait for nothing: one Redis round trip and no database query per request. A
+refused request reserves nothing, and DRF checks throttles before the view
+runs, so a 429 never charges credits.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rest_framework.throttling import BaseThrottle
 
 from accounts.selectors import ApiKeyPrincipal
 from products.conf import RateLimit
-from products.ratelimit import RateLimitExceeded, TokenBucket
+from products.ratelimit import RateLimitExceeded, TokenBucket, reserve_all
 
 if TYPE_CHECKING:  # DRF's views import this module through its settings
     from rest_framework.views import APIView
@@ -82,16 +83,23 @@ class ApiRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        if isinstance(request.auth, ApiKeyPrincipal):
-            caller = f"key:{request.auth.key_id}"
-        elif request.user is not None and request.user.is_authenticated:
-            caller = f"user:{request.user.pk}"
-        else:
+        user = request.user
+        if user is None or not user.is_authenticated:
             return True
         scope = operation_scope(request)
-        limit = parse_rate(settings.API_RATE_METERED if scope == "metered" else settings.API_RATE_FREE)
+        metered = scope == "metered"
+        buckets = [
+            TokenBucket(
+                f"api:{scope}:user:{user.pk}",
+                parse_rate(settings.API_RATE_USER_METERED if metered else settings.API_RATE_USER_FREE),
+            )
+        ]
+        # The client: the API key, or the signed-in browser session.
+        client = f"key:{request.auth.key_id}" if isinstance(request.auth, ApiKeyPrincipal) else "session"
+        limit = parse_rate(settings.API_RATE_METERED if metered else settings.API_RATE_FREE)
+        buckets.append(TokenBucket(f"api:{scope}:{client}:user:{user.pk}", limit))
         try:
-            TokenBucket(f"api:{scope}:{caller}", limit).reserve(1, max_wait=0)
+            reserve_all(buckets, 1, max_wait=0)
         except RateLimitExceeded as exc:
             self._wait = exc.wait
             return False

@@ -22,40 +22,52 @@ from products import conf
 from products.conf import RateLimit
 from products.shared_state import LuaScript, shared_key
 
-_TOKEN_BUCKET = LuaScript(
+# KEYS: the buckets; ARGV: tokens, max_wait, then rate and burst of each bucket.
+# All or nothing: the tokens are taken from every bucket, or from none when any
+# of them would make the caller wait longer than max_wait.
+_TOKEN_BUCKETS = LuaScript(
     """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local requested = tonumber(ARGV[3])
-local max_wait = tonumber(ARGV[4])
+local requested = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = burst
-  ts = now
-end
-if now > ts then
-  tokens = math.min(burst, tokens + (now - ts) * rate)
-  ts = now
-end
-
-local wait = 0
-if tokens < requested then
-  wait = (requested - tokens) / rate
+local tokens, stamps = {}, {}
+local wait, slowest = 0, 0
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[1 + 2 * i])
+  local burst = tonumber(ARGV[2 + 2 * i])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local available = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if available == nil or ts == nil then
+    available = burst
+    ts = now
+  end
+  if now > ts then
+    available = math.min(burst, available + (now - ts) * rate)
+    ts = now
+  end
+  if available < requested and (requested - available) / rate > wait then
+    wait = (requested - available) / rate
+    slowest = i
+  end
+  tokens[i] = available
+  stamps[i] = ts
 end
 if wait > max_wait then
-  return {0, string.format('%.6f', wait)}
+  return {0, string.format('%.6f', wait), slowest}
 end
 
-tokens = tokens - requested
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'ts', string.format('%.6f', ts))
--- A full bucket and a missing one are the same, so the key can go once refilled.
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return {1, string.format('%.6f', wait)}
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[1 + 2 * i])
+  local burst = tonumber(ARGV[2 + 2 * i])
+  local left = tokens[i] - requested
+  redis.call('HSET', KEYS[i], 'tokens', string.format('%.9f', left), 'ts', string.format('%.6f', stamps[i]))
+  -- A full bucket and a missing one are the same, so the key can go once refilled.
+  redis.call('PEXPIRE', KEYS[i], math.ceil((burst - left) / rate * 1000) + 1000)
+end
+return {1, string.format('%.6f', wait), slowest}
 """
 )
 
@@ -77,17 +89,7 @@ class TokenBucket:
 
     def reserve(self, tokens: float = 1, *, max_wait: float) -> float:
         """Reserve ``tokens``; return the seconds to wait before using them."""
-        if tokens > self.limit.burst:
-            raise ValueError(
-                f"{tokens} tokens can never be granted by bucket {self.name!r} (burst {self.limit.burst})"
-            )
-        granted, wait = _TOKEN_BUCKET(
-            keys=[self.key],
-            args=[self.limit.rate, self.limit.burst, tokens, max(0.0, max_wait)],
-        )
-        if not int(granted):
-            raise RateLimitExceeded(self.name, float(wait))
-        return float(wait)
+        return reserve_all([self], tokens, max_wait=max_wait)
 
     def acquire(self, tokens: float = 1, *, max_wait: float) -> float:
         """Block until ``tokens`` may be used; return the seconds waited."""
@@ -95,6 +97,27 @@ class TokenBucket:
         if wait > 0:
             time.sleep(wait)
         return wait
+
+
+def reserve_all(buckets: list[TokenBucket], tokens: float = 1, *, max_wait: float) -> float:
+    """Reserve ``tokens`` from every bucket at once (one round trip), or from none.
+
+    Returns the seconds to wait before using them (the longest of the buckets'
+    waits); raises ``RateLimitExceeded``, naming the bucket that refused, when
+    that would be longer than ``max_wait``. The buckets must live on one Redis
+    server (one hash slot on a cluster)."""
+    for bucket in buckets:
+        if tokens > bucket.limit.burst:
+            raise ValueError(
+                f"{tokens} tokens can never be granted by bucket {bucket.name!r} (burst {bucket.limit.burst})"
+            )
+    limits = [value for bucket in buckets for value in (bucket.limit.rate, bucket.limit.burst)]
+    granted, wait, slowest = _TOKEN_BUCKETS(
+        keys=[bucket.key for bucket in buckets], args=[tokens, max(0.0, max_wait), *limits]
+    )
+    if not int(granted):
+        raise RateLimitExceeded(buckets[int(slowest) - 1].name, float(wait))
+    return float(wait)
 
 
 def acquire(bucket: str, tokens: float = 1, *, max_wait: float | None = None) -> float:

@@ -303,6 +303,7 @@ def _call(client: Client, method: str, path: str, body: dict[str, Any], *, api: 
 @pytest.mark.parametrize("route", [r for r in object_routes() if r.name in OWNED], ids=lambda r: r.name)
 def test_someone_elses_object_is_not_found(route: Route, settings):
     settings.API_RATE_FREE = settings.API_RATE_METERED = "1000/min"
+    settings.API_RATE_USER_FREE = settings.API_RATE_USER_METERED = "1000/min"
     owner, stranger = UserFactory(), UserFactory()
     params = OWNED[route.name](owner)
     body = params.pop(BODY, {})

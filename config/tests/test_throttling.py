@@ -18,6 +18,7 @@ from config.throttling import METERED_OPERATIONS, ApiRateThrottle, parse_rate
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
+from products.ratelimit import RateLimitExceeded, TokenBucket
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,8 @@ ASIN = "B08N5WRWNW"
 def _small_budgets(settings):
     settings.API_RATE_METERED = "3/min"
     settings.API_RATE_FREE = "4/min"
+    settings.API_RATE_USER_METERED = "5/min"
+    settings.API_RATE_USER_FREE = "7/min"
 
 
 def key_client(user) -> tuple[APIClient, int]:
@@ -69,6 +72,42 @@ def test_each_api_key_has_its_own_budget():
 
     assert lookup(first).status_code == 429
     assert lookup(second).status_code == 200
+
+
+def test_more_keys_do_not_buy_a_bigger_budget():
+    user = funded_user(credits=10)
+    first, _ = key_client(user)
+    second, _ = key_client(user)
+    for _ in range(3):
+        assert lookup(first).status_code == 200
+
+    # The user's 5 a minute: two more through the second key, then refused whatever the key.
+    assert [lookup(second).status_code for _ in range(3)] == [200, 200, 429]
+    third, _ = key_client(user)
+    refused = lookup(third)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert balance_get(user=user) == 5
+    # Someone else is not affected.
+    stranger, _ = key_client(funded_user(credits=1))
+    assert lookup(stranger).status_code == 200
+
+
+def test_a_call_refused_by_the_user_budget_takes_nothing_from_the_key():
+    user = funded_user(credits=10)
+    first, _ = key_client(user)
+    second, second_id = key_client(user)
+    for _ in range(3):
+        lookup(first)
+    lookup(second)
+    lookup(second)
+    assert lookup(second).status_code == 429  # the user's budget, not this key's (2 of 3)
+
+    # The key's own bucket still holds its third token, and only that one.
+    key_bucket = TokenBucket(f"api:metered:key:{second_id}:user:{user.pk}", parse_rate("3/min"))
+    assert key_bucket.reserve(1, max_wait=0) == 0
+    with pytest.raises(RateLimitExceeded):
+        key_bucket.reserve(1, max_wait=0)
 
 
 def test_session_calls_are_limited_per_user():
