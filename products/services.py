@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accounts.models import User
 from config.errors import ConflictError, DomainError
@@ -22,6 +22,9 @@ from products.querylog import lookup_log_buffer
 from products.shared_state import redis_client, shared_key
 from products.store import product_record_bytes, product_records_keep
 from products.validation import CODE_TYPE_LABELS, ProductCode, normalize_asin, normalize_product_code
+
+if TYPE_CHECKING:
+    from credits.models import LedgerEntry
 
 LOOKUP_OPERATION = "asin_lookup"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -108,15 +111,9 @@ def product_lookup(
     try:
         fetched = product_record_bytes(asin=asin, marketplace=market)
     except ProviderError as exc:
-        refund = credits_refund(charge=charge, reason=exc.code)
-        exc.extra["credits_remaining"] = refund.balance_after
-        exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
+        _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
         outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
         _log(user, asin, market.code, channel, LookupLog.Source.NONE, outcome, 0, started)
-        if exc.status_code == 404:
-            _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
-        else:
-            _forget(replay_key)  # a passing outage: a retry with the same key tries (and pays) again
         raise
 
     result = LookupResult(
@@ -148,6 +145,21 @@ def product_lookup(
         },
     )
     return result
+
+
+def _refund_undelivered(
+    charge: LedgerEntry, exc: ProviderError, *, replay_key: str | None, fingerprint: str
+) -> None:
+    """Give back the charge of a lookup that delivered nothing, telling the caller the
+    balance on the error. A 404 is kept for an Idempotency-Key's replay; a passing
+    outage is forgotten, so a retry with the same key tries (and pays) again."""
+    refund = credits_refund(charge=charge, reason=exc.code)
+    exc.extra["credits_remaining"] = refund.balance_after
+    exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
+    if exc.status_code == 404:
+        _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
+    else:
+        _forget(replay_key)
 
 
 def _log(
@@ -333,13 +345,7 @@ def product_code_lookup(
     try:
         answer, source = _code_answer(product_code, market)
     except ProviderError as exc:
-        refund = credits_refund(charge=charge, reason=exc.code)
-        exc.extra["credits_remaining"] = refund.balance_after
-        exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
-        if exc.status_code == 404:
-            _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
-        else:
-            _forget(replay_key)
+        _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
         raise
 
     result = CodeLookupResult(
