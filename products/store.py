@@ -15,12 +15,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from products import conf
 from products.marketplaces import Marketplace, marketplace_get
@@ -78,20 +79,27 @@ def _raise_failure(marker: bytes, asin: str) -> None:
     raise _failure_error(marker)
 
 
-def product_record_bytes(*, asin: str, marketplace: Marketplace) -> Fetched:
+def product_record_bytes(
+    *, asin: str, marketplace: Marketplace, fetched_since: datetime | None = None
+) -> Fetched:
     """The record of ``asin`` in ``marketplace`` as JSON bytes, and where it came from.
+
+    ``fetched_since`` asks for a record fetched at or after that moment (a
+    watchlist's refresh slot): an older cached or stored one is passed over and
+    the product is fetched again, through the same single flight, and the fresh
+    record replaces the cached one.
 
     Raises ``ProductNotFound`` or another ``ProviderError`` when nothing can be delivered."""
     record_key, failed_key, lock_key = _keys(asin, marketplace)
     client = redis_client()
     cached, failed = cast(list[bytes | None], client.mget([record_key, failed_key]))
-    if cached is not None:
+    if cached is not None and _fetched_since(cached, fetched_since):
         return Fetched(cached, CACHE)
     if failed is not None:
         _raise_failure(failed, asin)
 
     settings = conf.lookup_settings()
-    stored = _fresh_from_database(asin, marketplace, settings.cache_seconds)
+    stored = _fresh_from_database(asin, marketplace, settings.cache_seconds, fetched_since)
     if stored is not None:
         body, age = stored
         client.set(record_key, body, ex=max(1, int(settings.cache_seconds - age)))
@@ -104,7 +112,7 @@ def product_record_bytes(*, asin: str, marketplace: Marketplace) -> Fetched:
     while True:
         if client.set(lock_key, token, nx=True, px=lock_ms):
             try:
-                return _fetch_upstream(asin, marketplace, record_key, failed_key)
+                return _fetch_upstream(asin, marketplace, record_key, failed_key, fetched_since)
             finally:
                 _release_lock([lock_key], [token])
         # Another request is fetching this product: wait for its outcome.
@@ -112,7 +120,7 @@ def product_record_bytes(*, asin: str, marketplace: Marketplace) -> Fetched:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
             cached, failed, holder = cast(list[bytes | None], client.mget([record_key, failed_key, lock_key]))
-            if cached is not None:
+            if cached is not None and _fetched_since(cached, fetched_since):
                 return Fetched(cached, UPSTREAM)
             if failed is not None:
                 _raise_failure(failed, asin)
@@ -124,11 +132,13 @@ def product_record_bytes(*, asin: str, marketplace: Marketplace) -> Fetched:
                 )
 
 
-def _fetch_upstream(asin: str, marketplace: Marketplace, record_key: str, failed_key: str) -> Fetched:
+def _fetch_upstream(
+    asin: str, marketplace: Marketplace, record_key: str, failed_key: str, fetched_since: datetime | None
+) -> Fetched:
     settings = conf.lookup_settings()
     client = redis_client()
     cached = cast(bytes | None, client.get(record_key))  # finished by the previous lock holder meanwhile?
-    if cached is not None:
+    if cached is not None and _fetched_since(cached, fetched_since):
         return Fetched(cached, CACHE)
     try:
         record = fetch_one_with_fallback(asin, marketplace)
@@ -148,8 +158,19 @@ def _fetch_upstream(asin: str, marketplace: Marketplace, record_key: str, failed
     return Fetched(body, UPSTREAM)
 
 
-def _fresh_from_database(asin: str, marketplace: Marketplace, max_age: int) -> tuple[bytes, float] | None:
+def _fetched_since(body: bytes, moment: datetime | None) -> bool:
+    if moment is None:
+        return True
+    fetched_at = parse_datetime(str(json.loads(body).get("fetched_at") or ""))
+    return fetched_at is not None and fetched_at >= moment
+
+
+def _fresh_from_database(
+    asin: str, marketplace: Marketplace, max_age: int, fetched_since: datetime | None = None
+) -> tuple[bytes, float] | None:
     oldest = timezone.now() - timedelta(seconds=max_age)
+    if fetched_since is not None:
+        oldest = max(oldest, fetched_since)
     row = (
         Product.objects.filter(asin=asin, marketplace=marketplace.code, fetched_at__gte=oldest)
         .values_list("record", "fetched_at")

@@ -85,3 +85,39 @@ def test_concurrent_lookups_of_a_failing_product_fail_together_and_are_refunded(
     assert len(keepa.arrivals) == 1
     assert all(getattr(r, "status_code", None) == 503 for r in results), results
     assert all(balance_get(user=u) == 1 for u in users)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_asking_for_a_newer_record_refetches_once_and_refreshes_the_cache(settings):
+    from django.utils import timezone
+
+    from products.marketplaces import marketplace_get
+    from products.store import product_record_bytes
+
+    settings.PRODUCT_PROVIDERS = ["keepa"]
+    settings.KEEPA_API_KEY = KEEPA_KEY
+    market = marketplace_get("US")
+
+    with StubServer(slow_keepa) as keepa:
+        settings.KEEPA_API_BASE = keepa.url
+        first = product_record_bytes(asin=ASIN, marketplace=market)
+        first_fetched_at = json.loads(first.body)["fetched_at"]
+        # Not newer than what is cached: the cache answers.
+        assert product_record_bytes(asin=ASIN, marketplace=market, fetched_since=None).source == "cache"
+        assert len(keepa.arrivals) == 1
+
+        moment = timezone.now()
+        results = run_concurrently(
+            10, lambda i: product_record_bytes(asin=ASIN, marketplace=market, fetched_since=moment)
+        )
+
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert len(keepa.arrivals) == 2  # ten refreshes, one upstream call
+    fresh = {json.loads(r.body)["fetched_at"] for r in results}
+    assert len(fresh) == 1
+    assert fresh != {first_fetched_at}
+    # Everyone's next lookup gets the fresh record from the cache.
+    after = product_record_bytes(asin=ASIN, marketplace=market)
+    assert after.source == "cache"
+    assert json.loads(after.body)["fetched_at"] in fresh

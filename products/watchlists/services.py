@@ -38,8 +38,8 @@ from credits.selectors import balance_get, credit_account_get, ledger_entry_get,
 from credits.services import credits_charge, credits_refund
 from products.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
-from products.providers import ProviderError, fetch_one_with_fallback
-from products.store import product_record_bytes, product_store
+from products.providers import ProviderError
+from products.store import product_record_bytes
 from products.validation import normalize_asin
 from products.watchlists.models import (
     Alert,
@@ -466,16 +466,12 @@ def _refresh_item(watchlist: Watchlist, item: WatchItem, slot: datetime) -> tupl
 
 
 def _observe(item: WatchItem, slot: datetime) -> dict[str, Any]:
-    """The product as of this slot: the stored record if it was fetched since the slot
-    began (someone looked it up meanwhile), else a fresh fetch from the provider, stored."""
+    """The product as of this slot: the cached or stored record if it was fetched since
+    the slot began (someone looked it up meanwhile), else a fresh fetch through the
+    product store (single flight, stored, and cached for everyone's lookups)."""
     market = marketplace_get(item.marketplace)
-    fetched = product_record_bytes(asin=item.asin, marketplace=market)
+    fetched = product_record_bytes(asin=item.asin, marketplace=market, fetched_since=slot)
     data: dict[str, Any] = json.loads(fetched.body)
-    fetched_at = parse_datetime(str(data.get("fetched_at") or ""))
-    if fetched_at is None or fetched_at < slot:
-        record = fetch_one_with_fallback(item.asin, market)
-        product_store(record=record)
-        data = record.to_dict()
     return data
 
 
