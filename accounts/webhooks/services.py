@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -155,19 +156,22 @@ def webhook_endpoint_create(
     """A new endpoint and its signing secret (shown to the user this once)."""
     clean_events = _clean_events(events)
     net.url_check(url)
-    if WebhookEndpoint.objects.filter(user=user).count() >= conf.webhook_settings().max_endpoints:
-        raise DomainError(
-            f"You can have at most {conf.webhook_settings().max_endpoints} webhook endpoints.",
-            code="webhook_endpoint_limit",
-        )
     secret = crypto.secret_generate()
-    endpoint = WebhookEndpoint.objects.create(
-        user=user,
-        url=url.strip(),
-        events=clean_events,
-        description=description.strip()[:200],
-        secret_encrypted=crypto.secret_encrypt(secret),
-    )
+    with transaction.atomic():
+        # The user's row is the lock: two requests at once cannot both pass the count.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        if WebhookEndpoint.objects.filter(user=user).count() >= conf.webhook_settings().max_endpoints:
+            raise DomainError(
+                f"You can have at most {conf.webhook_settings().max_endpoints} webhook endpoints.",
+                code="webhook_endpoint_limit",
+            )
+        endpoint = WebhookEndpoint.objects.create(
+            user=user,
+            url=url.strip(),
+            events=clean_events,
+            description=description.strip()[:200],
+            secret_encrypted=crypto.secret_encrypt(secret),
+        )
     return endpoint, secret
 
 

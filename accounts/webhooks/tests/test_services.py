@@ -18,6 +18,7 @@ from accounts.webhooks.services import (
     webhook_event_emit,
 )
 from accounts.webhooks.tests.receiver import verify
+from config.errors import DomainError
 from credits.selectors import balance_get, price_get
 from credits.services import credits_charge, credits_hold
 from credits.tests.factories import funded_user, new_key
@@ -576,3 +577,33 @@ def test_a_failing_webhook_never_fails_the_charge(receiver, monkeypatch):
     assert entry.balance_after == 9
     assert balance_get(user=user) == 9
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creations_cannot_pass_the_endpoint_limit_together(settings, receiver):
+    import threading
+
+    settings.WEBHOOKS_MAX_ENDPOINTS = 2
+    user = UserFactory()
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        try:
+            barrier.wait()
+            services.webhook_endpoint_create(user=user, url=receiver.url, events=[EVENT_BALANCE_LOW])
+            outcomes.append("created")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["created"] * 2 + ["webhook_endpoint_limit"] * 4
+    assert WebhookEndpoint.objects.filter(user=user).count() == 2
