@@ -101,9 +101,12 @@ def _services_for_markers(request: pytest.FixtureRequest) -> None:
 def _isolated_cache() -> Iterator[None]:
     from django.core.cache import cache as django_cache
 
+    from accounts.selectors import api_key_principals_forget_all
+
     yield
     # Only this suite's keys (the cache's key prefix), never a whole server.
     django_cache.delete_pattern("*")  # type: ignore[attr-defined]
+    api_key_principals_forget_all()
 
 
 class CeleryWorker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -15,10 +16,16 @@ from django.db.models.functions import TruncDate
 from accounts.models import ApiKey, User
 from config.errors import NotFoundError
 
-# How long an API key's owner is served from the cache instead of the database.
-# Revoking a key removes its entry at once; other changes to the user (such as
-# deactivation) reach the API within this time.
+# How long an API key's owner is served from the shared cache instead of the
+# database, and then from each process's memory instead of the shared cache.
+# Revoking a key takes effect at once (its revocation marker, checked with the
+# rate limit on every call); other changes to the user (such as deactivation)
+# reach the API within the sum, about a minute.
 AUTH_CACHE_SECONDS = 60
+AUTH_LOCAL_SECONDS = 10
+AUTH_LOCAL_MAX_ENTRIES = 10_000
+# A revoked key's marker outlives every cached copy of the key's state.
+REVOKED_MARKER_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,16 @@ class ApiKeyPrincipal:
 
 def auth_cache_key(key_hash: str) -> str:
     return f"apikey:auth:{key_hash}"
+
+
+def revoked_marker_name(key_hash: str) -> str:
+    """The cache key that exists once the API key is revoked."""
+    return f"apikey:revoked:{key_hash}"
+
+
+def revoked_marker_key(key_hash: str) -> str:
+    """The same as a Redis key (the cache's prefix and version included)."""
+    return str(django_cache.make_key(revoked_marker_name(key_hash)))
 
 
 @cache
@@ -51,12 +68,51 @@ def api_key_get(*, user: User, key_id: int) -> ApiKey:
         raise NotFoundError("API key not found.") from None
 
 
+# key hash -> (monotonic expiry, the shared cache's entry): the found keys only.
+_local_entries: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
 def api_key_principal(*, key_hash: str) -> ApiKeyPrincipal | None:
-    """The key with this hash and its owner, or None; one cache read when warm.
+    """The key with this hash and its owner, or None; no call at all when warm.
 
     Authentication runs on every API call, so the key's state and its owner's
-    fields are kept in the cache (unknown hashes too, so a client retrying a
-    wrong key does not reach the database each time)."""
+    fields are kept in this process's memory for ``AUTH_LOCAL_SECONDS``, over the
+    shared cache (``AUTH_CACHE_SECONDS``; unknown hashes too, so a client retrying
+    a wrong key does not reach the database each time). The user is built anew
+    for each call from the kept field values, so no two requests share an instance."""
+    now = time.monotonic()
+    local = _local_entries.get(key_hash)
+    if local is not None and local[0] > now:
+        entry = local[1]
+    else:
+        entry = _shared_entry(key_hash)
+        if entry.get("missing"):
+            _local_entries.pop(key_hash, None)
+            return None
+        if len(_local_entries) >= AUTH_LOCAL_MAX_ENTRIES:
+            _local_entries.clear()
+        _local_entries[key_hash] = (now + AUTH_LOCAL_SECONDS, entry)
+    user = User.from_db(DEFAULT_DB_ALIAS, list(_user_fields()), entry["user"])
+    return ApiKeyPrincipal(key_id=entry["key_id"], revoked=entry["revoked"], user=user)
+
+
+def api_key_principal_forget(*, key_hash: str) -> None:
+    """Drop this process's copy of the key's state (it was found revoked)."""
+    _local_entries.pop(key_hash, None)
+
+
+def api_key_principal_reload(*, key_hash: str) -> ApiKeyPrincipal | None:
+    """``api_key_principal`` from the database, replacing every cached copy."""
+    _local_entries.pop(key_hash, None)
+    django_cache.delete(auth_cache_key(key_hash))
+    return api_key_principal(key_hash=key_hash)
+
+
+def api_key_principals_forget_all() -> None:
+    _local_entries.clear()
+
+
+def _shared_entry(key_hash: str) -> dict[str, Any]:
     cache_key = auth_cache_key(key_hash)
     entry: dict[str, Any] | None = django_cache.get(cache_key)
     if entry is None:
@@ -70,10 +126,7 @@ def api_key_principal(*, key_hash: str) -> ApiKeyPrincipal | None:
                 "user": [getattr(api_key.user, name) for name in _user_fields()],
             }
         django_cache.set(cache_key, entry, AUTH_CACHE_SECONDS)
-    if entry.get("missing"):
-        return None
-    user = User.from_db(DEFAULT_DB_ALIAS, list(_user_fields()), entry["user"])
-    return ApiKeyPrincipal(key_id=entry["key_id"], revoked=entry["revoked"], user=user)
+    return entry
 
 
 def user_signups_by_day(*, since: dt.datetime, until: dt.datetime) -> dict[dt.date, int]:

@@ -14,7 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from accounts.selectors import api_key_get, auth_cache_key
+from accounts.selectors import (
+    REVOKED_MARKER_SECONDS,
+    api_key_get,
+    api_key_principal_forget,
+    auth_cache_key,
+    revoked_marker_name,
+)
 from credits.services import credits_account_open
 
 API_KEY_SCHEME = "apip_"
@@ -56,11 +62,25 @@ def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
     if api_key.revoked_at is None:
         ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         api_key.refresh_from_db(fields=["revoked_at"])
-    # Forget the cached authentication once the revocation is visible to others.
-    cache_key = auth_cache_key(api_key.key_hash)
-    cache.delete(cache_key)
-    transaction.on_commit(lambda: cache.delete(cache_key))
+    # Mark the key revoked for every process (authentication checks the marker on each
+    # call, whatever it has cached) and forget the shared cache's copy: now, and again
+    # once the revocation is visible to others. A marker whose revocation did not
+    # commit is found out and removed by the next call with the key.
+    key_hash = api_key.key_hash
+    _api_key_revocation_publish(key_hash)
+    transaction.on_commit(lambda: _api_key_revocation_publish(key_hash))
     return api_key
+
+
+def _api_key_revocation_publish(key_hash: str) -> None:
+    cache.set(revoked_marker_name(key_hash), 1, REVOKED_MARKER_SECONDS)
+    cache.delete(auth_cache_key(key_hash))
+    api_key_principal_forget(key_hash=key_hash)
+
+
+def api_key_revocation_marker_clear(*, key_hash: str) -> None:
+    """Remove the marker of a revocation the database does not have (it rolled back)."""
+    cache.delete(revoked_marker_name(key_hash))
 
 
 def api_key_touch(*, key_id: int) -> None:

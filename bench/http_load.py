@@ -146,13 +146,14 @@ def wrk_script(target: Target, api_key: str, directory: Path) -> Path:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far (0 once it is gone)."""
+def process_cpu_seconds(pid: int, *, kernel_only: bool = False) -> float:
+    """User + system CPU of one process so far, or only the system (kernel) part
+    (0 once it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return (int(fields[12]) + (0 if kernel_only else int(fields[11]))) / CLOCK_TICKS
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -190,6 +191,9 @@ class CpuProbe:
     def sample(self) -> dict[str, float]:
         return {
             "web": sum(process_cpu_seconds(pid) for pid in group_pids(self.gunicorn_pgid)),
+            "web_kernel": sum(
+                process_cpu_seconds(pid, kernel_only=True) for pid in group_pids(self.gunicorn_pgid)
+            ),
             "postgres": sum(process_cpu_seconds(pid) for pid in self.postgres_pids()),
             "redis": process_cpu_seconds(self.redis_pid),
         }
@@ -262,8 +266,26 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each target this many times, taking turns; the median round is reported",
+    )
     parser.add_argument("--only", nargs="*", help="target names to run (health always runs)")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        type=Path,
+        help="record each target's measured run in every worker with py-spy (on-CPU samples) "
+        "and print where the workers spend their time; collapsed stacks are kept in DIR",
+    )
     args = parser.parse_args()
+    if args.profile and not shutil.which(
+        "py-spy", path=str(Path(PYTHON).parent) + os.pathsep + os.environ["PATH"]
+    ):
+        print("--profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return 2
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
@@ -291,8 +313,6 @@ def main() -> int:
             str(args.threads),
             "--bind",
             f"127.0.0.1:{port}",
-            "--access-logfile",
-            "/dev/null",
         ],
         cwd=BASE_DIR,
         env=env,
@@ -308,17 +328,31 @@ def main() -> int:
             except OSError:
                 time.sleep(0.2)
         targets = [t for t in TARGETS if not args.only or t.name == "health" or t.name in args.only]
-        results = {}
         with tempfile.TemporaryDirectory() as tmp:
+            scripts = {}
             for target in targets:
                 check_target(base, target, api_key)
-                script = wrk_script(target, api_key, Path(tmp))
-                run_wrk(base + target.path, script, 3, args.connections)  # warm-up
-                before = probe.sample()
-                results[target.name] = run_wrk(base + target.path, script, args.duration, args.connections)
-                after = probe.sample()
-                for part, seconds in after.items():
-                    results[target.name][f"{part}_cpu"] = seconds - before[part]
+                scripts[target.name] = wrk_script(target, api_key, Path(tmp))
+                run_wrk(base + target.path, scripts[target.name], 3, args.connections)  # warm-up
+            # Rounds take turns over the targets, so a noisy neighbour on a shared machine
+            # disturbs one round of each rather than every round of one.
+            runs: dict[str, list[dict[str, float]]] = {target.name: [] for target in targets}
+            for _round in range(args.rounds):
+                for target in targets:
+                    profilers = start_profilers(server.pid, target, args) if args.profile else []
+                    before = probe.sample()
+                    run = run_wrk(base + target.path, scripts[target.name], args.duration, args.connections)
+                    after = probe.sample()
+                    for profiler in profilers:
+                        profiler.wait(timeout=60)
+                    for part, seconds in after.items():
+                        run[f"{part}_cpu"] = seconds - before[part]
+                    runs[target.name].append(run)
+            # The median round of each target by throughput.
+            results = {
+                name: sorted(target_runs, key=lambda r: r["rps"])[len(target_runs) // 2]
+                for name, target_runs in runs.items()
+            }
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -329,7 +363,7 @@ def main() -> int:
     print(
         f"\ngunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
         f"wrk 2 threads x {args.connections} connections, "
-        f"{args.duration}s per target, {os.cpu_count()} CPUs\n"
+        f"{args.duration}s per target and round, median of {args.rounds} round(s), {os.cpu_count()} CPUs\n"
     )
     print(
         f"{'target':<28}{'req/s':>10}{'vs /health':>12}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
@@ -343,13 +377,82 @@ def main() -> int:
     parts = ("web", "postgres", "redis", "wrk")
     cores = os.cpu_count() or 1
     print(f"\nCPU per request, ms (summed over processes; ceiling = {cores} cores / total)\n")
-    print(f"{'target':<28}" + "".join(f"{p:>10}" for p in parts) + f"{'total':>10}{'ceiling/s':>11}")
+    print(
+        f"{'target':<28}"
+        + "".join(f"{p:>10}" for p in parts)
+        + f"{'total':>10}{'ceiling/s':>11}{'web kernel':>14}"
+    )
     for name, r in results.items():
         per = [r[f"{p}_cpu"] * 1000 / r["requests"] for p in parts]
         total = sum(per)
         columns = "".join(f"{v:>10.3f}" for v in per)
-        print(f"{name:<28}{columns}{total:>10.3f}{cores * 1000 / total:>11.0f}")
+        kernel = r["web_kernel_cpu"] * 1000 / r["requests"]
+        print(f"{name:<28}{columns}{total:>10.3f}{cores * 1000 / total:>11.0f}{kernel:>14.3f}")
+    if args.profile:
+        for target in targets:
+            print_profile(args.profile, target)
     return 0
+
+
+def profile_stem(target: Target) -> str:
+    return re.sub(r"[^a-z]+", "_", target.name).strip("_")
+
+
+def start_profilers(
+    master_pid: int, target: Target, args: argparse.Namespace
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every worker for the measured run (its own CPU is not counted: it is
+    not in the server's process group). Sampling slows the workers, so a profiled
+    run's figures are for reading proportions, not throughput."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    py_spy = shutil.which("py-spy", path=str(Path(PYTHON).parent) + os.pathsep + os.environ["PATH"])
+    workers = [pid for pid in group_pids(master_pid) if pid != master_pid]
+    return [
+        subprocess.Popen(
+            [
+                str(py_spy),
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(args.duration),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(args.profile / f"{profile_stem(target)}.{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in workers
+    ]
+
+
+def print_profile(directory: Path, target: Target, top: int = 40) -> None:
+    """Share of the workers' on-CPU samples per function, inclusive (the function and
+    everything it calls) and self (the function's own code)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for path in directory.glob(f"{profile_stem(target)}.*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            count = int(count_text)
+            total += count
+            frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+            for frame in set(frames):
+                inclusive[frame] = inclusive.get(frame, 0) + count
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+    if not total:
+        print(f"\n{target.name}: no samples (is py-spy allowed to attach here?)")
+        return
+    print(f"\nProfile of {target.name} ({total} samples in the workers)")
+    for title, counts in (("inclusive", inclusive), ("self", own)):
+        print(f"  -- {title}")
+        for frame, count in sorted(counts.items(), key=lambda item: -item[1])[:top]:
+            print(f"  {100 * count / total:6.1f}%  {frame[:140]}")
 
 
 if __name__ == "__main__":

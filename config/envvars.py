@@ -32,6 +32,8 @@ NOTES = {
     "(comma-separated).",
     "DATABASE_URL": "The database, e.g. `postgres://user:password@host:5432/platform`. Secret.",
     "CONN_MAX_AGE": "Seconds a PostgreSQL connection is kept open between requests (0: one per request).",
+    "CONN_HEALTH_CHECKS": "Check a kept connection with `SELECT 1` before each request uses it (costs a "
+    "round trip per request; off, a connection broken since its last use fails one request).",
     "REDIS_URL": "Redis for cache, locks, rate limits and circuit breakers, e.g. `redis://redis:6379/0` "
     "(empty: the embedded Redis). Secret when it carries a password.",
     "CACHE_KEY_PREFIX": "Prefix of every cache key: lets two deployments share one Redis.",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -99,17 +100,27 @@ EXTERNAL_METRICS = (
 CONFIDENCE_BANDS = (("ge_0.95", 0.95), ("0.8_0.95", 0.8), ("0.5_0.8", 0.5), ("lt_0.5", 0.0))
 
 
+# The labelled children of the series every lookup and charge updates, resolved once
+# per label set and process (``labels()`` locks and builds a key on every call).
+_lookup_children = lru_cache(maxsize=1024)(lambda *labels: LOOKUPS.labels(*labels))
+_lookup_seconds_children = lru_cache(maxsize=64)(lambda source: LOOKUP_SECONDS.labels(source))
+_ledger_children = lru_cache(maxsize=1024)(
+    lambda kind, operation: (LEDGER_ENTRIES.labels(kind, operation), CREDITS.labels(kind, operation))
+)
+
+
 def record_lookup(*, marketplace: str, source: str, outcome: str, channel: str, seconds: float) -> None:
-    LOOKUPS.labels(marketplace, source, outcome, channel).inc()
-    LOOKUP_SECONDS.labels(source).observe(seconds)
+    _lookup_children(marketplace, source, outcome, channel).inc()
+    _lookup_seconds_children(source).observe(seconds)
 
 
 def record_ledger_entry(*, kind: str, operation: str, amount: int) -> None:
     """Count a new ledger entry once its transaction commits (a rolled-back charge moved nothing)."""
 
     def count() -> None:
-        LEDGER_ENTRIES.labels(kind, operation or "none").inc()
-        CREDITS.labels(kind, operation or "none").inc(abs(amount))
+        entries, credits = _ledger_children(kind, operation or "none")
+        entries.inc()
+        credits.inc(abs(amount))
 
     if connection.in_atomic_block:
         transaction.on_commit(count)

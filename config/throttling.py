@@ -13,7 +13,10 @@ authentication first or come from a party that authenticates otherwise.
 
 A check is one EVALSHA of the providers' token-bucket script
 (products/ratelimit.py) over the caller's buckets, all or nothing and asked to
-wait for nothing: one Redis round trip and no database query per request. A
+wait for nothing: one Redis round trip and no database query per request. For
+an API key, authentication makes that same call with the key's revocation
+marker as its veto (``api_call_reserve``), so a key is checked and counted in
+one round trip. A
 refused request reserves nothing, and DRF checks throttles before the view
 runs, so a 429 never charges credits.
 """
@@ -76,6 +79,48 @@ def operation_scope(request: Request) -> str:
     return "free"
 
 
+# Set on a DRF request by API-key authentication, which reserves the call's tokens in
+# the same round trip as its revocation check: the seconds to wait when refused, or None.
+RESERVED_ATTR = "_api_rate_refused_wait"
+_NOT_RESERVED = object()
+
+
+def api_call_reserve(
+    request: Request, *, user_pk: int, key_id: int | None, veto_key: str | None = None
+) -> float | None:
+    """Take one token for this call from the caller's buckets (the API key's, or the
+    signed-in session's when ``key_id`` is None, and the user's), all or nothing;
+    returns None, or the seconds to wait when refused.
+
+    With ``veto_key``, nothing is reserved and ``ReservationVetoed`` is raised if that
+    Redis key exists (a revoked API key's marker), in the same round trip. A caller
+    that reserves before the throttles run keeps the answer on the request under
+    ``RESERVED_ATTR`` for ``ApiRateThrottle``."""
+    scope = operation_scope(request)
+    metered = scope == "metered"
+    client = "session" if key_id is None else f"key:{key_id}"
+    buckets = [
+        _bucket(
+            f"api:{scope}:user:{user_pk}",
+            settings.API_RATE_USER_METERED if metered else settings.API_RATE_USER_FREE,
+        ),
+        # The client: the API key, or the signed-in browser session.
+        _bucket(
+            f"api:{scope}:{client}:user:{user_pk}",
+            settings.API_RATE_METERED if metered else settings.API_RATE_FREE,
+        ),
+    ]
+    try:
+        reserve_all(buckets, 1, max_wait=0, veto_key=veto_key)
+    except RateLimitExceeded as exc:
+        return exc.wait
+    return None
+
+
+def _bucket(name: str, rate: str) -> TokenBucket:
+    return TokenBucket(name, parse_rate(rate))
+
+
 class ApiRateThrottle(BaseThrottle):
     """DRF throttle (REST_FRAMEWORK's default) for both budgets; see the module docstring."""
 
@@ -86,24 +131,13 @@ class ApiRateThrottle(BaseThrottle):
         user = request.user
         if user is None or not user.is_authenticated:
             return True
-        scope = operation_scope(request)
-        metered = scope == "metered"
-        buckets = [
-            TokenBucket(
-                f"api:{scope}:user:{user.pk}",
-                parse_rate(settings.API_RATE_USER_METERED if metered else settings.API_RATE_USER_FREE),
-            )
-        ]
-        # The client: the API key, or the signed-in browser session.
-        client = f"key:{request.auth.key_id}" if isinstance(request.auth, ApiKeyPrincipal) else "session"
-        limit = parse_rate(settings.API_RATE_METERED if metered else settings.API_RATE_FREE)
-        buckets.append(TokenBucket(f"api:{scope}:{client}:user:{user.pk}", limit))
-        try:
-            reserve_all(buckets, 1, max_wait=0)
-        except RateLimitExceeded as exc:
-            self._wait = exc.wait
-            return False
-        return True
+        # Reserved by authentication already (an API key), once; else here (a session).
+        reserved = request.__dict__.pop(RESERVED_ATTR, _NOT_RESERVED)
+        if reserved is _NOT_RESERVED:
+            key_id = request.auth.key_id if isinstance(request.auth, ApiKeyPrincipal) else None
+            reserved = api_call_reserve(request, user_pk=user.pk, key_id=key_id)
+        self._wait = reserved
+        return self._wait is None
 
     def wait(self) -> float | None:
         # Whole seconds (Retry-After), never 0: "retry now" would be refused again.

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -514,19 +515,22 @@ Applied = tuple[LedgerEntry, int | None]  # the entry and the account's low-bala
 
 
 def _apply(account_column: str, account_key: int, fields: dict[str, Any]) -> Applied | None:
-    if connection.vendor == "postgresql" and settings.CREDITS_SINGLE_STATEMENT:
-        if connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the proxy is a thread-local lookup
+    if db.vendor == "postgresql" and settings.CREDITS_SINGLE_STATEMENT:
+        if db.in_atomic_block:
             # A savepoint, so a duplicate key undoes this statement only.
             with transaction.atomic():
-                return _apply_statement(account_column, account_key, fields)
+                return _apply_statement(db, account_column, account_key, fields)
         # Outside a transaction the statement is its own: one round trip.
-        return _apply_statement(account_column, account_key, fields)
+        return _apply_statement(db, account_column, account_key, fields)
     return _apply_orm(account_column, account_key, fields)
 
 
-def _apply_statement(account_column: str, account_key: int, fields: dict[str, Any]) -> Applied | None:
+def _apply_statement(
+    db: BaseDatabaseWrapper, account_column: str, account_key: int, fields: dict[str, Any]
+) -> Applied | None:
     sql = _POST_SQL_BY_USER if account_column == "user_id" else _POST_SQL_BY_ACCOUNT
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, {**fields, "account_key": account_key})
         row = cursor.fetchone()
     if row is None:
@@ -534,7 +538,7 @@ def _apply_statement(account_column: str, account_key: int, fields: dict[str, An
     entry_id, entry_account_id, balance_after, threshold = row
     entry = LedgerEntry(id=entry_id, account_id=entry_account_id, balance_after=balance_after, **fields)
     entry._state.adding = False
-    entry._state.db = connection.alias
+    entry._state.db = db.alias
     return entry, threshold
 
 

@@ -1,10 +1,10 @@
 """The lookup query log, buffered so writing it never slows a lookup down.
 
-A lookup appends one JSON line to a Redis list (one RPUSH, the only cost on
-the hot path); ``lookup_log_flush`` (a Celery beat task every few seconds,
-and the readers below before they read) moves the lines into the database
-with one bulk INSERT per batch and adds them to the per-marketplace cache
-counters.
+A lookup appends one JSON line to a Redis list (one RPUSH sent without waiting
+for its answer, the only cost on the hot path); ``lookup_log_flush`` (a Celery
+beat task every few seconds, and the readers below before they read) moves the
+lines into the database with one bulk INSERT per batch and adds them to the
+per-marketplace cache counters.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from products.models import LookupLog
-from products.shared_state import redis_client, shared_key
+from products.shared_state import redis_client, send_without_reply, shared_key
 
 FLUSH_BATCH = 2000
 
@@ -53,7 +53,8 @@ def lookup_log_buffer(
         ],
         separators=(",", ":"),
     )
-    redis_client().rpush(_buffer_key(), line)
+    # Nothing waits for Redis's answer: the lookup's caller is answered meanwhile.
+    send_without_reply("RPUSH", _buffer_key(), line)
 
 
 def lookup_log_flush(*, max_batches: int = 50) -> int:

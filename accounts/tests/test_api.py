@@ -84,6 +84,88 @@ def test_revoked_key_stops_working():
     assert api_key.revoked_at is not None
 
 
+def test_a_key_revoked_elsewhere_is_refused_at_once_whatever_this_process_remembers():
+    from django.core.cache import cache
+
+    from accounts.selectors import revoked_marker_name
+    from accounts.services import api_key_hash
+
+    user = UserFactory()
+    api_key, raw = api_key_for(user)
+    client = bearer(raw)
+    assert client.get(KEYS_URL).status_code == 200  # this process now remembers the key
+
+    # What api_key_revoke does in another process: the row, then the marker.
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    cache.set(revoked_marker_name(api_key_hash(raw)), 1, 60)
+
+    assert_error(client.get(KEYS_URL), 401, "revoked_api_key")
+    assert_error(client.get(KEYS_URL), 401, "revoked_api_key")
+
+
+def test_the_marker_of_a_revocation_that_rolled_back_is_removed_and_the_key_works():
+    from django.core.cache import cache
+
+    from accounts.selectors import revoked_marker_name
+    from accounts.services import api_key_hash
+
+    user = UserFactory()
+    _, raw = api_key_for(user)
+    marker = revoked_marker_name(api_key_hash(raw))
+    cache.set(marker, 1, 60)  # published, but the revocation's transaction rolled back
+
+    assert bearer(raw).get(KEYS_URL).status_code == 200
+    assert cache.get(marker) is None
+
+
+def test_a_warm_key_costs_one_redis_call_for_its_check_and_rate_limit(django_assert_num_queries):
+    from unittest import mock
+
+    import redis
+
+    user = UserFactory()
+    _, raw = api_key_for(user)
+    client = bearer(raw)
+    client.get("/api/v1/me")  # warms this process's copy and records the use
+
+    with (
+        mock.patch.object(
+            redis.Redis, "execute_command", autospec=True, side_effect=redis.Redis.execute_command
+        ) as calls,
+        django_assert_num_queries(0),
+    ):
+        assert client.get("/api/v1/me").status_code == 200
+
+    assert [call.args[1] for call in calls.call_args_list] == ["EVALSHA"]
+
+
+def test_each_call_gets_its_own_user_instance():
+    user = UserFactory(full_name="Ada Seller")
+    _, raw = api_key_for(user)
+
+    from accounts.selectors import api_key_principal
+    from accounts.services import api_key_hash
+
+    first = api_key_principal(key_hash=api_key_hash(raw))
+    first.user.full_name = "Changed in one request only"
+    second = api_key_principal(key_hash=api_key_hash(raw))
+
+    assert second.user is not first.user
+    assert second.user.full_name == "Ada Seller"
+
+
+def test_the_per_process_copies_are_bounded(monkeypatch):
+    from accounts import selectors
+    from accounts.services import api_key_hash
+
+    monkeypatch.setattr(selectors, "AUTH_LOCAL_MAX_ENTRIES", 3)
+    user = UserFactory()
+    for _ in range(10):
+        _, raw = api_key_for(user)
+        assert selectors.api_key_principal(key_hash=api_key_hash(raw)) is not None
+        assert len(selectors._local_entries) <= 3
+
+
 def test_key_of_disabled_user_is_refused():
     user = UserFactory()
     _, raw = api_key_for(user)

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from products import conf
 from products.conf import RateLimit
-from products.ratelimit import RateLimitExceeded, TokenBucket, acquire
+from products.ratelimit import RateLimitExceeded, ReservationVetoed, TokenBucket, acquire, reserve_all
 from products.tests import ratelimit_workers
 from products.tests.stub_server import StubServer
 
@@ -120,6 +120,22 @@ def test_a_wait_longer_than_allowed_reserves_nothing():
 
     # The refusal took nothing: the next caller waits no longer than the refused one would have.
     assert bucket.reserve(1, max_wait=5) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.redis
+def test_an_existing_veto_key_reserves_nothing_in_any_bucket():
+    from products.shared_state import redis_client, shared_key
+
+    buckets = [TokenBucket(f"t-{uuid.uuid4().hex}", RateLimit(rate=1, burst=1)) for _ in range(2)]
+    veto = shared_key("veto", uuid.uuid4().hex)
+    assert reserve_all(buckets, 1, max_wait=0, veto_key=veto) == 0  # absent: reserved
+    redis_client().set(veto, 1)
+
+    with pytest.raises(ReservationVetoed):
+        reserve_all(buckets, 1, max_wait=5, veto_key=veto)
+
+    # Nothing was taken: each bucket's next token is still one second after the first call.
+    assert reserve_all(buckets, 1, max_wait=5) == pytest.approx(1.0, abs=0.05)
 
 
 def test_more_tokens_than_the_burst_can_never_be_granted():
