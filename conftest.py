@@ -102,11 +102,14 @@ def _isolated_cache() -> Iterator[None]:
     from django.core.cache import cache as django_cache
 
     from accounts.selectors import api_key_principals_forget_all
+    from products.store import product_local_cache_clear
 
     yield
-    # Only this suite's keys (the cache's key prefix), never a whole server.
+    # Only this suite's keys (the cache's key prefix), never a whole server, and what
+    # this process keeps in memory in front of them.
     django_cache.delete_pattern("*")  # type: ignore[attr-defined]
     api_key_principals_forget_all()
+    product_local_cache_clear()
 
 
 class CeleryWorker:

@@ -199,6 +199,24 @@ class CpuProbe:
         }
 
 
+def calibration_ms() -> float:
+    """The best of three timings of a fixed pure-Python workload, in ms: the same on an
+    idle core of this machine from run to run, longer when a neighbour shares the core."""
+
+    def work() -> int:
+        total = 0
+        for i in range(1_500_000):
+            total += i % 7
+        return total
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        work()
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
+
+
 def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
@@ -337,7 +355,9 @@ def main() -> int:
             # Rounds take turns over the targets, so a noisy neighbour on a shared machine
             # disturbs one round of each rather than every round of one.
             runs: dict[str, list[dict[str, float]]] = {target.name: [] for target in targets}
+            calibrations = []
             for _round in range(args.rounds):
+                calibrations.append(calibration_ms())
                 for target in targets:
                     profilers = start_profilers(server.pid, target, args) if args.profile else []
                     before = probe.sample()
@@ -360,6 +380,12 @@ def main() -> int:
         redis.wait(timeout=10)
 
     baseline = results["health"]["rps"]
+    print("\nRounds (req/s; calibration: ms for a fixed pure-Python loop on an idle server,")
+    print("which grows when the machine's neighbours take the cores):\n")
+    print(f"{'round':<8}{'calibration':>12}" + "".join(f"{name[:22]:>24}" for name in runs))
+    for index, calibration in enumerate(calibrations):
+        columns = "".join(f"{target_runs[index]['rps']:>24.0f}" for target_runs in runs.values())
+        print(f"{index + 1:<8}{calibration:>12.1f}{columns}")
     print(
         f"\ngunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
         f"wrk 2 threads x {args.connections} connections, "

@@ -475,6 +475,10 @@ if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET and not DEBUG:
 # A product is served from the cache (and the database) for this long after it
 # was fetched upstream; then the next lookup fetches it again.
 PRODUCT_CACHE_SECONDS = env.int("PRODUCT_CACHE_SECONDS", default=6 * 3600)
+# Each process also keeps a record it read from the Redis cache for this long (0: off):
+# a product asked for again costs no round trip, and a record replaced in Redis reaches
+# every process within this time.
+PRODUCT_LOCAL_CACHE_SECONDS = env.float("PRODUCT_LOCAL_CACHE_SECONDS", default=2.0)
 # An ASIN the upstream does not know is not asked for again for this long.
 PRODUCT_NOT_FOUND_SECONDS = env.int("PRODUCT_NOT_FOUND_SECONDS", default=600)
 # After an upstream outage, lookups waiting on the same product fail fast for this long.

@@ -56,6 +56,11 @@ def ledger_entry_list(*, user: User) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
 
 
+def charge_refunded(*, charge: LedgerEntry) -> bool:
+    """Whether ``charge`` has been refunded (a charge is refunded at most once)."""
+    return LedgerEntry.objects.filter(refund_of_id=charge.pk).exists()
+
+
 def ledger_entry_get(*, account: CreditAccount, idempotency_key: str) -> LedgerEntry | None:
     return LedgerEntry.objects.filter(account=account, idempotency_key=idempotency_key).first()
 

@@ -177,6 +177,12 @@ class LookupSettings:
     idempotency_seconds: int
 
 
+def local_cache_seconds() -> float:
+    """How long a process keeps a record it read from the Redis cache (never longer than
+    the record's own freshness); 0: not at all."""
+    return max(0.0, min(float(settings.PRODUCT_LOCAL_CACHE_SECONDS), float(settings.PRODUCT_CACHE_SECONDS)))
+
+
 def lookup_settings() -> LookupSettings:
     return LookupSettings(
         cache_seconds=settings.PRODUCT_CACHE_SECONDS,

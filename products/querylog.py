@@ -1,7 +1,8 @@
 """The lookup query log, buffered so writing it never slows a lookup down.
 
-A lookup appends one JSON line to a Redis list (one RPUSH sent without waiting
-for its answer, the only cost on the hot path); ``lookup_log_flush`` (a Celery
+A lookup appends one JSON line to a Redis list: a cache hit in the same round
+trip as the cache read (products/store.py), anything else with one RPUSH sent
+without waiting for its answer; ``lookup_log_flush`` (a Celery
 beat task every few seconds, and the readers below before they read) moves the
 lines into the database with one bulk INSERT per batch and adds them to the
 per-marketplace cache counters.
@@ -28,7 +29,7 @@ def _stats_key() -> str:
     return shared_key("lookuplog", "stats")
 
 
-def lookup_log_buffer(
+def lookup_log_line(
     *,
     user_id: int,
     asin: str,
@@ -38,8 +39,10 @@ def lookup_log_buffer(
     outcome: str,
     credits: int,
     latency_ms: float,
-) -> None:
-    line = json.dumps(
+) -> str:
+    """One lookup's line, for ``lookup_log_buffer`` or to be appended to
+    ``lookup_log_buffer_key()`` together with another Redis command."""
+    return json.dumps(
         [
             user_id,
             asin,
@@ -52,6 +55,33 @@ def lookup_log_buffer(
             datetime.now(UTC).timestamp(),
         ],
         separators=(",", ":"),
+    )
+
+
+def lookup_log_buffer_key() -> str:
+    return _buffer_key()
+
+
+def lookup_log_buffer(
+    *,
+    user_id: int,
+    asin: str,
+    marketplace: str,
+    channel: str,
+    source: str,
+    outcome: str,
+    credits: int,
+    latency_ms: float,
+) -> None:
+    line = lookup_log_line(
+        user_id=user_id,
+        asin=asin,
+        marketplace=marketplace,
+        channel=channel,
+        source=source,
+        outcome=outcome,
+        credits=credits,
+        latency_ms=latency_ms,
     )
     # Nothing waits for Redis's answer: the lookup's caller is answered meanwhile.
     send_without_reply("RPUSH", _buffer_key(), line)

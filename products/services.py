@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
 
 from accounts.models import User
 from config.errors import ConflictError, DomainError
 from config.metrics import record_lookup
 from credits.errors import InsufficientCredits
+from credits.selectors import charge_refunded
 from credits.services import credits_charge, credits_refund
 from products import conf
 from products.marketplaces import Marketplace, marketplace_get
 from products.models import LookupLog
 from products.providers import ProviderError, search_by_code_with_fallback
 from products.providers.base import product_code_not_found
-from products.querylog import lookup_log_buffer
+from products.querylog import lookup_log_buffer, lookup_log_buffer_key, lookup_log_line
 from products.shared_state import redis_client, shared_key
 from products.store import product_record_bytes, product_records_keep
 from products.validation import CODE_TYPE_LABELS, ProductCode, normalize_asin, normalize_product_code
@@ -80,22 +86,12 @@ def product_lookup(
     market = marketplace_get(marketplace)
     fingerprint = f"{market.code}:{asin}"
 
-    replay_key = None
-    if idempotency_key:
-        replay_key = shared_key("lookup-replay", str(user.pk), idempotency_key.strip()[:200])
-        earlier = _claim_replay_key(replay_key, fingerprint)
-        if earlier is not None:
-            return _replay(earlier)
-
+    replay_key, earlier = _claim("lookup-replay", user, idempotency_key, fingerprint)
+    if earlier is not None:
+        return _replay(earlier)
     try:
-        charge = credits_charge(
-            user=user,
-            operation=LOOKUP_OPERATION,
-            idempotency_key=f"lookup:{uuid.uuid4().hex}",
-            reference=fingerprint,
-        )
+        charge = _charge(user, LOOKUP_OPERATION, "lookup", fingerprint, replay_key, idempotency_key)
     except InsufficientCredits:
-        _forget(replay_key)
         _log(
             user,
             asin,
@@ -108,8 +104,21 @@ def product_lookup(
         )
         raise
 
+    # A cache hit's log line goes out with the cache read itself.
+    hit_line = lookup_log_line(
+        user_id=user.pk,
+        asin=asin,
+        marketplace=market.code,
+        channel=channel,
+        source=LookupLog.Source.CACHE,
+        outcome=LookupLog.Outcome.OK,
+        credits=-charge.amount,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
     try:
-        fetched = product_record_bytes(asin=asin, marketplace=market)
+        fetched = product_record_bytes(
+            asin=asin, marketplace=market, on_cache_hit=(lookup_log_buffer_key(), hit_line)
+        )
     except ProviderError as exc:
         _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
         outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
@@ -133,6 +142,7 @@ def product_lookup(
         LookupLog.Outcome.OK,
         result.credits_charged,
         started,
+        logged=fetched.source == LookupLog.Source.CACHE,
     )
     _remember(
         replay_key,
@@ -145,6 +155,51 @@ def product_lookup(
         },
     )
     return result
+
+
+def _claim(
+    namespace: str, user: User, idempotency_key: str | None, fingerprint: str
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The Redis key of this request's ``Idempotency-Key`` (None without one), and the answer
+    an earlier request with the key left, if any; see ``_claim_replay_key``."""
+    if not idempotency_key:
+        return None, None
+    replay_key = f"{shared_key(namespace, str(user.pk))}:{idempotency_key.strip()[:200]}"
+    return replay_key, _claim_replay_key(replay_key, fingerprint)
+
+
+def _charge(
+    user: User,
+    operation: str,
+    key_prefix: str,
+    reference: str,
+    replay_key: str | None,
+    idempotency_key: str | None,
+) -> LedgerEntry:
+    """One charge for this request; when the balance cannot cover it (402), the request's
+    claim on its ``Idempotency-Key`` is given up, so a retry after a top-up runs anew.
+
+    With an ``Idempotency-Key`` the ledger entry's own key derives from it: a retry after a
+    process died between the charge and recording its answer finds that charge instead of
+    making a second one. A charge found refunded (its lookup delivered nothing) is followed
+    by a new one, as a new attempt."""
+    if not idempotency_key:
+        keys: Iterator[str] = iter([f"{key_prefix}:{uuid.uuid4().hex}"])
+    else:
+        digest = hashlib.sha256(idempotency_key.strip()[:200].encode()).hexdigest()[:40]
+        keys = (f"{key_prefix}:idem:{user.pk}:{digest}:{attempt}" for attempt in itertools.count(1))
+    for ledger_key in keys:
+        asked_at = timezone.now()
+        try:
+            charge = credits_charge(
+                user=user, operation=operation, idempotency_key=ledger_key, reference=reference
+            )
+        except InsufficientCredits:
+            _forget(replay_key)
+            raise
+        if not idempotency_key or charge.created_at >= asked_at or not charge_refunded(charge=charge):
+            return charge
+    raise AssertionError("unreachable: the attempts never run out")
 
 
 def _refund_undelivered(
@@ -171,18 +226,22 @@ def _log(
     outcome: str,
     credits: int,
     started: float,
+    *,
+    logged: bool = False,
 ) -> None:
+    """Count the lookup, and log it unless its line went out already (``logged``)."""
     seconds = time.perf_counter() - started
-    lookup_log_buffer(
-        user_id=user.pk,
-        asin=asin,
-        marketplace=marketplace,
-        channel=channel,
-        source=source,
-        outcome=outcome,
-        credits=credits,
-        latency_ms=seconds * 1000,
-    )
+    if not logged:
+        lookup_log_buffer(
+            user_id=user.pk,
+            asin=asin,
+            marketplace=marketplace,
+            channel=channel,
+            source=source,
+            outcome=outcome,
+            credits=credits,
+            latency_ms=seconds * 1000,
+        )
     record_lookup(marketplace=marketplace, source=source, outcome=outcome, channel=channel, seconds=seconds)
 
 
@@ -324,23 +383,11 @@ def product_code_lookup(
     market = marketplace_get(marketplace)
     fingerprint = f"{market.code}:{product_code.value}"
 
-    replay_key = None
-    if idempotency_key:
-        replay_key = shared_key("code-lookup-replay", str(user.pk), idempotency_key.strip()[:200])
-        earlier = _claim_replay_key(replay_key, fingerprint)
-        if earlier is not None:
-            return _code_replay(earlier)
-
-    try:
-        charge = credits_charge(
-            user=user,
-            operation=CODE_LOOKUP_OPERATION,
-            idempotency_key=f"code-lookup:{uuid.uuid4().hex}",
-            reference=f"{fingerprint} ({product_code.label})",
-        )
-    except InsufficientCredits:
-        _forget(replay_key)
-        raise
+    replay_key, earlier = _claim("code-lookup-replay", user, idempotency_key, fingerprint)
+    if earlier is not None:
+        return _code_replay(earlier)
+    reference = f"{fingerprint} ({product_code.label})"
+    charge = _charge(user, CODE_LOOKUP_OPERATION, "code-lookup", reference, replay_key, idempotency_key)
 
     try:
         answer, source = _code_answer(product_code, market)

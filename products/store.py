@@ -40,7 +40,7 @@ from products.providers import (
     provider_chain,
 )
 from products.providers.base import product_not_found
-from products.shared_state import LuaScript, redis_client, shared_key
+from products.shared_state import LuaScript, redis_client, send_without_reply, shared_key
 
 CACHE = "cache"
 DATABASE = "database"
@@ -79,8 +79,60 @@ def _raise_failure(marker: bytes, asin: str) -> None:
     raise _failure_error(marker)
 
 
+# KEYS: the record, its failure marker, a list; ARGV: a value. Reads the record and
+# the marker, and appends the value to the list when the record is there.
+_read_cached = LuaScript(
+    """
+    local found = redis.call("MGET", KEYS[1], KEYS[2])
+    if found[1] then
+        redis.call("RPUSH", KEYS[3], ARGV[1])
+    end
+    return found
+    """
+)
+
+
+# Records this process read from the Redis cache: record key -> (monotonic expiry, bytes).
+# A product asked for again within PRODUCT_LOCAL_CACHE_SECONDS costs no round trip; a
+# record replaced in Redis reaches the other processes within that time (this one at once).
+_local: dict[str, tuple[float, bytes]] = {}
+LOCAL_CACHE_ENTRIES = 2000
+
+
+def _local_get(record_key: str) -> bytes | None:
+    entry = _local.get(record_key)
+    if entry is None:
+        return None
+    if entry[0] <= time.monotonic():
+        _local.pop(record_key, None)
+        return None
+    return entry[1]
+
+
+def _local_keep(record_key: str, body: bytes) -> None:
+    seconds = conf.local_cache_seconds()
+    if seconds <= 0:
+        return
+    if len(_local) >= LOCAL_CACHE_ENTRIES:
+        _local.clear()
+    _local[record_key] = (time.monotonic() + seconds, body)
+
+
+def _local_forget(record_key: str) -> None:
+    _local.pop(record_key, None)
+
+
+def product_local_cache_clear() -> None:
+    """Forget every record this process keeps (tests; the Redis cache is unchanged)."""
+    _local.clear()
+
+
 def product_record_bytes(
-    *, asin: str, marketplace: Marketplace, fetched_since: datetime | None = None
+    *,
+    asin: str,
+    marketplace: Marketplace,
+    fetched_since: datetime | None = None,
+    on_cache_hit: tuple[str, str] | None = None,
 ) -> Fetched:
     """The record of ``asin`` in ``marketplace`` as JSON bytes, and where it came from.
 
@@ -89,11 +141,27 @@ def product_record_bytes(
     the product is fetched again, through the same single flight, and the fresh
     record replaces the cached one.
 
+    ``on_cache_hit`` (a Redis list and a value) is appended to that list in the
+    same round trip as the cache read when the record is served from the cache
+    (``source`` CACHE): a lookup's log line, so a hit costs one round trip.
+
     Raises ``ProductNotFound`` or another ``ProviderError`` when nothing can be delivered."""
     record_key, failed_key, lock_key = _keys(asin, marketplace)
+    if on_cache_hit is not None and fetched_since is not None:
+        raise ValueError("on_cache_hit serves any cached record: it cannot take fetched_since.")
+    if fetched_since is None and (kept := _local_get(record_key)) is not None:
+        if on_cache_hit is not None:
+            send_without_reply("RPUSH", *on_cache_hit)
+        return Fetched(kept, CACHE)
     client = redis_client()
-    cached, failed = cast(list[bytes | None], client.mget([record_key, failed_key]))
+    if on_cache_hit is not None:
+        list_key, value = on_cache_hit
+        found = _read_cached([record_key, failed_key, list_key], [value])
+        cached, failed = cast(list[bytes | None], found)
+    else:
+        cached, failed = cast(list[bytes | None], client.mget([record_key, failed_key]))
     if cached is not None and _fetched_since(cached, fetched_since):
+        _local_keep(record_key, cached)
         return Fetched(cached, CACHE)
     if failed is not None:
         _raise_failure(failed, asin)
@@ -103,6 +171,7 @@ def product_record_bytes(
     if stored is not None:
         body, age = stored
         client.set(record_key, body, ex=max(1, int(settings.cache_seconds - age)))
+        _local_forget(record_key)
         return Fetched(body, DATABASE)
 
     token = uuid.uuid4().hex
@@ -153,8 +222,12 @@ def _fetch_upstream(
         ttl = settings.not_found_seconds if not_found else settings.unavailable_seconds
         client.set(failed_key, json.dumps(marker), px=max(1, int(ttl * 1000)))
         raise
-    body = product_store(record=record)
+    # The cache first: a request arriving meanwhile finds the record in the cache, never
+    # in the database alone (it would tell its caller "database" for a fresh fetch).
+    body = json.dumps(record.to_dict(), separators=(",", ":")).encode()
     client.set(record_key, body, ex=settings.cache_seconds)
+    _local_forget(record_key)
+    product_store(record=record)
     return Fetched(body, UPSTREAM)
 
 
@@ -286,6 +359,7 @@ def product_records_many(
             pipe = client.pipeline(transaction=False)
             for asin, (body, age) in stored.items():
                 pipe.set(keys[asin][0], body, ex=max(1, int(settings.cache_seconds - age)))
+                _local_forget(keys[asin][0])
                 found[asin] = Fetched(body, DATABASE)
             pipe.execute()
             missing = [asin for asin in missing if asin not in found]
@@ -389,6 +463,7 @@ def _fetch_upstream_many(
             result = outcome[asin]
             if isinstance(result, ProductRecord):
                 pipe.set(record_key, bodies[asin], ex=settings.cache_seconds)
+                _local_forget(record_key)
                 found[asin] = Fetched(bodies[asin], UPSTREAM)
                 continue
             marker = {
@@ -483,6 +558,7 @@ def product_records_keep(*, records: Sequence[ProductRecord]) -> dict[str, bytes
     for record in records:
         record_key, failed_key, _ = _keys(record.asin, marketplace_get(record.marketplace))
         pipe.set(record_key, bodies[record.asin], ex=settings.cache_seconds)
+        _local_forget(record_key)
         pipe.delete(failed_key)
     pipe.execute()
     return bodies

@@ -182,6 +182,35 @@ def test_idempotent_retry_after_an_outage_tries_again_and_pays_once():
     assert balance_get(user=user) == 5
 
 
+def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_again(monkeypatch):
+    from products import services
+    from products.shared_state import redis_client
+
+    user = funded_user(credits=5)
+    key = str(uuid.uuid4())
+
+    class WorkerDied(BaseException):  # as a SIGKILL: nothing after the charge runs
+        pass
+
+    def die(replay_key, state):
+        raise WorkerDied
+
+    monkeypatch.setattr(services, "_remember", die)
+    with pytest.raises(WorkerDied):
+        services.product_lookup(user=user, asin=ASIN, idempotency_key=key)
+    monkeypatch.undo()
+    assert balance_get(user=user) == 4  # charged; the answer was never recorded
+    # The request's pending claim expires (about a minute later); the client retries.
+    redis_client().delete(*redis_client().keys("*lookup-replay*"))
+
+    retried = client_for(user).post(URL, {"asin": ASIN}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert retried.status_code == 200, retried.content
+    assert retried.json()["product"]["asin"] == ASIN
+    assert balance_get(user=user) == 4
+    assert len(charges(user)) == 1
+
+
 def test_idempotent_not_found_is_replayed():
     user = funded_user(credits=5)
     client = client_for(user)
@@ -253,3 +282,110 @@ def test_request_body_must_be_a_json_object(body, content_type, status):
     assert response.status_code == status
     assert response.json()["error"]["code"] in {"invalid", "unsupported_media_type"}
     assert balance_get(user=user) == 5
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_cached_lookup_costs_two_redis_calls_and_one_statement():
+    """The hot path: the key's check with its rate limit (one call), the charge (one
+    statement), the cached record read with its log line appended (one call)."""
+    from unittest import mock
+
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = funded_user(credits=10)
+    client = client_for(user)
+    assert client.post(URL, {"asin": ASIN}, format="json").status_code == 200  # caches it, warms the key
+
+    with (
+        mock.patch.object(
+            redis.Redis, "execute_command", autospec=True, side_effect=redis.Redis.execute_command
+        ) as calls,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = client.post(URL, {"asin": ASIN}, format="json")
+
+    assert response.status_code == 200
+    assert response["X-Cache"] == "hit"
+    # The test's transaction wraps the charge in a savepoint; in production it is one statement.
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1, statements
+    assert "credits_ledgerentry" in statements[0]
+    assert [call.args[1] for call in calls.call_args_list] == ["EVALSHA", "EVALSHA"]
+    lookup_log_flush()
+    rows = LookupLog.objects.filter(user=user).order_by("created_at")
+    assert [(row.source, row.outcome, row.credits) for row in rows] == [
+        ("upstream", "ok", 1),
+        ("cache", "ok", 1),
+    ]
+
+
+@pytest.mark.redis
+def test_a_product_asked_for_again_is_served_from_the_process_without_a_redis_read(settings):
+    from unittest import mock
+
+    import redis
+
+    settings.PRODUCT_LOCAL_CACHE_SECONDS = 30
+    user = funded_user(credits=10)
+    client = client_for(user)
+    client.post(URL, {"asin": ASIN}, format="json")  # upstream, into the Redis cache
+    client.post(URL, {"asin": ASIN}, format="json")  # read from Redis, kept by this process
+
+    with mock.patch.object(
+        redis.Redis, "execute_command", autospec=True, side_effect=redis.Redis.execute_command
+    ) as calls:
+        response = client.post(URL, {"asin": ASIN}, format="json")
+
+    assert response.status_code == 200
+    assert response["X-Cache"] == "hit"
+    assert [call.args[1] for call in calls.call_args_list] == ["EVALSHA"]  # the key's check only
+    assert balance_get(user=user) == 7
+    lookup_log_flush()
+    assert [row.source for row in LookupLog.objects.filter(user=user).order_by("created_at")] == [
+        "upstream",
+        "cache",
+        "cache",
+    ]
+
+
+@pytest.mark.redis
+def test_a_record_refreshed_in_this_process_replaces_the_kept_one_at_once(settings):
+    from django.utils import timezone
+
+    from products.marketplaces import marketplace_get
+    from products.store import product_record_bytes
+
+    settings.PRODUCT_LOCAL_CACHE_SECONDS = 30
+    us = marketplace_get("US")
+    product_record_bytes(asin=ASIN, marketplace=us)  # upstream
+    kept = product_record_bytes(asin=ASIN, marketplace=us)  # Redis, kept
+    assert kept.source == "cache"
+
+    refreshed = product_record_bytes(asin=ASIN, marketplace=us, fetched_since=timezone.now())
+    again = product_record_bytes(asin=ASIN, marketplace=us)
+
+    assert refreshed.source == "upstream"
+    assert again.body == refreshed.body != kept.body
+
+
+@pytest.mark.redis
+def test_no_process_copy_when_it_is_turned_off(settings):
+    from unittest import mock
+
+    import redis
+
+    settings.PRODUCT_LOCAL_CACHE_SECONDS = 0
+    user = funded_user(credits=10)
+    client = client_for(user)
+    for _ in range(2):
+        client.post(URL, {"asin": ASIN}, format="json")
+
+    with mock.patch.object(
+        redis.Redis, "execute_command", autospec=True, side_effect=redis.Redis.execute_command
+    ) as calls:
+        assert client.post(URL, {"asin": ASIN}, format="json")["X-Cache"] == "hit"
+
+    assert [call.args[1] for call in calls.call_args_list] == ["EVALSHA", "EVALSHA"]
