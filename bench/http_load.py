@@ -168,35 +168,75 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def child_pids(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def reaped_children_cpu_seconds(pid: int) -> float:
+    """CPU of the children ``pid`` has waited for (cutime + cstime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+
+
 @dataclass
 class CpuProbe:
     """CPU seconds spent by each part of the system under test: the gunicorn
-    processes, the PostgreSQL backends of the bench database (and the WAL writer),
-    the benchmark's own Redis server. wrk's own CPU comes from its rusage."""
+    processes, PostgreSQL, the benchmark's own Redis server. wrk's own CPU comes from
+    its rusage.
+
+    PostgreSQL's is every process of the server (backends, WAL writer, checkpointer,
+    autovacuum) plus what its ended backends spent, which the kernel adds to the
+    postmaster's children's time when it reaps them: Django reconnects every
+    CONN_MAX_AGE seconds, so backends come and go during a run. Run it on a quiet
+    server: another database's work would count too."""
 
     gunicorn_pgid: int
     redis_pid: int
     database_url: str
 
-    def postgres_pids(self) -> list[int]:
+    def postmaster_pid(self) -> int:
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
-                "AND pid <> pg_backend_pid()) OR backend_type = 'walwriter'"
-            ).fetchall()
-        return [row[0] for row in rows]
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        if row is None:
+            raise RuntimeError("PostgreSQL did not say its backend's pid")
+        return parent_pid(int(row[0]))
 
-    def sample(self) -> dict[str, float]:
+    def postgres_cpu(self) -> dict[int, float]:
+        postmaster = self.postmaster_pid()
+        processes = {pid: process_cpu_seconds(pid) for pid in child_pids(postmaster)}
+        processes[postmaster] = process_cpu_seconds(postmaster) + reaped_children_cpu_seconds(postmaster)
+        return processes
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        """CPU seconds so far of each process of each part, by pid."""
+        web = group_pids(self.gunicorn_pgid)
         return {
-            "web": sum(process_cpu_seconds(pid) for pid in group_pids(self.gunicorn_pgid)),
-            "web_kernel": sum(
-                process_cpu_seconds(pid, kernel_only=True) for pid in group_pids(self.gunicorn_pgid)
-            ),
-            "postgres": sum(process_cpu_seconds(pid) for pid in self.postgres_pids()),
-            "redis": process_cpu_seconds(self.redis_pid),
+            "web": {pid: process_cpu_seconds(pid) for pid in web},
+            "web_kernel": {pid: process_cpu_seconds(pid, kernel_only=True) for pid in web},
+            "postgres": self.postgres_cpu(),
+            "redis": {self.redis_pid: process_cpu_seconds(self.redis_pid)},
         }
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU seconds spent between two samples by the processes alive at the second (a
+        process that ended in between, such as a PostgreSQL backend, is left out rather
+        than counted as a negative)."""
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def calibration_ms() -> float:
@@ -365,8 +405,8 @@ def main() -> int:
                     after = probe.sample()
                     for profiler in profilers:
                         profiler.wait(timeout=60)
-                    for part, seconds in after.items():
-                        run[f"{part}_cpu"] = seconds - before[part]
+                    for part, processes in after.items():
+                        run[f"{part}_cpu"] = probe.spent(before[part], processes)
                     runs[target.name].append(run)
             # The median round of each target by throughput.
             results = {
