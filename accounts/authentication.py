@@ -54,7 +54,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             refused_wait = self._reserve(request, principal, veto_key)
         except ReservationVetoed:
-            principal = selectors.api_key_principal_reload(key_hash=key_hash)
+            services.api_key_auth_cache_forget(key_hash=key_hash)
+            principal = selectors.api_key_principal(key_hash=key_hash)
             if principal is None or principal.revoked:
                 raise AuthenticationFailed(REVOKED_MESSAGE, code="revoked_api_key") from None
             # The marker of a revocation that did not commit (one that is still

@@ -97,15 +97,9 @@ def api_key_principal(*, key_hash: str) -> ApiKeyPrincipal | None:
 
 
 def api_key_principal_forget(*, key_hash: str) -> None:
-    """Drop this process's copy of the key's state (it was found revoked)."""
+    """Drop this process's copy of the key's state (memory of this module's own; the
+    shared cache's copy is dropped by accounts.services)."""
     _local_entries.pop(key_hash, None)
-
-
-def api_key_principal_reload(*, key_hash: str) -> ApiKeyPrincipal | None:
-    """``api_key_principal`` from the database, replacing every cached copy."""
-    _local_entries.pop(key_hash, None)
-    django_cache.delete(auth_cache_key(key_hash))
-    return api_key_principal(key_hash=key_hash)
 
 
 def api_key_principals_forget_all() -> None:

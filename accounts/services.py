@@ -74,6 +74,12 @@ def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
 
 def _api_key_revocation_publish(key_hash: str) -> None:
     cache.set(revoked_marker_name(key_hash), 1, REVOKED_MARKER_SECONDS)
+    api_key_auth_cache_forget(key_hash=key_hash)
+
+
+def api_key_auth_cache_forget(*, key_hash: str) -> None:
+    """Drop every cached copy of the key's state (the shared cache's and this process's),
+    so the next authentication reads it from the database."""
     cache.delete(auth_cache_key(key_hash))
     api_key_principal_forget(key_hash=key_hash)
 

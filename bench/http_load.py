@@ -156,16 +156,22 @@ def process_cpu_seconds(pid: int, *, kernel_only: bool = False) -> float:
     return (int(fields[12]) + (0 if kernel_only else int(fields[11]))) / CLOCK_TICKS
 
 
-def group_pids(pgid: int) -> list[int]:
+def pids_where(field: int, value: int) -> list[int]:
+    """The processes whose /proc stat ``field`` (counted after the command name:
+    1 the parent, 2 the process group) is ``value``."""
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:
+        if int(fields[field]) == value:
             pids.append(int(stat.parent.name))
     return pids
+
+
+def group_pids(pgid: int) -> list[int]:
+    return pids_where(2, pgid)
 
 
 def parent_pid(pid: int) -> int:
@@ -173,15 +179,7 @@ def parent_pid(pid: int) -> int:
 
 
 def child_pids(parent: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            pids.append(int(stat.parent.name))
-    return pids
+    return pids_where(1, parent)
 
 
 def reaped_children_cpu_seconds(pid: int) -> float:

@@ -22,20 +22,9 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.update(
-    DEBUG="0",
-    SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",  # noqa: S106
-    ALLOWED_HOSTS="testserver",
-    SECURE_SSL_REDIRECT="0",
-    LOG_LEVEL="WARNING",
-    API_RATE_METERED="1000000000/s",
-    API_RATE_FREE="1000000000/s",
-    API_RATE_USER_METERED="1000000000/s",
-    API_RATE_USER_FREE="1000000000/s",
-    DJANGO_SETTINGS_MODULE="config.settings",
-)
+from http_load import bench_env  # noqa: E402 - this directory: the HTTP benchmark's settings
+
+os.environ.update(bench_env(), ALLOWED_HOSTS="testserver", DJANGO_SETTINGS_MODULE="config.settings")
 warnings.simplefilter("ignore")
 
 

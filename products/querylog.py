@@ -2,16 +2,17 @@
 
 A lookup appends one JSON line to a Redis list: a cache hit in the same round
 trip as the cache read (products/store.py), anything else with one RPUSH sent
-without waiting for its answer; ``lookup_log_flush`` (a Celery
-beat task every few seconds, and the readers below before they read) moves the
-lines into the database with one bulk INSERT per batch and adds them to the
-per-marketplace cache counters.
+without waiting for its answer; ``lookup_log_flush`` (a Celery beat task every
+few seconds, and the readers below before they read) moves the lines into the
+database with one bulk INSERT per batch and adds them to the per-marketplace
+cache counters.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -29,62 +30,56 @@ def _stats_key() -> str:
     return shared_key("lookuplog", "stats")
 
 
-def lookup_log_line(
-    *,
-    user_id: int,
-    asin: str,
-    marketplace: str,
-    channel: str,
-    source: str,
-    outcome: str,
-    credits: int,
-    latency_ms: float,
-) -> str:
-    """One lookup's line, for ``lookup_log_buffer`` or to be appended to
-    ``lookup_log_buffer_key()`` together with another Redis command."""
-    return json.dumps(
-        [
-            user_id,
-            asin,
-            marketplace,
-            channel,
-            source,
-            outcome,
-            credits,
-            round(latency_ms, 3),
-            datetime.now(UTC).timestamp(),
-        ],
-        separators=(",", ":"),
-    )
+@dataclass(frozen=True, slots=True)
+class LookupLine:
+    """One lookup, as the query log keeps it."""
+
+    user_id: int
+    asin: str
+    marketplace: str
+    channel: str
+    source: str
+    outcome: str
+    credits: int
+    latency_ms: float
+
+    def encode(self) -> str:
+        """The buffered form: a JSON array, with the moment it was made."""
+        return json.dumps(
+            [
+                self.user_id,
+                self.asin,
+                self.marketplace,
+                self.channel,
+                self.source,
+                self.outcome,
+                self.credits,
+                round(self.latency_ms, 3),
+                datetime.now(UTC).timestamp(),
+            ],
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def decode(raw: bytes) -> LookupLog:
+        *fields, at = json.loads(raw)
+        return LookupLog(
+            **dict(zip(LOOKUP_LINE_FIELDS, fields, strict=True)), created_at=datetime.fromtimestamp(at, UTC)
+        )
+
+
+LOOKUP_LINE_FIELDS = tuple(field.name for field in fields(LookupLine))
 
 
 def lookup_log_buffer_key() -> str:
+    """The Redis list of buffered lines, for appending ``LookupLine.encode()`` together
+    with another command (products/store.py's cache read)."""
     return _buffer_key()
 
 
-def lookup_log_buffer(
-    *,
-    user_id: int,
-    asin: str,
-    marketplace: str,
-    channel: str,
-    source: str,
-    outcome: str,
-    credits: int,
-    latency_ms: float,
-) -> None:
-    line = lookup_log_line(
-        user_id=user_id,
-        asin=asin,
-        marketplace=marketplace,
-        channel=channel,
-        source=source,
-        outcome=outcome,
-        credits=credits,
-        latency_ms=latency_ms,
-    )
+def lookup_log_buffer(line: LookupLine) -> None:
     # Nothing waits for Redis's answer: the lookup's caller is answered meanwhile.
-    send_without_reply("RPUSH", _buffer_key(), line)
+    send_without_reply("RPUSH", _buffer_key(), line.encode())
 
 
 def lookup_log_flush(*, max_batches: int = 50) -> int:
@@ -95,24 +90,8 @@ def lookup_log_flush(*, max_batches: int = 50) -> int:
         lines = cast(list[bytes] | None, client.lpop(_buffer_key(), FLUSH_BATCH))
         if not lines:
             break
-        rows = []
-        counts: Counter[str] = Counter()
-        for line in lines:
-            user_id, asin, marketplace, channel, source, outcome, credits, latency_ms, at = json.loads(line)
-            rows.append(
-                LookupLog(
-                    user_id=user_id,
-                    asin=asin,
-                    marketplace=marketplace,
-                    channel=channel,
-                    source=source,
-                    outcome=outcome,
-                    credits=credits,
-                    latency_ms=latency_ms,
-                    created_at=datetime.fromtimestamp(at, UTC),
-                )
-            )
-            counts[f"{marketplace}:{source}"] += 1
+        rows = [LookupLine.decode(line) for line in lines]
+        counts = Counter(f"{row.marketplace}:{row.source}" for row in rows)
         LookupLog.objects.bulk_create(rows)
         pipe = client.pipeline(transaction=False)
         for field, count in counts.items():

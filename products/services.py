@@ -24,7 +24,7 @@ from products.marketplaces import Marketplace, marketplace_get
 from products.models import LookupLog
 from products.providers import ProviderError, search_by_code_with_fallback
 from products.providers.base import product_code_not_found
-from products.querylog import lookup_log_buffer, lookup_log_buffer_key, lookup_log_line
+from products.querylog import LookupLine, lookup_log_buffer, lookup_log_buffer_key
 from products.shared_state import redis_client, shared_key
 from products.store import product_record_bytes, product_records_keep
 from products.validation import CODE_TYPE_LABELS, ProductCode, normalize_asin, normalize_product_code
@@ -89,40 +89,27 @@ def product_lookup(
     replay_key, earlier = _claim("lookup-replay", user, idempotency_key, fingerprint)
     if earlier is not None:
         return _replay(earlier)
+
+    def line(source: str, outcome: str, credits: int = 0) -> LookupLine:
+        latency_ms = (time.perf_counter() - started) * 1000
+        return LookupLine(user.pk, asin, market.code, channel, source, outcome, credits, latency_ms)
+
     try:
         charge = _charge(user, LOOKUP_OPERATION, "lookup", fingerprint, replay_key, idempotency_key)
     except InsufficientCredits:
-        _log(
-            user,
-            asin,
-            market.code,
-            channel,
-            LookupLog.Source.NONE,
-            LookupLog.Outcome.INSUFFICIENT_CREDITS,
-            0,
-            started,
-        )
+        _log(line(LookupLog.Source.NONE, LookupLog.Outcome.INSUFFICIENT_CREDITS))
         raise
 
-    # A cache hit's log line goes out with the cache read itself.
-    hit_line = lookup_log_line(
-        user_id=user.pk,
-        asin=asin,
-        marketplace=market.code,
-        channel=channel,
-        source=LookupLog.Source.CACHE,
-        outcome=LookupLog.Outcome.OK,
-        credits=-charge.amount,
-        latency_ms=(time.perf_counter() - started) * 1000,
-    )
+    # A cache hit's line goes out with the cache read itself.
+    hit = line(LookupLog.Source.CACHE, LookupLog.Outcome.OK, -charge.amount)
     try:
         fetched = product_record_bytes(
-            asin=asin, marketplace=market, on_cache_hit=(lookup_log_buffer_key(), hit_line)
+            asin=asin, marketplace=market, on_cache_hit=(lookup_log_buffer_key(), hit.encode())
         )
     except ProviderError as exc:
         _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
         outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
-        _log(user, asin, market.code, channel, LookupLog.Source.NONE, outcome, 0, started)
+        _log(line(LookupLog.Source.NONE, outcome))
         raise
 
     result = LookupResult(
@@ -133,17 +120,10 @@ def product_lookup(
         credits_charged=-charge.amount,
         credits_remaining=charge.balance_after,
     )
-    _log(
-        user,
-        asin,
-        market.code,
-        channel,
-        fetched.source,
-        LookupLog.Outcome.OK,
-        result.credits_charged,
-        started,
-        logged=fetched.source == LookupLog.Source.CACHE,
-    )
+    if fetched.source == LookupLog.Source.CACHE:
+        _log(hit, buffered=True)
+    else:
+        _log(line(fetched.source, LookupLog.Outcome.OK, result.credits_charged))
     _remember(
         replay_key,
         {
@@ -217,32 +197,17 @@ def _refund_undelivered(
         _forget(replay_key)
 
 
-def _log(
-    user: User,
-    asin: str,
-    marketplace: str,
-    channel: str,
-    source: str,
-    outcome: str,
-    credits: int,
-    started: float,
-    *,
-    logged: bool = False,
-) -> None:
-    """Count the lookup, and log it unless its line went out already (``logged``)."""
-    seconds = time.perf_counter() - started
-    if not logged:
-        lookup_log_buffer(
-            user_id=user.pk,
-            asin=asin,
-            marketplace=marketplace,
-            channel=channel,
-            source=source,
-            outcome=outcome,
-            credits=credits,
-            latency_ms=seconds * 1000,
-        )
-    record_lookup(marketplace=marketplace, source=source, outcome=outcome, channel=channel, seconds=seconds)
+def _log(line: LookupLine, *, buffered: bool = False) -> None:
+    """Count the lookup, and log it unless its line went out already (``buffered``)."""
+    if not buffered:
+        lookup_log_buffer(line)
+    record_lookup(
+        marketplace=line.marketplace,
+        source=line.source,
+        outcome=line.outcome,
+        channel=line.channel,
+        seconds=line.latency_ms / 1000,
+    )
 
 
 def _error_state(exc: DomainError) -> dict[str, object]:

@@ -26,7 +26,7 @@ from products.bulk.kinds import (
 from products.marketplaces import DEFAULT_MARKETPLACE, marketplace_get
 from products.models import LookupLog
 from products.providers import MarketplaceNotSupported, ProductNotFound, ProviderError, ProviderNotConfigured
-from products.querylog import lookup_log_buffer
+from products.querylog import LookupLine, lookup_log_buffer
 from products.store import Fetched, product_records_many, upstream_not_called
 from products.validation import normalize_asin
 
@@ -76,16 +76,18 @@ def asin_lookup_completed(job: JobContext, done: Sequence[tuple[ClaimedItem, Ite
     for item, outcome in done:
         delivered = outcome.kind == "succeeded"
         lookup_log_buffer(
-            user_id=job.user_id,
-            asin=item.value,
-            marketplace=marketplace,
-            channel=LookupLog.Channel.BULK,
-            source=str(outcome.meta.get("source", LookupLog.Source.NONE)),
-            outcome=_LOG_OUTCOMES.get(
-                "succeeded" if delivered else outcome.error_code, LookupLog.Outcome.UNAVAILABLE
-            ),
-            credits=job.item_price if delivered else 0,
-            latency_ms=float(outcome.meta.get("latency_ms", 0.0)),
+            LookupLine(
+                user_id=job.user_id,
+                asin=item.value,
+                marketplace=marketplace,
+                channel=LookupLog.Channel.BULK,
+                source=str(outcome.meta.get("source", LookupLog.Source.NONE)),
+                outcome=_LOG_OUTCOMES.get(
+                    "succeeded" if delivered else outcome.error_code, LookupLog.Outcome.UNAVAILABLE
+                ),
+                credits=job.item_price if delivered else 0,
+                latency_ms=float(outcome.meta.get("latency_ms", 0.0)),
+            )
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 from accounts.tests.factories import UserFactory
 from products import analytics
 from products.models import BulkItem, BulkJob, LookupLog, Product
-from products.querylog import lookup_log_buffer
+from products.querylog import LookupLine, lookup_log_buffer
 
 pytestmark = pytest.mark.django_db
 
@@ -99,14 +99,16 @@ class TestUserLookups:
     def test_buffered_lines_are_counted(self):
         user = UserFactory()
         lookup_log_buffer(
-            user_id=user.pk,
-            asin="B0BUFFERED",
-            marketplace="US",
-            channel="api",
-            source="upstream",
-            outcome="ok",
-            credits=1,
-            latency_ms=12.5,
+            LookupLine(
+                user_id=user.pk,
+                asin="B0BUFFERED",
+                marketplace="US",
+                channel="api",
+                source="upstream",
+                outcome="ok",
+                credits=1,
+                latency_ms=12.5,
+            )
         )
 
         since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)

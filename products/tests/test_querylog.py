@@ -3,7 +3,7 @@ from django.conf import settings as django_settings
 
 from accounts.tests.factories import UserFactory
 from products.models import LookupLog
-from products.querylog import lookup_cache_stats, lookup_log_buffer
+from products.querylog import LookupLine, lookup_cache_stats, lookup_log_buffer
 from products.tasks import flush_lookup_log
 
 pytestmark = pytest.mark.django_db
@@ -11,14 +11,16 @@ pytestmark = pytest.mark.django_db
 
 def buffer(user, asin="B08N5WRWNW", source="cache", marketplace="US"):
     lookup_log_buffer(
-        user_id=user.pk,
-        asin=asin,
-        marketplace=marketplace,
-        channel="api",
-        source=source,
-        outcome="ok",
-        credits=1,
-        latency_ms=1.25,
+        LookupLine(
+            user_id=user.pk,
+            asin=asin,
+            marketplace=marketplace,
+            channel="api",
+            source=source,
+            outcome="ok",
+            credits=1,
+            latency_ms=1.25,
+        )
     )
 
 
