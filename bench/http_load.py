@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ class Target:
     path: str
     body: dict[str, object] | None = None
     authenticated: bool = False
+    # "platform" (config.wsgi) or "floor" (bench/floor_app.py, a gunicorn of its own).
+    server: str = "platform"
 
 
 TARGETS = [
@@ -51,7 +54,19 @@ TARGETS = [
         body={"asin": "B08N5WRWNW", "marketplace": "US"},
         authenticated=True,
     ),
+    # The lookup's round trips with no framework: what Django, DRF and the platform's
+    # own Python add is the gap between the two.
+    Target(
+        "floor (same I/O, no Django)",
+        "POST",
+        "/api/v1/products/asin",
+        body={"asin": "B08N5WRWNW", "marketplace": "US"},
+        authenticated=True,
+        server="floor",
+    ),
 ]
+LOOKUP = TARGETS[2]
+APPLICATIONS = {"platform": "config.wsgi:application", "floor": "bench.floor_app:application"}
 
 
 def free_port() -> int:
@@ -182,10 +197,10 @@ def child_pids(parent: int) -> list[int]:
     return pids_where(1, parent)
 
 
-def reaped_children_cpu_seconds(pid: int) -> float:
-    """CPU of the children ``pid`` has waited for (cutime + cstime)."""
+def reaped_children_cpu_seconds(pid: int, *, kernel_only: bool = False) -> float:
+    """CPU of the children ``pid`` has waited for (cutime + cstime, or cstime only)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return (int(fields[14]) + (0 if kernel_only else int(fields[13]))) / CLOCK_TICKS
 
 
 @dataclass
@@ -194,47 +209,45 @@ class CpuProbe:
     processes, PostgreSQL, the benchmark's own Redis server. wrk's own CPU comes from
     its rusage.
 
-    PostgreSQL's is every process of the server (backends, WAL writer, checkpointer,
-    autovacuum) plus what its ended backends spent, which the kernel adds to the
-    postmaster's children's time when it reaps them: Django reconnects every
-    CONN_MAX_AGE seconds, so backends come and go during a run. Run it on a quiet
-    server: another database's work would count too."""
+    Each part is a tree of processes whose root waits for the others when they end
+    (gunicorn's master for its workers, PostgreSQL's postmaster for its backends,
+    WAL writer, checkpointer and autovacuum): a sample is the sum of every live
+    process's CPU plus what the root's ended children spent, which the kernel adds to
+    the root's children's time when it reaps them. Django reconnects every
+    CONN_MAX_AGE seconds, so backends come and go during a run; the difference of
+    two such sums counts each of them once, for the time between the samples. Run it
+    on a quiet PostgreSQL server: another database's work would count too."""
 
     gunicorn_pgid: int
     redis_pid: int
     database_url: str
 
+    @cached_property
     def postmaster_pid(self) -> int:
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        if row is None:
-            raise RuntimeError("PostgreSQL did not say its backend's pid")
-        return parent_pid(int(row[0]))
-
-    def postgres_cpu(self) -> dict[int, float]:
-        postmaster = self.postmaster_pid()
-        processes = {pid: process_cpu_seconds(pid) for pid in child_pids(postmaster)}
-        processes[postmaster] = process_cpu_seconds(postmaster) + reaped_children_cpu_seconds(postmaster)
-        return processes
-
-    def sample(self) -> dict[str, dict[int, float]]:
-        """CPU seconds so far of each process of each part, by pid."""
-        web = group_pids(self.gunicorn_pgid)
-        return {
-            "web": {pid: process_cpu_seconds(pid) for pid in web},
-            "web_kernel": {pid: process_cpu_seconds(pid, kernel_only=True) for pid in web},
-            "postgres": self.postgres_cpu(),
-            "redis": {self.redis_pid: process_cpu_seconds(self.redis_pid)},
-        }
+            if row is None:
+                raise RuntimeError("PostgreSQL did not say its backend's pid")
+            return parent_pid(int(row[0]))  # while the backend is still there
 
     @staticmethod
-    def spent(before: dict[int, float], after: dict[int, float]) -> float:
-        """CPU seconds spent between two samples by the processes alive at the second (a
-        process that ended in between, such as a PostgreSQL backend, is left out rather
-        than counted as a negative)."""
-        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    def tree_cpu(root: int, members: list[int], *, kernel_only: bool = False) -> float:
+        """CPU so far of ``members`` (``root`` among them) and of the root's ended children."""
+        live = sum(process_cpu_seconds(pid, kernel_only=kernel_only) for pid in members)
+        return live + reaped_children_cpu_seconds(root, kernel_only=kernel_only)
+
+    def sample(self) -> dict[str, float]:
+        """CPU seconds so far of each part."""
+        web = group_pids(self.gunicorn_pgid)
+        postmaster = self.postmaster_pid
+        return {
+            "web": self.tree_cpu(self.gunicorn_pgid, web),
+            "web_kernel": self.tree_cpu(self.gunicorn_pgid, web, kernel_only=True),
+            "postgres": self.tree_cpu(postmaster, [postmaster, *child_pids(postmaster)]),
+            "redis": process_cpu_seconds(self.redis_pid),
+        }
 
 
 def calibration_ms() -> float:
@@ -313,6 +326,42 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("redis-server did not start")
 
 
+def start_gunicorn(
+    application: str, args: argparse.Namespace, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn with the deployment's configuration serving ``application``, in a process
+    group of its own (whose CPU is read); returns it and its base URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            application,
+            "--config",
+            "deploy/gunicorn.conf.py",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return server, f"http://127.0.0.1:{port}"
+        time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise RuntimeError(f"gunicorn serving {application} did not start")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -352,41 +401,22 @@ def main() -> int:
     env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{redis_port}/1"
     ensure_database(env)
     api_key = setup_user(env)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--config",
-            "deploy/gunicorn.conf.py",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            args.worker_class,
-            "--threads",
-            str(args.threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    probe = CpuProbe(gunicorn_pgid=server.pid, redis_pid=redis.pid, database_url=env["DATABASE_URL"])
+    targets = [t for t in TARGETS if not args.only or t.name == "health" or t.name in args.only]
+    servers: dict[str, subprocess.Popen[bytes]] = {}
+    bases: dict[str, str] = {}
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=1)  # noqa: S310 - our own server
-                break
-            except OSError:
-                time.sleep(0.2)
-        targets = [t for t in TARGETS if not args.only or t.name == "health" or t.name in args.only]
+        for name in dict.fromkeys(target.server for target in [TARGETS[0], *targets]):
+            servers[name], bases[name] = start_gunicorn(APPLICATIONS[name], args, env)
+        probes = {
+            name: CpuProbe(gunicorn_pgid=server.pid, redis_pid=redis.pid, database_url=env["DATABASE_URL"])
+            for name, server in servers.items()
+        }
         with tempfile.TemporaryDirectory() as tmp:
             scripts = {}
+            if "floor" in servers:
+                check_target(bases["platform"], LOOKUP, api_key)  # caches the record the floor sends
             for target in targets:
+                base = bases[target.server]
                 check_target(base, target, api_key)
                 scripts[target.name] = wrk_script(target, api_key, Path(tmp))
                 run_wrk(base + target.path, scripts[target.name], 3, args.connections)  # warm-up
@@ -397,14 +427,20 @@ def main() -> int:
             for _round in range(args.rounds):
                 calibrations.append(calibration_ms())
                 for target in targets:
+                    server, probe = servers[target.server], probes[target.server]
                     profilers = start_profilers(server.pid, target, args) if args.profile else []
                     before = probe.sample()
-                    run = run_wrk(base + target.path, scripts[target.name], args.duration, args.connections)
+                    run = run_wrk(
+                        bases[target.server] + target.path,
+                        scripts[target.name],
+                        args.duration,
+                        args.connections,
+                    )
                     after = probe.sample()
                     for profiler in profilers:
                         profiler.wait(timeout=60)
-                    for part, processes in after.items():
-                        run[f"{part}_cpu"] = probe.spent(before[part], processes)
+                    for part, seconds in after.items():
+                        run[f"{part}_cpu"] = seconds - before[part]
                     runs[target.name].append(run)
             # The median round of each target by throughput.
             results = {
@@ -412,8 +448,9 @@ def main() -> int:
                 for name, target_runs in runs.items()
             }
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
         redis.terminate()
         redis.wait(timeout=10)
 
