@@ -28,6 +28,10 @@ from typing import Any
 
 import django
 
+if __name__ == "__main__":  # `make bench` runs every file here
+    print("bench/floor_app.py is a WSGI application: bench/http_load.py serves it for its floor target.")
+    raise SystemExit(0)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
