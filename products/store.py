@@ -67,11 +67,29 @@ def _keys(asin: str, marketplace: Marketplace) -> tuple[str, str, str]:
     return shared_key("product", base), shared_key("product-failed", base), shared_key("product-lock", base)
 
 
+def _failure_marker(exc: ProviderError) -> str:
+    """What the cache keeps of a failed fetch, so a request finding it is answered as the
+    request that failed was (the same message and details)."""
+    extra = {k: v for k, v in exc.extra.items() if k not in ("provider", "retry_after")}
+    return json.dumps(
+        {
+            "code": exc.code,
+            "message": exc.message,
+            "provider": exc.provider,
+            "retry_after": exc.retry_after,
+            "extra": extra,
+        }
+    )
+
+
 def _failure_error(marker: bytes) -> ProviderError:
     failure = json.loads(marker)
     error_class = ProductNotFound if failure["code"] == ProductNotFound.code else UpstreamUnavailable
     return error_class(
-        failure["message"], provider=failure["provider"], retry_after=failure.get("retry_after")
+        failure["message"],
+        provider=failure["provider"],
+        retry_after=failure.get("retry_after"),
+        extra=failure.get("extra"),
     )
 
 
@@ -213,14 +231,8 @@ def _fetch_upstream(
         record = fetch_one_with_fallback(asin, marketplace)
     except ProviderError as exc:
         not_found = isinstance(exc, ProductNotFound)
-        marker = {
-            "code": exc.code,
-            "message": exc.message,
-            "provider": exc.provider,
-            "retry_after": exc.retry_after,
-        }
         ttl = settings.not_found_seconds if not_found else settings.unavailable_seconds
-        client.set(failed_key, json.dumps(marker), px=max(1, int(ttl * 1000)))
+        client.set(failed_key, _failure_marker(exc), px=max(1, int(ttl * 1000)))
         raise
     # The cache first: a request arriving meanwhile finds the record in the cache, never
     # in the database alone (it would tell its caller "database" for a fresh fetch).
@@ -466,15 +478,9 @@ def _fetch_upstream_many(
                 _local_forget(record_key)
                 found[asin] = Fetched(bodies[asin], UPSTREAM)
                 continue
-            marker = {
-                "code": result.code,
-                "message": result.message,
-                "provider": result.provider,
-                "retry_after": result.retry_after,
-            }
             not_found = isinstance(result, ProductNotFound)
             ttl = settings.not_found_seconds if not_found else settings.unavailable_seconds
-            pipe.set(failed_key, json.dumps(marker), px=max(1, int(ttl * 1000)))
+            pipe.set(failed_key, _failure_marker(result), px=max(1, int(ttl * 1000)))
             found[asin] = result
         pipe.execute()
     return found

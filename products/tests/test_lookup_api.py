@@ -139,6 +139,18 @@ def test_upstream_outage_is_503_with_retry_after_and_refunded():
     assert balance_get(user=user) == 5
 
 
+@pytest.mark.parametrize("asin", ["B000000404", "B000000503"])
+def test_a_remembered_failure_is_answered_as_the_fresh_one_was(asin):
+    """The short-lived failure marker keeps the error's details (the providers tried,
+    the ASIN and marketplace), not only its message."""
+    fresh = client_for(funded_user(credits=5)).post(URL, {"asin": asin}, format="json")
+    remembered = client_for(funded_user(credits=5)).post(URL, {"asin": asin}, format="json")
+
+    assert remembered.status_code == fresh.status_code
+    assert remembered.json() == fresh.json()
+    assert remembered.get("Retry-After") == fresh.get("Retry-After")
+
+
 def test_idempotency_key_replays_the_first_answer_without_a_second_charge():
     user = funded_user(credits=5)
     client = client_for(user)
