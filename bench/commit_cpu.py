@@ -1,0 +1,95 @@
+"""The machine's CPU per committed transaction, with and without waiting for the WAL flush.
+
+A charge is one statement in its own transaction; its commit waits for PostgreSQL
+to flush the WAL to disk. This runs pgbench with 4 clients (as many as the
+benchmark's gunicorn workers) on an update of one account row, for each setting,
+and reads the CPU the whole machine spent from /proc/stat (PostgreSQL's backends,
+its WAL writer, the kernel's flush, pgbench itself), so run it on an idle machine:
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/bench .venv/bin/python bench/commit_cpu.py
+
+Needs pgbench (Debian's postgresql-client) and the `bench` database that
+`bench/http_load.py` creates. Each setting is applied to pgbench's sessions only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from urllib.parse import urlsplit
+
+SETTINGS = {
+    "synchronous_commit = on (the default)": "-c synchronous_commit=on",
+    "group commit (commit_delay 20 µs)": "-c commit_delay=20 -c commit_siblings=1",
+    "group commit (commit_delay 100 µs)": "-c commit_delay=100 -c commit_siblings=1",
+    "synchronous_commit = off (not for a ledger)": "-c synchronous_commit=off",
+}
+STATEMENT = (
+    "UPDATE credits_creditaccount SET balance = balance + 0\n"
+    " WHERE id = (SELECT min(id) FROM credits_creditaccount);\n"
+)
+
+
+def busy_jiffies() -> int:
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
+    return user + nice + system + irq + softirq
+
+
+def run(url: str, options: str, script: str, seconds: int) -> tuple[int, int]:
+    parts = urlsplit(url)
+    before = busy_jiffies()
+    out = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-c",
+            "4",
+            "-j",
+            "1",
+            "-T",
+            str(seconds),
+            "-f",
+            script,
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "root",
+            parts.path.lstrip("/"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PGOPTIONS=options),
+        check=True,
+    ).stdout
+    jiffies = busy_jiffies() - before
+    match = re.search(r"number of transactions actually processed: (\d+)", out)
+    if match is None:
+        raise SystemExit(out)
+    return int(match.group(1)), jiffies
+
+
+def main() -> int:
+    if shutil.which("pgbench") is None:
+        print("bench/commit_cpu.py needs pgbench (apt-get install postgresql-client).")
+        return 0
+    url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench")
+    ticks = os.sysconf("SC_CLK_TCK")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(STATEMENT)
+        script.flush()
+        print(f"{'setting':<46}{'tx/s':>9}{'machine CPU ms/tx':>20}")
+        for name, options in SETTINGS.items():
+            transactions, jiffies = run(url, options, script.name, 8)
+            print(f"{name:<46}{transactions / 8:>9.0f}{jiffies / ticks * 1000 / transactions:>20.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
