@@ -2,14 +2,15 @@
 
 A charge is one statement in its own transaction; its commit waits for PostgreSQL
 to flush the WAL to disk. This runs pgbench with 4 clients (as many as the
-benchmark's gunicorn workers) on an update of one account row, for each setting,
+benchmark's gunicorn workers) on an update of one row of a table of its own
+(`bench_commit_cpu`, made and dropped here; no ledger table is touched), for each setting,
 and reads the CPU the whole machine spent from /proc/stat (PostgreSQL's backends,
 its WAL writer, the kernel's flush, pgbench itself), so run it on an idle machine:
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/bench .venv/bin/python bench/commit_cpu.py
 
-Needs pgbench (Debian's postgresql-client) and the `bench` database that
-`bench/http_load.py` creates. Each setting is applied to pgbench's sessions only.
+Needs pgbench (Debian's postgresql-client) and a database to run in (default
+`bench`, the one `bench/http_load.py` creates). Each setting is applied to pgbench's sessions only.
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ import sys
 import tempfile
 from urllib.parse import urlsplit
 
+import psycopg
+
 SETTINGS = {
     "synchronous_commit = on (the default)": "-c synchronous_commit=on",
     "group commit (commit_delay 20 µs)": "-c commit_delay=20 -c commit_siblings=1",
     "group commit (commit_delay 100 µs)": "-c commit_delay=100 -c commit_siblings=1",
     "synchronous_commit = off (not for a ledger)": "-c synchronous_commit=off",
 }
-STATEMENT = (
-    "UPDATE credits_creditaccount SET balance = balance + 0\n"
-    " WHERE id = (SELECT min(id) FROM credits_creditaccount);\n"
-)
+STATEMENT = "UPDATE bench_commit_cpu SET n = n + 1 WHERE id = 1;\n"
 
 
 def busy_jiffies() -> int:
@@ -66,12 +66,11 @@ def run(url: str, options: str, script: str, seconds: int) -> tuple[int, int]:
         capture_output=True,
         text=True,
         env=dict(os.environ, PGOPTIONS=options),
-        check=True,
-    ).stdout
+    )
     jiffies = busy_jiffies() - before
-    match = re.search(r"number of transactions actually processed: (\d+)", out)
-    if match is None:
-        raise SystemExit(out)
+    match = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
+    if out.returncode != 0 or match is None:
+        raise SystemExit(f"pgbench failed:\n{out.stdout}{out.stderr}")
     return int(match.group(1)), jiffies
 
 
@@ -81,6 +80,24 @@ def main() -> int:
         return 0
     url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench")
     ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        connection = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        print(f"bench/commit_cpu.py: cannot connect to {url} ({exc}); run bench/http_load.py once first.")
+        return 0
+    with connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_commit_cpu (id integer PRIMARY KEY, n bigint NOT NULL)"
+        )
+        connection.execute("INSERT INTO bench_commit_cpu VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+        try:
+            measure(url, ticks)
+        finally:
+            connection.execute("DROP TABLE bench_commit_cpu")
+    return 0
+
+
+def measure(url: str, ticks: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write(STATEMENT)
         script.flush()
@@ -88,7 +105,6 @@ def main() -> int:
         for name, options in SETTINGS.items():
             transactions, jiffies = run(url, options, script.name, 8)
             print(f"{name:<46}{transactions / 8:>9.0f}{jiffies / ticks * 1000 / transactions:>20.3f}")
-    return 0
 
 
 if __name__ == "__main__":
