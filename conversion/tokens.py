@@ -3,18 +3,16 @@
 ``CONVERSION_TOKEN_KEYS`` lists Fernet keys, newest first: tokens are
 encrypted with the first and read with any, so a key can be rotated by putting
 a new one in front (``manage.py`` shell: re-save connections to re-encrypt).
-With no keys configured, one is derived from ``SECRET_KEY``: changing that key
-then makes stored tokens unreadable, and their sellers are asked to reconnect.
+With no keys configured, one is derived from ``SECRET_KEY``
+(config/encryption.py): changing that key then makes stored tokens unreadable,
+and their sellers are asked to reconnect.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from cryptography.fernet import InvalidToken, MultiFernet
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-
+from config.encryption import fernet
 from conversion import conf
 
 
@@ -23,11 +21,7 @@ class TokenUnreadable(Exception):
 
 
 def _fernet() -> MultiFernet:
-    keys = conf.token_keys()
-    if not keys:
-        digest = hashlib.sha256(b"conversion.spapi-refresh-token:" + settings.SECRET_KEY.encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
-    return MultiFernet([Fernet(key.encode()) for key in keys])
+    return fernet(conf.token_keys(), label="conversion.spapi-refresh-token")
 
 
 def token_encrypt(token: str) -> str:

@@ -6,20 +6,20 @@ secrets are encrypted with the first and read with any, so a key is rotated by
 putting a new one in front. With none configured a key is derived from
 ``SECRET_KEY``; changing that key then makes stored secrets unreadable (the
 deliveries fail with that reason until the user rotates the secret).
-This follows conversion/tokens.py (sellers' refresh tokens) with its own keys.
+The keys are handled by config/encryption.py, as for sellers' refresh tokens
+(conversion/tokens.py), with keys of their own.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
 
 from accounts.webhooks.conf import webhook_settings
+from config.encryption import fernet
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a label, not a secret
 
@@ -29,11 +29,7 @@ class SecretUnreadable(Exception):
 
 
 def _fernet() -> MultiFernet:
-    keys = list(webhook_settings().secret_keys)
-    if not keys:
-        digest = hashlib.sha256(b"webhooks.endpoint-secret:" + settings.SECRET_KEY.encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
-    return MultiFernet([Fernet(key.encode()) for key in keys])
+    return fernet(webhook_settings().secret_keys, label="webhooks.endpoint-secret")
 
 
 def secret_generate() -> str:
