@@ -28,7 +28,7 @@ from conversion.serializers import (
     SyncInputSerializer,
 )
 from conversion.tasks import fba_inventory_sync_task
-from products.bulk.api import bulk_job_create_from_request, job_response
+from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
 from products.marketplaces import marketplace_get
 
@@ -241,9 +241,15 @@ class ConversionBulkApi(APIView):
             202: OpenApiResponse(
                 BulkJobSerializer, description="The job, queued; follow it under /api/v1/products/bulk/{id}."
             ),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Nothing created, nothing charged: a file with too many rows, empty, binary, "
+                "undecodable or malformed; or no valid FNSKU (the invalid rows are in `detail.rows`).",
+            ),
             402: OpenApiResponse(
                 ErrorSerializer, description="Not enough credits for every valid item; nothing created."
             ),
+            413: TOO_LARGE,
         },
     )
     def post(self, request: AuthedRequest) -> Response:

@@ -597,7 +597,7 @@ def inventory_report_import(*, user: User, file: IO[bytes], marketplace: str = "
     Columns are found by name: fnsku and asin are needed, sku and the product
     name are kept when present (Seller Central's "Manage FBA Inventory" report
     has them all). The whole file is checked first: a file without those
-    columns, too big or too long is refused (400) and nothing is written; a bad
+    columns or too long is refused (400), one too big (413), and nothing is written; a bad
     line is skipped and reported with its number."""
     settings = conf.conversion_settings()
     market = marketplace_get(marketplace)

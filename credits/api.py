@@ -1,16 +1,14 @@
-from typing import Any
-
 from django.http import HttpResponseBase
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import Pagination, paginated_response
+from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
 from credits import selectors, services
 from credits.exports import ledger_csv_response
@@ -23,28 +21,6 @@ from credits.serializers import (
     UsageInputSerializer,
     UsageSerializer,
 )
-
-
-class CSVRenderer(BaseRenderer):
-    """Lets content negotiation accept ``?format=csv`` and ``Accept: text/csv``;
-    the CSV itself is streamed by credits.exports.
-
-    What does get rendered after negotiating CSV is never a CSV: an error
-    (401, 404, 429...) or an OPTIONS description. It goes out as the JSON it
-    is, with that content type."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        json_renderer = JSONRenderer()
-        response = (renderer_context or {}).get("response")
-        if response is not None:
-            response["Content-Type"] = json_renderer.media_type
-        return json_renderer.render(data, json_renderer.media_type, renderer_context)
 
 
 class BalanceApi(APIView):
@@ -60,9 +36,8 @@ class BalanceApi(APIView):
         return Response(BalanceSerializer(data).data)
 
 
-class TransactionListApi(APIView):
+class TransactionListApi(JSONOrCSVApi):
     pagination_class = Pagination
-    renderer_classes = (JSONRenderer, CSVRenderer)
     # Read by drf-spectacular to document the filters; get() applies them itself.
     filter_backends = (DjangoFilterBackend,)
     filterset_class = LedgerEntryFilter
@@ -92,18 +67,12 @@ class TransactionListApi(APIView):
         )
         if not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
-        if request.accepted_renderer.format == "csv":
+        if self.wants_csv(request):
             filename = f"credits-{timezone.now():%Y%m%d-%H%M%S}.csv"
             return ledger_csv_response(filterset.qs, filename=filename)
         return paginated_response(
             queryset=filterset.qs, serializer_class=LedgerEntrySerializer, request=request, view=self
         )
-
-    def handle_exception(self, exc: Exception) -> Response:
-        # Errors are JSON in the platform's one shape, even when CSV was asked for.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
 
 
 class UsageApi(APIView):

@@ -138,7 +138,7 @@ def test_a_huge_csv_upload_is_refused_before_anything_is_created(api, user, sett
 
     response = api.post(BULK, {"file": file}, format="multipart")
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
     assert BulkJob.objects.count() == 0
     assert balance_get(user=user) == 10

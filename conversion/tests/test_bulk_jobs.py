@@ -116,6 +116,20 @@ def test_no_credits_creates_nothing():
     assert balance_get(user=user) == 1
 
 
+def test_a_file_over_the_size_limit_is_413_and_creates_nothing(settings):
+    settings.BULK_MAX_UPLOAD_BYTES = 1000
+    user = funded_user(credits=10)
+    upload = io.BytesIO(b"fnsku\n" + b"X001ABCDEF\n" * 100)  # 1.1 KB
+    upload.name = "labels.csv"
+
+    response = api(user).post("/api/v1/conversion/bulk", {"file": upload}, format="multipart")
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "file_too_large"
+    assert not BulkJob.objects.filter(user=user).exists()
+    assert balance_get(user=user) == 10
+
+
 def test_the_convert_page_starts_a_bulk_conversion(client):
     user = funded_user(credits=10)
     client.force_login(user)

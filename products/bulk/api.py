@@ -9,15 +9,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.parsers import BoundedJSONParser
+from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
-from credits.api import CSVRenderer
 from products.bulk import exports, selectors, services
 from products.bulk.conf import bulk_settings
 from products.bulk.processors import ASIN_LOOKUP
@@ -40,6 +39,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 # Cancel and retry need no input: no body, or an empty JSON object.
 NO_INPUT = OpenApiRequest(
     {"type": "object", "additionalProperties": False, "description": "Nothing: an empty object, or no body."}
+)
+TOO_LARGE = OpenApiResponse(
+    ErrorSerializer,
+    description="Nothing created, nothing charged: over the size limit, refused before it is read "
+    "(`file_too_large` for a CSV upload, `request_too_large` for a JSON body).",
+)
+RESULTS_FORMAT = OpenApiParameter(
+    "format", OpenApiTypes.STR, enum=list(exports.FORMATS), description="`json` (default) or `csv`."
 )
 # Above a file of the maximum size: the multipart envelope and the other fields.
 _MULTIPART_ALLOWANCE = 64 * 1024
@@ -130,7 +137,7 @@ class BulkJobListCreateApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=(
-                    "Nothing created, nothing charged: a file too large, with too many rows, empty, binary, "
+                    "Nothing created, nothing charged: a file with too many rows, empty, binary, "
                     "undecodable or malformed; or no valid ASIN (the invalid rows are in `detail.rows`)."
                 ),
             ),
@@ -138,6 +145,7 @@ class BulkJobListCreateApi(APIView):
                 ErrorSerializer, description="Not enough credits for every valid item; nothing created."
             ),
             409: OpenApiResponse(ErrorSerializer, description="Idempotency-Key used for another job."),
+            413: TOO_LARGE,
         },
         description=(
             "Look up many ASINs on the workers: a JSON list (`asins`) or a CSV upload (`file`, "
@@ -201,20 +209,11 @@ class BulkJobRetryApi(APIView):
         return job_response(services.bulk_job_retry(job=_job(request, job_id)), status=202)
 
 
-class BulkJobResultsApi(APIView):
-    renderer_classes = (JSONRenderer, CSVRenderer)
-
+class BulkJobResultsApi(JSONOrCSVApi):
     @extend_schema(
         operation_id="products_bulk_results",
         tags=TAGS,
-        parameters=[
-            OpenApiParameter(
-                "format",
-                OpenApiTypes.STR,
-                enum=list(exports.FORMATS),
-                description="`json` (default) or `csv`.",
-            )
-        ],
+        parameters=[RESULTS_FORMAT],
         responses={
             (200, "application/json"): OpenApiResponse(
                 BulkItemResultSerializer(many=True), description="Every item, streamed as one JSON array."
@@ -232,13 +231,9 @@ class BulkJobResultsApi(APIView):
         "kept for a limited time: once removed (`results_deleted_at`), this answers 410.",
     )
     def get(self, request: AuthedRequest, job_id: int) -> HttpResponseBase:
-        job = _job(request, job_id)
-        return exports.results_response(
-            job, fmt="csv" if request.accepted_renderer.format == "csv" else "json"
-        )
+        return negotiated_results(request, _job(request, job_id))
 
-    def handle_exception(self, exc: Exception) -> Response:
-        # Errors are JSON in the platform's one shape, even when CSV was asked for.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
+
+def negotiated_results(request: AuthedRequest, job: BulkJob) -> HttpResponseBase:
+    """The job's results streamed as the CSV or JSON the request negotiated."""
+    return exports.results_response(job, fmt="csv" if JSONOrCSVApi.wants_csv(request) else "json")

@@ -1,11 +1,13 @@
 """The input of a bulk job: a CSV upload or a list, read into rows, checked up front.
 
 Pure functions, no database. Everything a person can get wrong in a file is a
-400 ``DomainError`` with a message saying what to fix, raised before anything
-is created or charged:
+``DomainError`` with a message saying what to fix, raised before anything is
+created or charged:
 
-- too large (bytes) or too many rows (``BULK_MAX_ROWS``), empty, binary or
-  undecodable, or not readable as CSV (an unterminated quote...);
+- too large in bytes: 413 (``file_too_large``, or ``request_too_large`` for a
+  JSON list), the status and code the API's JSON parser gives a body too large;
+- 400: too many rows (``BULK_MAX_ROWS``), empty, binary or undecodable, or not
+  readable as CSV (an unterminated quote...);
 - the rest is forgiving: a header or none (the input is in the column named
   like the kind's input, e.g. ``asin`` in any case, else the first column),
   a byte-order mark, UTF-8, UTF-16 or Windows-1252/Latin-1, commas, semicolons,
@@ -70,16 +72,23 @@ def upload_error(code: str, message: str, **extra: object) -> DomainError:
     return DomainError(message, code=code, status_code=400, extra=extra)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+def too_large_error(code: str, message: str, *, size: int, max_bytes: int) -> DomainError:
+    return DomainError(message, code=code, status_code=413, extra={"size": size, "max_bytes": max_bytes})
+
+
+def _size(size: int) -> str:
+    """6.3 MB, 5 MB, 1.1 KB, 100 bytes."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{size} bytes"
 
 
 def check_upload_size(size: int, *, max_bytes: int) -> None:
     if size > max_bytes:
-        raise upload_error(
+        raise too_large_error(
             "file_too_large",
-            f"The file is {_megabytes(size)} MB; the limit is {_megabytes(max_bytes)} MB. "
-            "Split it into smaller files.",
+            f"The file is {_size(size)}; the limit is {_size(max_bytes)}. Split it into smaller files.",
             size=size,
             max_bytes=max_bytes,
         )
@@ -88,9 +97,9 @@ def check_upload_size(size: int, *, max_bytes: int) -> None:
 def check_request_size(length: int, *, max_bytes: int) -> None:
     """A JSON list's request body: refused from its Content-Length before it is read."""
     if length > max_bytes:
-        raise upload_error(
+        raise too_large_error(
             "request_too_large",
-            f"The request body is {_megabytes(length)} MB; the limit is {_megabytes(max_bytes)} MB. "
+            f"The request body is {_size(length)}; the limit is {_size(max_bytes)}. "
             "Send fewer values per job.",
             size=length,
             max_bytes=max_bytes,

@@ -6,17 +6,16 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
+from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
-from credits.api import CSVRenderer
-from products.bulk import exports
+from products.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
 from products.bulk.conf import bulk_settings
 from products.bulk.uploads import check_request_size
 from products.schedules import selectors, services
@@ -76,6 +75,7 @@ class CollectionListCreateApi(APIView):
                 CollectionPreviewSerializer, description="With `dry_run`: the checked input and its cost."
             ),
             400: INVALID_INPUT,
+            413: TOO_LARGE,
         },
         description=(
             "Save a list of ASINs or FNSKUs run as a bulk job on a schedule. `cost_per_run` is what one "
@@ -192,20 +192,11 @@ class CollectionRunListApi(APIView):
         )
 
 
-class CollectionRunResultsApi(APIView):
-    renderer_classes = (JSONRenderer, CSVRenderer)
-
+class CollectionRunResultsApi(JSONOrCSVApi):
     @extend_schema(
         operation_id="collections_run_results",
         tags=TAGS,
-        parameters=[
-            OpenApiParameter(
-                "format",
-                OpenApiTypes.STR,
-                enum=list(exports.FORMATS),
-                description="`json` (default) or `csv`.",
-            )
-        ],
+        parameters=[RESULTS_FORMAT],
         responses={
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT, description="Every item of the run's job, as the bulk job results."
@@ -217,13 +208,4 @@ class CollectionRunResultsApi(APIView):
     )
     def get(self, request: AuthedRequest, collection_id: int, run_id: int) -> HttpResponseBase:
         run = selectors.collection_run_get(collection=_collection(request, collection_id), run_id=run_id)
-        job = selectors.collection_run_results_job(run=run)
-        return exports.results_response(
-            job, fmt="csv" if request.accepted_renderer.format == "csv" else "json"
-        )
-
-    def handle_exception(self, exc: Exception) -> Response:
-        # Errors are JSON in the platform's one shape, even when CSV was asked for.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
+        return negotiated_results(request, selectors.collection_run_results_job(run=run))

@@ -154,7 +154,7 @@ def test_a_csv_over_the_size_limit_is_refused(api, user, settings):
     settings.BULK_MAX_UPLOAD_BYTES = 100_000
     response = upload(api, b"B08N5WRWNW\n" * 20_000)  # 220 KB: refused from its Content-Length
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
     assert_nothing_created(user)
 
@@ -163,7 +163,7 @@ def test_a_csv_just_over_the_size_limit_is_refused(api, user, settings):
     settings.BULK_MAX_UPLOAD_BYTES = 1000
     response = upload(api, b"B08N5WRWNW\n" * 100)  # 1,100 bytes: within the envelope allowance
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
     assert_nothing_created(user)
 
@@ -183,7 +183,7 @@ def test_a_json_body_over_the_size_limit_is_refused_unread(api, user, settings):
 
     response = api.post(BULK, {"asins": asins(100)}, format="json")  # 1.4 KB
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
     assert_nothing_created(user)
 

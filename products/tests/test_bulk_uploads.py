@@ -25,10 +25,10 @@ def parse(data: bytes, *, max_rows: int = 10_000, max_bytes: int = 5 * MB) -> li
     ]
 
 
-def error_of(data: bytes, **limits: int) -> DomainError:
+def error_of(data: bytes, *, status: int = 400, **limits: int) -> DomainError:
     with pytest.raises(DomainError) as info:
         parse(data, **limits)
-    assert info.value.status_code == 400
+    assert info.value.status_code == status
     return info.value
 
 
@@ -126,16 +126,17 @@ def test_a_header_alone_is_refused():
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read():
-    error = error_of(b"B08N5WRWNW\n" * 200, max_bytes=1000)
+    error = error_of(b"B08N5WRWNW\n" * 200, status=413, max_bytes=1000)
 
     assert error.code == "file_too_large"
     assert error.extra == {"size": 2200, "max_bytes": 1000}
+    assert error.message.startswith("The file is 2.1 KB; the limit is 1000 bytes.")
 
 
 def test_a_huge_file_is_refused_with_its_size_and_the_limit():
     data = b"B08N5WRWNW\n" * 600_000  # 6.6 MB
 
-    error = error_of(data)
+    error = error_of(data, status=413)
 
     assert error.code == "file_too_large"
     assert "6.3 MB" in error.message

@@ -238,9 +238,12 @@ class WatchlistImportApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=(
-                    "Nothing imported: a file too large, binary, malformed, without an `asin` header, "
-                    "or too long."
+                    "Nothing imported: a file binary, malformed, without an `asin` header, or too long."
                 ),
+            ),
+            413: OpenApiResponse(
+                ErrorSerializer,
+                description="Nothing imported: the file is over the size limit (`file_too_large`).",
             ),
         },
         description="Add products from a CSV; good rows are added even when others are reported as errors.",

@@ -84,6 +84,18 @@ def test_invalid_items_are_a_400_naming_them(api):
     assert Collection.objects.count() == 0
 
 
+def test_a_body_over_the_size_limit_is_413_and_saves_nothing(api, settings):
+    settings.BULK_MAX_UPLOAD_BYTES = 1000
+
+    response = api.post(API, {"name": "C", "items": asins(100)}, format="json")  # 1.4 KB
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large"
+    assert error["detail"]["max_bytes"] == 1000
+    assert Collection.objects.count() == 0
+
+
 def test_list_get_patch_delete(api, user):
     collection = make_collection(user, 2)
     other = make_collection(funded_user(), 1, name="Not mine")

@@ -99,7 +99,7 @@ def test_bad_input_shows_the_rows_and_saves_nothing(client, user, settings):
     file = io.BytesIO(b"asin\n" + "\n".join(asins(5)).encode())
     file.name = "big.csv"
     too_big = client.post(f"{PAGE}new", {**form(save="1"), "file": file})
-    assert too_big.status_code == 400
+    assert too_big.status_code == 413
     assert "the limit is" in too_big.content.decode()
     assert Collection.objects.count() == 0
 

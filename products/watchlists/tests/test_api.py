@@ -227,7 +227,7 @@ def test_csv_import_is_bounded(api, user, settings):
         {"file": SimpleUploadedFile("big.csv", b"asin\n" + b"B0TESTKEEP\n" * 20)},
         format="multipart",
     )
-    assert big.status_code == 400
+    assert big.status_code == 413
     assert big.json()["error"]["code"] == "file_too_large"
     settings.WATCHLIST_IMPORT_MAX_BYTES = 10_000
     long = api.post(

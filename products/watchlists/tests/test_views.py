@@ -128,6 +128,18 @@ def test_csv_import_on_the_page_reports_each_bad_row(client, user):
     assert "Nothing was imported" in binary.content.decode()
 
 
+def test_a_csv_over_the_size_limit_is_refused_on_the_page(client, user, settings):
+    settings.WATCHLIST_IMPORT_MAX_BYTES = 100
+    watchlist = services.watchlist_create(user=user, name="W")
+    upload = SimpleUploadedFile("big.csv", b"asin\n" + f"{ASIN}\n".encode() * 20)
+
+    response = client.post(f"/watchlists/{watchlist.pk}/import", {"file": upload})
+
+    assert response.status_code == 413
+    assert "the limit is" in response.content.decode()
+    assert not WatchItem.objects.filter(watchlist=watchlist).exists()
+
+
 def test_item_page_draws_history_charts_from_stored_refreshes(client, user):
     watchlist = services.watchlist_create(user=user, name="W")
     item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
