@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from conversion.models import FnskuMapping
+from products.bulk.serializers import BulkValueListField
 
 
 class ConvertInputSerializer(serializers.Serializer[Any]):
@@ -161,7 +162,7 @@ class SyncOutputSerializer(serializers.Serializer[Any]):
 
 
 class ConversionBulkInputSerializer(serializers.Serializer[Any]):
-    fnskus = serializers.ListField(
+    fnskus = BulkValueListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         allow_empty=True,
         help_text="FNSKUs to convert (at most BULK_MAX_ROWS); invalid ones are reported per item, uncharged.",

@@ -130,6 +130,20 @@ def test_a_file_over_the_size_limit_is_413_and_creates_nothing(settings):
     assert balance_get(user=user) == 10
 
 
+def test_a_list_over_the_row_limit_is_refused_before_its_entries_are_read(settings):
+    settings.BULK_MAX_ROWS = 50
+    user = funded_user(credits=200)
+    fnskus = [f"X00{n:07d}" for n in range(51)]
+
+    response = api(user).post("/api/v1/conversion/bulk", {"fnskus": fnskus}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "too_many_rows"
+    assert "limit is 50" in response.json()["error"]["message"]
+    assert not BulkJob.objects.filter(user=user).exists()
+    assert balance_get(user=user) == 200
+
+
 def test_the_convert_page_starts_a_bulk_conversion(client):
     user = funded_user(credits=10)
     client.force_login(user)

@@ -14,7 +14,7 @@ from products.bulk.uploads import upload_error
 from products.models import BulkItem, BulkJob
 
 
-class _ValueListField(serializers.ListField):
+class BulkValueListField(serializers.ListField):
     """A list whose length is checked against BULK_MAX_ROWS before its entries are."""
 
     def to_internal_value(self, data: Any) -> list[Any]:
@@ -29,7 +29,7 @@ class _ValueListField(serializers.ListField):
 
 
 class BulkJobCreateInputSerializer(serializers.Serializer[Any]):
-    asins = _ValueListField(
+    asins = BulkValueListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         allow_empty=True,
         help_text=(

@@ -8,27 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from products.bulk.conf import bulk_settings
-from products.bulk.uploads import upload_error
+from products.bulk.serializers import BulkValueListField
 from products.models import BulkJob
 from products.schedules.models import Collection, CollectionKind, CollectionRun, Schedule
 from products.schedules.services import collection_cost
 
 API = "/api/v1/collections"
-
-
-class _ItemsField(serializers.ListField):
-    """A list whose length is checked against BULK_MAX_ROWS before its entries are."""
-
-    def to_internal_value(self, data: Any) -> list[Any]:
-        limit = bulk_settings().max_rows
-        if isinstance(data, list) and len(data) > limit:
-            raise upload_error(
-                "too_many_rows",
-                f"The list has more than {limit:,} entries; the limit is {limit:,}.",
-                max_rows=limit,
-            )
-        return super().to_internal_value(data)
 
 
 class CollectionFieldsSerializer(serializers.Serializer[Any]):
@@ -44,7 +29,7 @@ class CollectionFieldsSerializer(serializers.Serializer[Any]):
         default=Schedule.DAILY,
         help_text="hourly, daily, weekly, monthly (from the time it is set), or on_demand (run now only).",
     )
-    items = _ItemsField(
+    items = BulkValueListField(
         child=serializers.CharField(allow_blank=True, max_length=255),
         help_text=(
             "ASINs or FNSKUs (by kind), at most BULK_MAX_ROWS; all must be valid (a 400 lists the "
