@@ -23,13 +23,8 @@ Needs pgbench (Debian's postgresql-client) and a database whose schema is migrat
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import django
 import psycopg
@@ -38,6 +33,8 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
+
+from commit_cpu import DEFAULT_URL, connect, pgbench  # noqa: E402 - this directory: the pgbench runner
 
 from credits.services import _ACCOUNT_TABLE, _ENTRY_TABLE, _POST_SQL  # noqa: E402 - the real statement
 
@@ -92,36 +89,6 @@ CASES: list[tuple[str, str, int]] = [
 ]
 
 
-def busy_jiffies() -> int:
-    with open("/proc/stat") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
-    return user + nice + system + irq + softirq
-
-
-def pgbench(url: str, script: str, clients: int) -> tuple[float, float]:
-    """Transactions per second and the machine's CPU milliseconds per transaction."""
-    parts = urlsplit(url)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
-        file.write(script)
-        file.flush()
-        before = busy_jiffies()
-        out = subprocess.run(
-            [
-                *("pgbench", "-n", "-j", "1", "-c", str(clients), "-T", str(SECONDS), "-f", file.name),
-                *("-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)),
-                *("-U", parts.username or "root", parts.path.lstrip("/")),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        jiffies = busy_jiffies() - before
-    match = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
-    if out.returncode != 0 or match is None or not int(match.group(1)):
-        raise SystemExit(f"pgbench failed:\n{out.stdout}{out.stderr}")
-    transactions = int(match.group(1))
-    return transactions / SECONDS, jiffies / os.sysconf("SC_CLK_TCK") * 1000 / transactions
-
-
 def create_tables(connection: psycopg.Connection) -> None:
     statements = [
         "CREATE SCHEMA {schema}",
@@ -145,15 +112,10 @@ def create_tables(connection: psycopg.Connection) -> None:
 
 
 def main() -> int:
-    if shutil.which("pgbench") is None:
-        print("bench/charge_sql.py needs pgbench (apt-get install postgresql-client).")
+    connection = connect("bench/charge_sql.py")
+    if connection is None:
         return 0
-    url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench")
-    try:
-        connection = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:
-        print(f"bench/charge_sql.py: cannot connect to {url} ({exc}); run bench/http_load.py once first.")
-        return 0
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     with connection:
         if connection.execute("SELECT to_regclass(%s)", (_ENTRY_TABLE,)).fetchone() == (None,):
             print(f"bench/charge_sql.py: {url} has no ledger tables; run bench/http_load.py once first.")
@@ -165,7 +127,7 @@ def main() -> int:
             print(f"{'case':<44}{'clients':>8}{'tx/s':>9}{'CPU ms/tx':>11}{'vs baseline':>13}")
             baseline = None
             for name, script, clients in CASES:
-                rate, cpu = pgbench(url, script, clients)
+                rate, cpu = pgbench(url, script, clients=clients, seconds=SECONDS)
                 baseline = baseline or cpu
                 print(f"{name:<44}{clients:>8}{rate:>9.0f}{cpu:>11.3f}{cpu / baseline:>13.2f}", flush=True)
         finally:

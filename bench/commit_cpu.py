@@ -32,6 +32,7 @@ SETTINGS = {
     "synchronous_commit = off (not for a ledger)": "-c synchronous_commit=off",
 }
 STATEMENT = "UPDATE bench_commit_cpu SET n = n + 1 WHERE id = 1;\n"
+DEFAULT_URL = "postgres://root@127.0.0.1:5432/bench"
 
 
 def busy_jiffies() -> int:
@@ -40,71 +41,67 @@ def busy_jiffies() -> int:
     return user + nice + system + irq + softirq
 
 
-def run(url: str, options: str, script: str, seconds: int) -> tuple[int, int]:
+def pgbench(
+    url: str, script: str, *, clients: int = 4, seconds: int = 8, options: str = ""
+) -> tuple[float, float]:
+    """Run ``script`` (pgbench's script language) for ``seconds``: transactions per second and
+    the whole machine's CPU milliseconds per transaction. ``options`` go to the sessions
+    (PGOPTIONS). Also used by bench/charge_sql.py."""
     parts = urlsplit(url)
-    before = busy_jiffies()
-    out = subprocess.run(
-        [
-            "pgbench",
-            "-n",
-            "-c",
-            "4",
-            "-j",
-            "1",
-            "-T",
-            str(seconds),
-            "-f",
-            script,
-            "-h",
-            parts.hostname or "127.0.0.1",
-            "-p",
-            str(parts.port or 5432),
-            "-U",
-            parts.username or "root",
-            parts.path.lstrip("/"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PGOPTIONS=options),
-    )
-    jiffies = busy_jiffies() - before
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        file.write(script)
+        file.flush()
+        before = busy_jiffies()
+        out = subprocess.run(
+            [
+                *("pgbench", "-n", "-j", "1", "-c", str(clients), "-T", str(seconds), "-f", file.name),
+                *("-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)),
+                *("-U", parts.username or "root", parts.path.lstrip("/")),
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PGOPTIONS=options),
+        )
+        jiffies = busy_jiffies() - before
     match = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
-    if out.returncode != 0 or match is None:
+    if out.returncode != 0 or match is None or not int(match.group(1)):
         raise SystemExit(f"pgbench failed:\n{out.stdout}{out.stderr}")
-    return int(match.group(1)), jiffies
+    transactions = int(match.group(1))
+    return transactions / seconds, jiffies / os.sysconf("SC_CLK_TCK") * 1000 / transactions
+
+
+def connect(name: str) -> psycopg.Connection | None:
+    """An autocommit connection to ``DATABASE_URL`` (default: the benchmark's database), or
+    None after saying in one line why ``name`` cannot run."""
+    if shutil.which("pgbench") is None:
+        print(f"{name} needs pgbench (apt-get install postgresql-client).")
+        return None
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        print(f"{name}: cannot connect to {url} ({exc}); run bench/http_load.py once first.")
+        return None
 
 
 def main() -> int:
-    if shutil.which("pgbench") is None:
-        print("bench/commit_cpu.py needs pgbench (apt-get install postgresql-client).")
+    connection = connect("bench/commit_cpu.py")
+    if connection is None:
         return 0
-    url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench")
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        connection = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:
-        print(f"bench/commit_cpu.py: cannot connect to {url} ({exc}); run bench/http_load.py once first.")
-        return 0
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     with connection:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS bench_commit_cpu (id integer PRIMARY KEY, n bigint NOT NULL)"
         )
         connection.execute("INSERT INTO bench_commit_cpu VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
         try:
-            measure(url, ticks)
+            print(f"{'setting':<46}{'tx/s':>9}{'machine CPU ms/tx':>20}")
+            for name, options in SETTINGS.items():
+                rate, cpu = pgbench(url, STATEMENT, options=options)
+                print(f"{name:<46}{rate:>9.0f}{cpu:>20.3f}")
         finally:
             connection.execute("DROP TABLE bench_commit_cpu")
     return 0
-
-
-def measure(url: str, ticks: int) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(STATEMENT)
-        script.flush()
-        print(f"{'setting':<46}{'tx/s':>9}{'machine CPU ms/tx':>20}")
-        for name, options in SETTINGS.items():
-            transactions, jiffies = run(url, options, script.name, 8)
-            print(f"{name:<46}{transactions / 8:>9.0f}{jiffies / ticks * 1000 / transactions:>20.3f}")
 
 
 if __name__ == "__main__":
