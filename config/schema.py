@@ -26,12 +26,30 @@ class AutoSchema(SpectacularAutoSchema):
             errors["404"] = "Not found, or not yours."
         elif self._offers_formats():
             errors["404"] = "No such `format`."
+        if self.method in ("POST", "PUT", "PATCH") and self._get_request_body() is not None:
+            errors["413"] = "The request body is over its size limit; nothing was done."
+        errors["414"] = "The URL (path and query string) is over `MAX_URL_LENGTH` characters."
+        if self._rate_limited():
+            errors["429"] = (
+                "Over the caller's rate limit: retry after `Retry-After` seconds. Nothing was done or charged."
+            )
         for status_code, description in errors.items():
             if status_code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, status_code)
                 response["description"] = description
                 responses[status_code] = response
+        if "429" in responses:
+            responses["429"].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "Seconds until the rate limit allows the call again.",
+            }
         return responses
+
+    def _rate_limited(self) -> bool:
+        """Throttled (config/throttling.py): every call that must authenticate; anonymous ones are not."""
+        return bool(self.view.get_throttles()) and not all(
+            isinstance(p, AllowAny) for p in self.view.get_permissions()
+        )
 
     def _offers_formats(self) -> bool:
         """Takes ``?format=``: DRF answers a format it does not offer with 404."""

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request count, status and latency for the alerts and the dashboard (django-prometheus's series).
     "config.metrics_middleware.RequestMetricsMiddleware",
+    # 414 in the API's error shape for a URL over MAX_URL_LENGTH (config/request_limits.py).
+    "config.request_limits.UrlLengthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -281,6 +283,10 @@ API_RATE_USER_FREE = env.str("API_RATE_USER_FREE", default="240/min")
 # A JSON body larger than this is refused with 413 (a bulk job's list of BULK_MAX_ROWS
 # entries is far below it); nesting deeper than this is refused with 400 (config/parsers.py).
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=2 * 1024 * 1024)
+# Path plus query string, in characters; longer is 414 uri_too_long (config/request_limits.py).
+# Keep it under gunicorn's limit_request_line (8190 bytes, deploy/gunicorn.conf.py), past which
+# gunicorn answers with its own page.
+MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 
 SPECTACULAR_SETTINGS: dict[str, Any] = {

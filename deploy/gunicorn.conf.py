@@ -21,6 +21,9 @@ max_requests_jitter = 200
 # GUNICORN_ACCESS_LOG=- writes them to stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+# The longest request line gunicorn takes (its maximum); the app answers URLs over
+# MAX_URL_LENGTH (4096) itself, with 414 in the API's error shape (config/request_limits.py).
+limit_request_line = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
 # --- Metrics of all workers (prometheus_client multiprocess mode) -----------------------------

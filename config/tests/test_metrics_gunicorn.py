@@ -7,23 +7,17 @@ whichever worker answers, counts all of them.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tests.factories import api_key_for
+from config.tests.gunicorn import gunicorn, production_environment
 from config.tests.promtool import promtool
 from credits.tests.factories import funded_user
 
@@ -36,82 +30,19 @@ ASIN = "B08N5WRWNW"
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]  # the test database, which the server must share
-    user = f"{db['USER']}@" if db["USER"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{user}{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
-    port = free_port()
     metrics_dir = tmp_path / "prometheus"
     access_log = tmp_path / "access.log"
-    error_log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
-        "DEBUG": "0",
-        "SECRET_KEY": "gunicorn-metrics-test-secret-key-0123456789abcdefghijklmnop",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "METRICS_TOKEN": "",
-        "METRICS_ALLOWED_NETWORKS": "",
-        "WEB_CONCURRENCY": str(WORKERS),
-        "CONN_MAX_AGE": "0",
-    }
-    with open(error_log, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--config",
-                "deploy/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--access-logfile",
-                str(access_log),
-                "--access-logformat",
-                "%(p)s %(m)s %(U)s %(s)s",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, error_log.read_text()
-                assert time.monotonic() < deadline, error_log.read_text()
-                try:
-                    if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            yield base, access_log, metrics_dir
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    env = production_environment(
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        METRICS_TOKEN="",
+        METRICS_ALLOWED_NETWORKS="",
+        WEB_CONCURRENCY=str(WORKERS),
+    )
+    access = ("--access-logfile", str(access_log), "--access-logformat", "%(p)s %(m)s %(U)s %(s)s")
+    with gunicorn(env, tmp_path, *access) as base:
+        yield base, access_log, metrics_dir
 
 
 def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

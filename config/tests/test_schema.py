@@ -61,7 +61,7 @@ def test_the_only_open_operation_is_stripes_webhook_and_it_documents_its_400(sch
     ]
     assert open_operations == [("post", "/api/v1/payments/webhook")]
     webhook = schema["paths"]["/api/v1/payments/webhook"]["post"]
-    assert sorted(webhook["responses"]) == ["200", "400", "500", "503"]
+    assert sorted(webhook["responses"]) == ["200", "400", "413", "414", "500", "503"]
     assert webhook["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
     [signature] = webhook["parameters"]
     assert (signature["in"], signature["name"], signature["required"]) == ("header", "Stripe-Signature", True)
@@ -94,3 +94,23 @@ def test_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(out))
 
     assert out.read_text().startswith("openapi: 3")
+
+
+def test_every_operation_documents_the_limits_it_can_hit(schema):
+    """429 (with Retry-After) wherever a caller is rate limited, 413 wherever a body is read,
+    414 everywhere: each in the error shape."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            expected = ["414"]
+            if operation.get("security"):
+                expected.append("429")
+            if "requestBody" in operation:
+                expected.append("413")
+            for code in expected:
+                assert code in responses, f"{method} {path} does not document {code}"
+                ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/Error"), f"{method} {path} {code} is not the error shape"
+            if "429" in responses:
+                headers = responses["429"]["headers"]
+                assert "Retry-After" in headers, f"{method} {path} 429 without Retry-After"
