@@ -49,6 +49,10 @@ class CheckoutApi(APIView):
         responses={
             201: CheckoutSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such credit pack on sale."),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Payments are not configured (no Stripe key in production), or Stripe is down.",
+            ),
         },
         tags=["payments"],
         description=(

@@ -103,6 +103,8 @@ class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
 
 
 class WebhookDeliveryFilterSerializer(serializers.Serializer[Any]):
-    endpoint = serializers.IntegerField(required=False, help_text="Only this endpoint's deliveries.")
+    endpoint = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Only this endpoint's deliveries."
+    )
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
     event = serializers.CharField(required=False, max_length=64)

@@ -81,8 +81,13 @@ class ThresholdsSerializer(serializers.Serializer[Any]):
     )
     alert_buy_box_lost = serializers.BooleanField(required=False)
     alert_buy_box_won = serializers.BooleanField(required=False)
-    rank_better_than = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    rank_worse_than = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    # A PositiveIntegerField's range on every database.
+    rank_better_than = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    rank_worse_than = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
     alert_back_in_stock = serializers.BooleanField(required=False)
     alert_out_of_stock = serializers.BooleanField(required=False)
 

@@ -179,3 +179,11 @@ def test_another_users_endpoints_and_deliveries_are_not_found(receiver):
 
 def test_requires_authentication():
     assert APIClient().get(URL).status_code in (401, 403)
+
+
+@pytest.mark.parametrize("endpoint", ["2652988330668123488256", "0", "-12"])
+def test_a_deliveries_filter_out_of_range_is_a_400_not_a_server_error(endpoint):
+    response = client_for(UserFactory()).get("/api/v1/webhooks/deliveries", {"endpoint": endpoint})
+
+    assert_error(response, 400, "invalid")
+    assert "endpoint" in response.json()["error"]["detail"]

@@ -278,3 +278,17 @@ def test_alerts_list_and_mark_read(api, user):
 
 def test_the_api_needs_authentication():
     assert APIClient().get("/api/v1/watchlists").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("field", ["rank_better_than", "rank_worse_than"])
+def test_a_rank_threshold_past_what_the_database_stores_is_a_400(api, field):
+    wid = api.post("/api/v1/watchlists", {"name": "Big"}, format="json").json()["id"]
+
+    response = api.post(
+        f"/api/v1/watchlists/{wid}/items",
+        {"asin": "B08N5WRWNW", "marketplace": "US", field: 2**31},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["detail"]
