@@ -31,7 +31,8 @@ class AutoSchema(SpectacularAutoSchema):
         errors["414"] = "The URL (path and query string) is over `MAX_URL_LENGTH` characters."
         if self._rate_limited():
             errors["429"] = (
-                "Over the caller's rate limit: retry after `Retry-After` seconds. Nothing was done or charged."
+                "Over the caller's rate limit: retry after `Retry-After` seconds. "
+                "Nothing was done or charged."
             )
         for status_code, description in errors.items():
             if status_code not in responses:
