@@ -10,7 +10,7 @@ Starting a scheduled slot takes two steps, each safe to repeat:
 1. ``collection_slot_claim``: with the collection row locked, insert the run
    for (collection, slot) (unique) and move ``next_run_at`` past now. A second
    beat tick, or the same task delivered again, finds the slot taken and does
-   nothing.
+   nothing. Run now checks for a run in progress under that same lock.
 2. ``collection_run_start``: create the bulk job with the idempotency key
    ``collection-run:<run id>`` and mark the run started. Retried after a crash
    (the beat re-queues runs left pending), it finds the same job.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -218,13 +218,22 @@ def collection_slot_claim(
     """Claim a slot of the collection: its due ``next_run_at`` (scheduled), or ``slot`` (run now).
 
     Returns the new run (pending), or None when there is nothing to claim: the
-    slot is not due, or already claimed by an earlier call."""
+    slot is not due, or already claimed by an earlier call. Run now (``trigger``
+    manual) while a run is in progress is a 409."""
     now = now or timezone.now()
+    trigger = trigger or CollectionRun.Trigger.SCHEDULE
     try:
         with transaction.atomic():
             collection = Collection.objects.select_for_update().filter(pk=collection_id).first()
             if collection is None:
                 return None
+            # Checked with the collection row locked: every run is inserted under this lock, so two
+            # run-now requests cannot both find the collection idle (each has its own slot).
+            if trigger == CollectionRun.Trigger.MANUAL and _runs_in_progress(collection_id).exists():
+                raise ConflictError(
+                    "A run of this collection is still in progress; wait for it to finish.",
+                    code="run_in_progress",
+                )
             if slot is None:
                 slot = collection.next_run_at
                 if slot is None or slot > now:
@@ -238,7 +247,7 @@ def collection_slot_claim(
             return CollectionRun.objects.create(
                 collection=collection,
                 slot=slot,
-                trigger=trigger or CollectionRun.Trigger.SCHEDULE,
+                trigger=trigger,
                 items=collection.item_count,
                 cost=cost.total,
                 created_at=now,
@@ -246,6 +255,12 @@ def collection_slot_claim(
     except IntegrityError:
         # (collection, slot) exists: this slot was started already.
         return None
+
+
+def _runs_in_progress(collection_id: int) -> QuerySet[CollectionRun]:
+    return CollectionRun.objects.filter(collection_id=collection_id).filter(
+        Q(status=Run.PENDING) | Q(status=Run.STARTED, job__status__in=BulkJob.ACTIVE)
+    )
 
 
 def collection_run_start(*, run_id: int) -> CollectionRun:
@@ -306,13 +321,6 @@ def collection_run_now(*, collection: Collection, now: datetime | None = None) -
     """Start a run of the collection at once (any schedule). A run still in progress is a 409;
     a balance that cannot cover the run is a 402, with the skipped run recorded."""
     now = now or timezone.now()
-    in_progress = CollectionRun.objects.filter(collection=collection).filter(
-        Q(status=Run.PENDING) | Q(status=Run.STARTED, job__status__in=BulkJob.ACTIVE)
-    )
-    if in_progress.exists():
-        raise ConflictError(
-            "A run of this collection is still in progress; wait for it to finish.", code="run_in_progress"
-        )
     run = collection_slot_claim(
         collection_id=collection.pk, slot=now, trigger=CollectionRun.Trigger.MANUAL, now=now
     )
