@@ -17,10 +17,10 @@ a worker was killed does nothing twice and loses nothing:
   cancelled: ``used`` is the sum of the delivered items' credits, the rest goes
   back to the balance. An item's ``credits`` are set only in its
   claimed -> succeeded step, which happens once;
-- claims of killed workers are released by the periodic sweep (and at once
-  when a worker with the same name starts again), counting attempts: an item
-  whose workers keep dying fails after ``BULK_MAX_ATTEMPTS`` instead of
-  looping forever.
+- claims of killed workers are released by the periodic sweep (and at once,
+  their jobs queued again, when a worker with the same name starts again),
+  counting attempts: an item whose workers keep dying fails after
+  ``BULK_MAX_ATTEMPTS`` instead of looping forever.
 
 Rows are locked in one order everywhere: the job, then its items (by id),
 then the credit hold, then the credit account.
@@ -730,7 +730,11 @@ def bulk_jobs_sweep(*, now: datetime | None = None) -> SweepReport:
 
 def bulk_claims_release_worker(*, worker: str, claimed_before: datetime) -> int:
     """Release the claims of an earlier run of the worker named ``worker``: it
-    starts again, so whatever it held when it stopped is not being processed."""
+    starts again, so whatever it held when it stopped is not being processed.
+
+    Each job it released claims of is queued again: the lane that died with it
+    was the job's message, which the broker gives back only after its
+    visibility timeout, and without the beat's sweep nothing else would."""
     if not worker:
         return 0
     condition = Q(claimed_by=worker, claimed_at__lt=claimed_before)
@@ -741,6 +745,9 @@ def bulk_claims_release_worker(*, worker: str, claimed_before: datetime) -> int:
     for job_id in list(job_ids):
         back, abandoned = _release_claims(job_id, condition, timezone.now())
         released += back + abandoned
+        if back or abandoned:
+            # Also when each released item was given up: the job's other pending items had that lane.
+            _enqueue_on_commit(job_id, max(back, 1))
     return released
 
 

@@ -83,7 +83,8 @@ def bulk_job_notify(job_id: int) -> bool:
 @worker_ready.connect
 def _release_claims_of_the_previous_run(sender: Any = None, **kwargs: Any) -> None:
     """A worker starting under a name means the earlier process of that name is
-    gone: what it had claimed is released at once rather than after the claim timeout."""
+    gone: what it had claimed is released at once rather than after the claim timeout,
+    and its jobs are queued again (their lanes died with it)."""
     hostname = getattr(sender, "hostname", None)
     if hostname:
         bulk_claims_release_worker.delay(hostname, timezone.now().isoformat())

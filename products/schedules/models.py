@@ -2,7 +2,8 @@
 
 A run is unique per (collection, slot): the beat tick that claims a slot
 inserts the row, so two ticks, or a task delivered twice, never start the same
-slot twice. The run's bulk job is created with the idempotency key
+slot twice. At most one run of a collection is pending (claimed, its job not
+created yet), so two runs never start side by side. The run's bulk job is created with the idempotency key
 ``collection-run:<run id>``, so a start retried after a crash finds the job
 instead of making a second one.
 """
@@ -112,6 +113,11 @@ class CollectionRun(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["collection", "slot"], name="collectionrun_unique_slot"),
+            # One run of a collection is started at a time: a run inserted while another is
+            # pending cannot both pass the "previous run active" check of the start.
+            models.UniqueConstraint(
+                fields=["collection"], condition=Q(status="pending"), name="collectionrun_one_pending"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "started", "skipped"]), name="collectionrun_status_valid"
             ),

@@ -10,7 +10,8 @@ Starting a scheduled slot takes two steps, each safe to repeat:
 1. ``collection_slot_claim``: with the collection row locked, insert the run
    for (collection, slot) (unique) and move ``next_run_at`` past now. A second
    beat tick, or the same task delivered again, finds the slot taken and does
-   nothing.
+   nothing. Only one run of a collection is pending at a time (a partial unique
+   index), and run now checks for a run in progress under that same lock.
 2. ``collection_run_start``: create the bulk job with the idempotency key
    ``collection-run:<run id>`` and mark the run started. Retried after a crash
    (the beat re-queues runs left pending), it finds the same job.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -218,12 +219,26 @@ def collection_slot_claim(
     """Claim a slot of the collection: its due ``next_run_at`` (scheduled), or ``slot`` (run now).
 
     Returns the new run (pending), or None when there is nothing to claim: the
-    slot is not due, or already claimed by an earlier call."""
+    slot is not due, already claimed by an earlier call, or another run of the
+    collection is still pending (one at a time: the scheduled slot waits for the
+    next tick). Run now (``trigger`` manual) while a run is in progress is a 409."""
     now = now or timezone.now()
+    trigger = trigger or CollectionRun.Trigger.SCHEDULE
     try:
         with transaction.atomic():
             collection = Collection.objects.select_for_update().filter(pk=collection_id).first()
             if collection is None:
+                return None
+            # Checked with the collection row locked: every run is inserted under this lock, so two
+            # run-now requests cannot both find the collection idle (each has its own slot).
+            if trigger == CollectionRun.Trigger.MANUAL and _runs_in_progress(collection_id).exists():
+                raise ConflictError(
+                    "A run of this collection is still in progress; wait for it to finish.",
+                    code="run_in_progress",
+                )
+            if CollectionRun.objects.filter(collection_id=collection_id, status=Run.PENDING).exists():
+                # Its start has not run yet: two pending runs could both pass its "previous run
+                # active" check. The slot stays due for a later tick.
                 return None
             if slot is None:
                 slot = collection.next_run_at
@@ -238,7 +253,7 @@ def collection_slot_claim(
             return CollectionRun.objects.create(
                 collection=collection,
                 slot=slot,
-                trigger=trigger or CollectionRun.Trigger.SCHEDULE,
+                trigger=trigger,
                 items=collection.item_count,
                 cost=cost.total,
                 created_at=now,
@@ -246,6 +261,12 @@ def collection_slot_claim(
     except IntegrityError:
         # (collection, slot) exists: this slot was started already.
         return None
+
+
+def _runs_in_progress(collection_id: int) -> QuerySet[CollectionRun]:
+    return CollectionRun.objects.filter(collection_id=collection_id).filter(
+        Q(status=Run.PENDING) | Q(status=Run.STARTED, job__status__in=BulkJob.ACTIVE)
+    )
 
 
 def collection_run_start(*, run_id: int) -> CollectionRun:
@@ -306,13 +327,6 @@ def collection_run_now(*, collection: Collection, now: datetime | None = None) -
     """Start a run of the collection at once (any schedule). A run still in progress is a 409;
     a balance that cannot cover the run is a 402, with the skipped run recorded."""
     now = now or timezone.now()
-    in_progress = CollectionRun.objects.filter(collection=collection).filter(
-        Q(status=Run.PENDING) | Q(status=Run.STARTED, job__status__in=BulkJob.ACTIVE)
-    )
-    if in_progress.exists():
-        raise ConflictError(
-            "A run of this collection is still in progress; wait for it to finish.", code="run_in_progress"
-        )
     run = collection_slot_claim(
         collection_id=collection.pk, slot=now, trigger=CollectionRun.Trigger.MANUAL, now=now
     )
@@ -346,6 +360,13 @@ def collections_run_due(*, now: datetime | None = None) -> DueReport:
     """Periodic (beat): claim the due slots and queue their starts; queue again the starts that were lost."""
     now = now or timezone.now()
     report = DueReport(claimed=[], requeued=[])
+    stale = CollectionRun.objects.filter(status=Run.PENDING, created_at__lt=now - PENDING_RETRY)
+    # Given up before the claims: a run stuck pending holds back its collection's next slot.
+    report.given_up = stale.filter(created_at__lt=now - PENDING_GIVE_UP).update(
+        status=Run.SKIPPED,
+        reason_code="start_failed",
+        reason="The run could not be started; it was given up. Use Run now to try again.",
+    )
     due = Collection.objects.filter(next_run_at__lte=now).order_by("next_run_at").values_list("pk", flat=True)
     for collection_id in list(due):
         try:
@@ -356,12 +377,6 @@ def collections_run_due(*, now: datetime | None = None) -> DueReport:
             continue
         if run is not None:
             report.claimed.append(run.pk)
-    stale = CollectionRun.objects.filter(status=Run.PENDING, created_at__lt=now - PENDING_RETRY)
-    report.given_up = stale.filter(created_at__lt=now - PENDING_GIVE_UP).update(
-        status=Run.SKIPPED,
-        reason_code="start_failed",
-        reason="The run could not be started; it was given up. Use Run now to try again.",
-    )
     report.requeued = list(stale.values_list("pk", flat=True))
     for run_id in report.claimed + report.requeued:
         _start_later(run_id)

@@ -655,6 +655,34 @@ def test_a_restarted_worker_releases_what_it_held_when_it_died():
     assert services.bulk_claims_release_worker(worker="", claimed_before=timezone.now()) == 0
 
 
+def test_a_restarted_worker_queues_again_each_job_it_released_claims_of(
+    django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    settings.BULK_MAX_ATTEMPTS = 2
+    user = funded_user(credits=20)
+    mine = create_job(user, asins(4))
+    worn_out = create_job(user, asins(4, start=10))  # its claimed items on their last attempt
+    theirs = create_job(user, asins(4, start=20))
+    services._claim(mine.pk, token="before-crash", worker="celery@host-a", size=2)
+    services._claim(worn_out.pk, token="before-crash-2", worker="celery@host-a", size=2)
+    BulkItem.objects.filter(job=worn_out, status=Status.CLAIMED).update(attempts=2)
+    services._claim(theirs.pk, token="other", worker="celery@host-b", size=2)
+    queued: list[tuple[int, int]] = []
+    monkeypatch.setattr(services, "bulk_job_enqueue", lambda *, job_id, lanes: queued.append((job_id, lanes)))
+    started = timezone.now() + timedelta(seconds=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        released = services.bulk_claims_release_worker(worker="celery@host-a", claimed_before=started)
+        again = services.bulk_claims_release_worker(worker="celery@host-a", claimed_before=started)
+
+    assert (released, again) == (4, 0)
+    # The lane that died with the worker is replaced, also for the job whose claimed items were
+    # given up: its other items are still pending. Nothing for the other worker's job.
+    assert sorted(queued) == sorted([(mine.pk, 1), (worn_out.pk, 1)])
+    assert BulkItem.objects.filter(job=worn_out, status=Status.FAILED).count() == 2
+    assert BulkItem.objects.filter(job=worn_out, status=Status.PENDING).count() == 2
+
+
 # --- The email --------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from credits.models import CreditHold
+from credits.models import CreditHold, LedgerEntry
 from credits.selectors import accounts_out_of_balance, balance_get
 from credits.tests.factories import funded_user
 from products.bulk import services
@@ -146,6 +146,68 @@ def test_a_worker_killed_mid_job_loses_nothing_and_charges_nothing_twice(celery_
     per_asin = logged.values("asin").annotate(n=Count("pk"))
     assert logged.count() == 61
     assert {row["n"] for row in per_asin} == {1}
+
+
+def test_a_restarted_worker_queues_the_job_it_was_killed_in_again_without_beat(celery_workers, settings):
+    # No beat (no sweep) and the broker's real visibility timeout: the killed lane's message comes
+    # back only after 360 s, so the restart that frees its claims must also queue the job again.
+    # One lane, so no other message of the job is waiting in the queue.
+    settings.BULK_LANES = 1
+    env = {
+        **QUICK,
+        "SANDBOX_LATENCY_MS": "1000",
+        "BULK_CHUNK_SIZE": "10",
+        "BULK_LANES": "1",
+        "CELERY_VISIBILITY_TIMEOUT": "360",
+    }
+    worker = celery_workers.start("doomed", env=env)
+    user = funded_user(credits=100)
+    job = create_job(user, [*asins(40), NOT_FOUND])
+
+    def a_chunk_done_and_one_just_claimed() -> bool:
+        just_now = timezone.now() - timedelta(seconds=0.4)
+        return (
+            job_state(job.pk).succeeded >= 10
+            and BulkItem.objects.filter(
+                job=job, status=BulkItem.Status.CLAIMED, claimed_at__gte=just_now
+            ).exists()
+        )
+
+    wait_for(a_chunk_done_and_one_just_claimed, timeout=60, what="a chunk in flight", workers=celery_workers)
+    worker.kill()
+    in_flight = set(
+        BulkItem.objects.filter(job=job, status=BulkItem.Status.CLAIMED).values_list("pk", flat=True)
+    )
+    done_before = job_state(job.pk).succeeded
+    assert in_flight
+    assert done_before < 41
+
+    restarted_at = time.monotonic()
+    celery_workers.start("doomed", env=env)  # the same name: its start releases the dead one's claims
+    wait_for(
+        lambda: job_state(job.pk).succeeded > done_before,
+        timeout=30,
+        what="the job to move again after the restart",
+        workers=celery_workers,
+    )
+    moved_after = time.monotonic() - restarted_at
+    wait_for(lambda: job_state(job.pk).is_final, timeout=30, what="the job to finish", workers=celery_workers)
+    finished_after = time.monotonic() - restarted_at
+    print(f"job moved {moved_after:.1f} s and finished {finished_after:.1f} s after the restart began")
+    assert finished_after < 30
+
+    job.refresh_from_db()
+    assert (job.status, job.succeeded, job.failed) == ("completed", 40, 1)
+    assert all(a >= 2 for a in BulkItem.objects.filter(pk__in=in_flight).values_list("attempts", flat=True))
+    # Each item charged once: one hold, the one unknown ASIN's credit released, nothing else.
+    delivered = BulkItem.objects.filter(job=job, status=BulkItem.Status.SUCCEEDED)
+    assert set(delivered.values_list("credits", flat=True)) == {1}
+    entries = LedgerEntry.objects.filter(account__user=user, reference=f"bulk:{job.pk}")
+    assert sorted(entries.values_list("kind", "amount")) == [("hold", -41), ("release", 1)]
+    assert balance_get(user=user) == 100 - 40
+    hold = CreditHold.objects.get(pk=job.hold_id)
+    assert (hold.status, hold.amount, hold.used, hold.released) == ("settled", 41, 40, 1)
+    assert_books_balance(job)
 
 
 def test_cancel_stops_the_workers_and_releases_the_rest(celery_workers):

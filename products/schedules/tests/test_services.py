@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError, transaction
 
 from config.errors import ConflictError, DomainError
 from credits.models import CreditHold, LedgerEntry
@@ -217,6 +218,35 @@ def test_run_now_starts_at_once_refuses_overlap_and_answers_402_when_short():
     assert (skipped.status, skipped.trigger) == ("skipped", "manual")
     assert balance_get(user=user) == 2
     assert BulkJob.objects.count() == 1
+
+
+def test_a_collection_has_one_pending_run_at_a_time():
+    user = funded_user(credits=100)
+    collection = make_collection(user, 2, now=T0)
+    next_slot = T0 + timedelta(days=2)
+    # The first slot claimed late (just before the next one); its start has not run yet.
+    first = services.collection_slot_claim(collection_id=collection.pk, now=next_slot - timedelta(seconds=30))
+    assert first is not None
+    assert first.status == "pending"
+
+    report = services.collections_run_due(now=next_slot + timedelta(seconds=5))
+    assert report.claimed == []  # the next slot waits: two pending runs could both start
+    collection.refresh_from_db()
+    assert collection.next_run_at == next_slot
+    with pytest.raises(ConflictError) as conflict:
+        services.collection_run_now(collection=collection)
+    assert conflict.value.code == "run_in_progress"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CollectionRun.objects.create(collection=collection, slot=T0, trigger="manual", items=2, cost=2)
+    assert list(CollectionRun.objects.values_list("pk", flat=True)) == [first.pk]
+
+    assert services.collection_run_start(run_id=first.pk).status == "started"
+    report = services.collections_run_due(now=next_slot + timedelta(seconds=65))  # the next tick
+    assert len(report.claimed) == 1
+    second = services.collection_run_start(run_id=report.claimed[0])
+    assert (second.slot, second.status, second.reason_code) == (next_slot, "skipped", "previous_run_active")
+    assert BulkJob.objects.count() == 1
+    assert balance_get(user=user) == 98
 
 
 def test_runs_left_pending_are_queued_again_then_given_up(django_capture_on_commit_callbacks):
