@@ -527,6 +527,12 @@ BULK_RETRY_DELAY_MAX = env.float("BULK_RETRY_DELAY_MAX", default=300.0)
 BULK_SWEEP_INTERVAL = env.float("BULK_SWEEP_INTERVAL", default=30.0)
 BULK_STALL_SECONDS = env.float("BULK_STALL_SECONDS", default=60.0)
 BULK_GIVE_UP_SECONDS = env.float("BULK_GIVE_UP_SECONDS", default=3600.0)
+# Each worker marks itself alive in the cache this often (seconds), from its main process.
+BULK_WORKER_HEARTBEAT_SECONDS = env.float("BULK_WORKER_HEARTBEAT_SECONDS", default=5.0)
+# A worker's mark lasts this long (at least twice the heartbeat). Once it expired the worker is dead:
+# its claims go back and its jobs are queued again (when a worker starts, and at each sweep) without
+# waiting for BULK_CLAIM_TIMEOUT.
+BULK_WORKER_ALIVE_SECONDS = env.float("BULK_WORKER_ALIVE_SECONDS", default=15.0)
 # Where links in the "job finished" email point (empty: a path only).
 BULK_EMAIL_BASE_URL = env.str("BULK_EMAIL_BASE_URL", default="http://localhost:8000" if DEBUG else "")
 CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {

@@ -2,6 +2,7 @@ from celery import shared_task
 
 # Celery's autodiscovery imports <app>.tasks: the bulk jobs' tasks live in their package.
 from products.bulk.tasks import (  # noqa: F401
+    bulk_claims_release_dead_workers,
     bulk_claims_release_worker,
     bulk_job_notify,
     bulk_job_work,

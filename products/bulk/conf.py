@@ -23,9 +23,12 @@ class BulkSettings:
     retry_delay_max: float
     stall_seconds: float
     give_up_seconds: float
+    worker_heartbeat_seconds: float
+    worker_alive_seconds: float
 
 
 def bulk_settings() -> BulkSettings:
+    heartbeat = max(0.1, settings.BULK_WORKER_HEARTBEAT_SECONDS)
     return BulkSettings(
         max_rows=max(1, settings.BULK_MAX_ROWS),
         max_upload_bytes=max(1, settings.BULK_MAX_UPLOAD_BYTES),
@@ -38,4 +41,7 @@ def bulk_settings() -> BulkSettings:
         retry_delay_max=max(0.0, settings.BULK_RETRY_DELAY_MAX),
         stall_seconds=max(1.0, settings.BULK_STALL_SECONDS),
         give_up_seconds=max(1.0, settings.BULK_GIVE_UP_SECONDS),
+        worker_heartbeat_seconds=heartbeat,
+        # One missed heartbeat (a slow cache, a busy process) must not make a worker dead.
+        worker_alive_seconds=max(2 * heartbeat, settings.BULK_WORKER_ALIVE_SECONDS),
     )

@@ -17,10 +17,12 @@ a worker was killed does nothing twice and loses nothing:
   cancelled: ``used`` is the sum of the delivered items' credits, the rest goes
   back to the balance. An item's ``credits`` are set only in its
   claimed -> succeeded step, which happens once;
-- claims of killed workers are released by the periodic sweep (and at once,
-  their jobs queued again, when a worker with the same name starts again),
-  counting attempts: an item whose workers keep dying fails after
-  ``BULK_MAX_ATTEMPTS`` instead of looping forever.
+- claims of killed workers are released, counting attempts (an item whose
+  workers keep dying fails after ``BULK_MAX_ATTEMPTS`` instead of looping
+  forever), and their jobs queued again: when a worker with the same name
+  starts again, once the worker's heartbeats stopped (products/bulk/heartbeats.py;
+  looked for when any worker starts and by the sweep), and by the periodic
+  sweep after ``BULK_CLAIM_TIMEOUT`` whatever the worker.
 
 Rows are locked in one order everywhere: the job, then its items (by id),
 then the credit hold, then the credit account.
@@ -53,6 +55,7 @@ from config.errors import ConflictError
 from credits.selectors import credit_hold_get, price_get
 from credits.services import credits_hold, credits_settle_hold
 from products.bulk.conf import bulk_settings
+from products.bulk.heartbeats import bulk_workers_dead
 from products.bulk.kinds import BulkKind, ClaimedItem, ItemOutcome, JobContext, OutcomeKind, bulk_kind_get
 from products.bulk.uploads import (
     InputRow,
@@ -680,7 +683,8 @@ def bulk_job_results_delete(*, job: BulkJob) -> int:
 
 @dataclass
 class SweepReport:
-    released: int = 0  # claims of workers presumed dead, back to pending
+    dead_workers: int = 0  # claims of workers whose heartbeats stopped, released (back to pending or failed)
+    released: int = 0  # claims older than the claim timeout, back to pending
     abandoned: int = 0  # ... or failed, after too many attempts
     gave_up: int = 0  # pending items of jobs without progress for too long, failed
     requeued: list[int] = field(default_factory=list)  # jobs queued again
@@ -689,13 +693,15 @@ class SweepReport:
 def bulk_jobs_sweep(*, now: datetime | None = None) -> SweepReport:
     """Periodic (beat): recover what killed workers and lost messages left behind.
 
+    - the claims of workers whose heartbeats stopped are released and their jobs
+      queued again (``bulk_claims_release_dead_workers``);
     - items claimed longer than ``BULK_CLAIM_TIMEOUT`` go back to pending (or
       fail, after ``BULK_MAX_ATTEMPTS``);
     - active jobs quiet for ``BULK_STALL_SECONDS`` with items due are queued again;
     - active jobs where no item finished for ``BULK_GIVE_UP_SECONDS`` fail their pending items."""
     s = bulk_settings()
     now = now or timezone.now()
-    report = SweepReport()
+    report = SweepReport(dead_workers=bulk_claims_release_dead_workers(now=now))
     expired = now - timedelta(seconds=s.claim_timeout)
     stale_jobs = (
         BulkItem.objects.filter(status=Item.CLAIMED, claimed_at__lt=expired)
@@ -728,9 +734,34 @@ def bulk_jobs_sweep(*, now: datetime | None = None) -> SweepReport:
     return report
 
 
+def bulk_claims_release_dead_workers(*, now: datetime | None = None) -> int:
+    """Release the claims of workers whose heartbeats stopped (products/bulk/heartbeats.py),
+    and queue their jobs again, as ``bulk_claims_release_worker`` does for each.
+
+    Run when any worker starts (a replacement rarely has the dead worker's name) and by
+    the sweep. Only claims older than ``BULK_WORKER_ALIVE_SECONDS`` are taken: a worker
+    whose mark lapsed a moment (a slow cache) keeps the chunks it claimed since."""
+    s = bulk_settings()
+    now = now or timezone.now()
+    claimed_before = now - timedelta(seconds=s.worker_alive_seconds)
+    holders = (
+        BulkItem.objects.filter(status=Item.CLAIMED, claimed_at__lt=claimed_before)
+        .exclude(claimed_by="")
+        .order_by()
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    released = 0
+    for worker in bulk_workers_dead(workers=list(holders)):
+        logger.warning("bulk worker %s: its heartbeats stopped; releasing its claims", worker)
+        released += bulk_claims_release_worker(worker=worker, claimed_before=claimed_before)
+    return released
+
+
 def bulk_claims_release_worker(*, worker: str, claimed_before: datetime) -> int:
-    """Release the claims of an earlier run of the worker named ``worker``: it
-    starts again, so whatever it held when it stopped is not being processed.
+    """Release the claims made before ``claimed_before`` by the worker named ``worker``,
+    which is gone: it starts again (so whatever it held when it stopped is not being
+    processed), or its heartbeats stopped.
 
     Each job it released claims of is queued again: the lane that died with it
     was the job's message, which the broker gives back only after its

@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from products.bulk import services
+from products.bulk.conf import bulk_settings
+from products.bulk.heartbeats import WorkerHeartbeat
 
 # A lane stops claiming after BULK_TASK_SECONDS; one chunk may still take a
 # while (upstream retries and rate-limit waits), hence the margin. The claim
@@ -50,6 +52,7 @@ def bulk_jobs_sweep() -> dict[str, object]:
     """Periodic (beat, every BULK_SWEEP_INTERVAL seconds): see ``services.bulk_jobs_sweep``."""
     report = services.bulk_jobs_sweep()
     return {
+        "dead_workers": report.dead_workers,
         "released": report.released,
         "abandoned": report.abandoned,
         "gave_up": report.gave_up,
@@ -68,6 +71,13 @@ def bulk_claims_release_worker(worker: str, claimed_before: str) -> int:
 
 
 @shared_task(
+    name="products.bulk_claims_release_dead_workers", ignore_result=True, soft_time_limit=50, time_limit=60
+)
+def bulk_claims_release_dead_workers() -> int:
+    return services.bulk_claims_release_dead_workers()
+
+
+@shared_task(
     name="products.bulk_job_notify",
     ignore_result=True,
     autoretry_for=(Exception,),
@@ -78,6 +88,41 @@ def bulk_claims_release_worker(worker: str, claimed_before: str) -> int:
 )
 def bulk_job_notify(job_id: int) -> bool:
     return services.bulk_job_notify(job_id=job_id)
+
+
+# The heartbeat of the worker this process runs (its main process), while it runs.
+_heartbeats: list[WorkerHeartbeat] = []
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """The worker marks itself alive while it runs (products/bulk/heartbeats.py); the first mark
+    is set before it takes a task."""
+    hostname = getattr(sender, "hostname", None)
+    if not hostname:
+        return
+    _stop_heartbeat()
+    heartbeat = WorkerHeartbeat(hostname)
+    heartbeat.start()
+    _heartbeats.append(heartbeat)
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs: Any) -> None:
+    """Sent once a warm shutdown's tasks have finished (a cold one, or a kill, sends nothing):
+    the last mark then expires within BULK_WORKER_ALIVE_SECONDS."""
+    while _heartbeats:
+        _heartbeats.pop().stop()
+
+
+@worker_ready.connect
+def _release_claims_of_dead_workers(sender: Any = None, **kwargs: Any) -> None:
+    """A worker starting is often the replacement of one that died, under a new name: the
+    claims of workers whose heartbeats stopped are released and their jobs queued again,
+    with or without beat. Now, for workers dead longer than BULK_WORKER_ALIVE_SECONDS, and
+    once more when the last mark of a worker that died just before this start has expired."""
+    bulk_claims_release_dead_workers.delay()
+    bulk_claims_release_dead_workers.apply_async(countdown=bulk_settings().worker_alive_seconds + 1)
 
 
 @worker_ready.connect

@@ -21,7 +21,7 @@ from credits.models import CreditHold
 from credits.selectors import balance_get
 from credits.services import credits_adjust
 from credits.tests.factories import funded_user
-from products.bulk import kinds, selectors, services
+from products.bulk import heartbeats, kinds, selectors, services
 from products.bulk.kinds import (
     BulkKind,
     ClaimedItem,
@@ -681,6 +681,89 @@ def test_a_restarted_worker_queues_again_each_job_it_released_claims_of(
     assert sorted(queued) == sorted([(mine.pk, 1), (worn_out.pk, 1)])
     assert BulkItem.objects.filter(job=worn_out, status=Status.FAILED).count() == 2
     assert BulkItem.objects.filter(job=worn_out, status=Status.PENDING).count() == 2
+
+
+@pytest.fixture
+def short_heartbeats(settings) -> None:
+    """Heartbeats every 0.1 s, a mark lasting 0.5 s: a worker that stops is dead half a second later."""
+    settings.BULK_WORKER_HEARTBEAT_SECONDS = 0.1
+    settings.BULK_WORKER_ALIVE_SECONDS = 0.5
+
+
+def test_the_claims_of_a_worker_whose_heartbeats_stopped_are_released_and_its_jobs_queued_again(
+    short_heartbeats, django_capture_on_commit_callbacks, monkeypatch
+):
+    user = funded_user(credits=40)
+    orphaned = create_job(user, asins(4))
+    busy = create_job(user, asins(4, start=10))
+    unknown = create_job(user, asins(4, start=20))
+    lagging = create_job(user, asins(4, start=30))
+    for worker in ("celery@killed", "celery@busy", "celery@lagging"):
+        heartbeats.bulk_worker_heartbeat(worker=worker)
+    services._claim(orphaned.pk, token="t1", worker="celery@killed", size=2)
+    services._claim(busy.pk, token="t2", worker="celery@busy", size=2)
+    # A worker never seen sending heartbeats (of a release without them): left to the claim timeout.
+    services._claim(unknown.pk, token="t3", worker="celery@earlier-release", size=2)
+    time.sleep(0.7)  # every mark expires; celery@busy's next heartbeat comes
+    heartbeats.bulk_worker_heartbeat(worker="celery@busy")
+    # Its mark lapsed a moment (a slow cache): what it claimed since is not taken from it.
+    services._claim(lagging.pk, token="t4", worker="celery@lagging", size=2)
+    queued: list[tuple[int, int]] = []
+    monkeypatch.setattr(services, "bulk_job_enqueue", lambda *, job_id, lanes: queued.append((job_id, lanes)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        released = services.bulk_claims_release_dead_workers()
+        again = services.bulk_claims_release_dead_workers()
+
+    assert (released, again) == (2, 0)
+    assert queued == [(orphaned.pk, 1)]
+    assert BulkItem.objects.filter(job=orphaned, status=Status.PENDING).count() == 4
+    claimed = BulkItem.objects.filter(status=Status.CLAIMED)
+    assert sorted(claimed.values_list("claimed_by", flat=True)) == [
+        "celery@busy",
+        "celery@busy",
+        "celery@earlier-release",
+        "celery@earlier-release",
+        "celery@lagging",
+        "celery@lagging",
+    ]
+    assert heartbeats.bulk_workers_dead(
+        workers=["celery@killed", "celery@busy", "celery@earlier-release"]
+    ) == ["celery@killed"]
+
+
+def test_no_worker_is_presumed_dead_while_the_cache_does_not_answer(short_heartbeats, monkeypatch):
+    job = create_job(funded_user(credits=10), asins(2))
+    heartbeats.bulk_worker_heartbeat(worker="celery@killed")
+    services._claim(job.pk, token="t1", worker="celery@killed", size=2)
+    time.sleep(0.7)
+
+    class CacheDown:
+        def get_many(self, keys):
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(heartbeats, "cache", CacheDown())
+
+    assert services.bulk_claims_release_dead_workers() == 0
+    assert BulkItem.objects.filter(job=job, status=Status.CLAIMED).count() == 2
+
+
+def test_the_sweep_releases_the_claims_of_workers_whose_heartbeats_stopped(
+    short_heartbeats, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued: list[int] = []
+    monkeypatch.setattr(services, "bulk_job_enqueue", lambda *, job_id, lanes: queued.append(job_id))
+    job = create_job(funded_user(credits=10), asins(3))
+    heartbeats.bulk_worker_heartbeat(worker="celery@killed")
+    services._claim(job.pk, token="t1", worker="celery@killed", size=2)
+    time.sleep(0.7)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.bulk_jobs_sweep()
+
+    assert (report.dead_workers, report.released, report.abandoned) == (2, 0, 0)
+    assert BulkItem.objects.filter(job=job, status=Status.PENDING).count() == 3
+    assert queued == [job.pk]
 
 
 # --- The email --------------------------------------------------------------------------------

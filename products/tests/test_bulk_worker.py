@@ -55,6 +55,44 @@ def job_state(job_id: int) -> BulkJob:
     return BulkJob.objects.get(pk=job_id)
 
 
+def a_chunk_done_and_one_just_claimed(job_id: int) -> bool:
+    # Claimed less than 0.4 s ago, its upstream batch takes 1 s: the worker is in the middle of it.
+    just_now = timezone.now() - timedelta(seconds=0.4)
+    return (
+        job_state(job_id).succeeded >= 10
+        and BulkItem.objects.filter(
+            job_id=job_id, status=BulkItem.Status.CLAIMED, claimed_at__gte=just_now
+        ).exists()
+    )
+
+
+# One lane, no beat (no sweep) and the broker's real visibility timeout: a killed lane's message
+# comes back only after 360 s, so only what a starting worker does can move the job again in time.
+# Each upstream batch of 10 takes a second, so a worker can be killed in the middle of a chunk.
+NO_BEAT_ONE_LANE = {
+    **QUICK,
+    "SANDBOX_LATENCY_MS": "1000",
+    "BULK_CHUNK_SIZE": "10",
+    "BULK_LANES": "1",
+    "CELERY_VISIBILITY_TIMEOUT": "360",
+}
+
+
+def assert_40_delivered_and_each_charged_once(job: BulkJob, user, in_flight: set[int]) -> None:
+    job.refresh_from_db()
+    assert (job.status, job.succeeded, job.failed) == ("completed", 40, 1)
+    assert all(a >= 2 for a in BulkItem.objects.filter(pk__in=in_flight).values_list("attempts", flat=True))
+    # Each item charged once: one hold, the one unknown ASIN's credit released, nothing else.
+    delivered = BulkItem.objects.filter(job=job, status=BulkItem.Status.SUCCEEDED)
+    assert set(delivered.values_list("credits", flat=True)) == {1}
+    entries = LedgerEntry.objects.filter(account__user=user, reference=f"bulk:{job.pk}")
+    assert sorted(entries.values_list("kind", "amount")) == [("hold", -41), ("release", 1)]
+    assert balance_get(user=user) == 100 - 40
+    hold = CreditHold.objects.get(pk=job.hold_id)
+    assert (hold.status, hold.amount, hold.used, hold.released) == ("settled", 41, 40, 1)
+    assert_books_balance(job)
+
+
 def test_a_worker_completes_a_job_and_emails_its_owner(celery_workers):
     worker = celery_workers.start("w1", env=QUICK)
     user = funded_user(credits=300)
@@ -149,31 +187,18 @@ def test_a_worker_killed_mid_job_loses_nothing_and_charges_nothing_twice(celery_
 
 
 def test_a_restarted_worker_queues_the_job_it_was_killed_in_again_without_beat(celery_workers, settings):
-    # No beat (no sweep) and the broker's real visibility timeout: the killed lane's message comes
-    # back only after 360 s, so the restart that frees its claims must also queue the job again.
-    # One lane, so no other message of the job is waiting in the queue.
+    # The restart that frees the dead worker's claims must also queue the job again (see NO_BEAT_ONE_LANE).
     settings.BULK_LANES = 1
-    env = {
-        **QUICK,
-        "SANDBOX_LATENCY_MS": "1000",
-        "BULK_CHUNK_SIZE": "10",
-        "BULK_LANES": "1",
-        "CELERY_VISIBILITY_TIMEOUT": "360",
-    }
-    worker = celery_workers.start("doomed", env=env)
+    worker = celery_workers.start("doomed", env=NO_BEAT_ONE_LANE)
     user = funded_user(credits=100)
     job = create_job(user, [*asins(40), NOT_FOUND])
 
-    def a_chunk_done_and_one_just_claimed() -> bool:
-        just_now = timezone.now() - timedelta(seconds=0.4)
-        return (
-            job_state(job.pk).succeeded >= 10
-            and BulkItem.objects.filter(
-                job=job, status=BulkItem.Status.CLAIMED, claimed_at__gte=just_now
-            ).exists()
-        )
-
-    wait_for(a_chunk_done_and_one_just_claimed, timeout=60, what="a chunk in flight", workers=celery_workers)
+    wait_for(
+        lambda: a_chunk_done_and_one_just_claimed(job.pk),
+        timeout=60,
+        what="a chunk in flight",
+        workers=celery_workers,
+    )
     worker.kill()
     in_flight = set(
         BulkItem.objects.filter(job=job, status=BulkItem.Status.CLAIMED).values_list("pk", flat=True)
@@ -183,7 +208,8 @@ def test_a_restarted_worker_queues_the_job_it_was_killed_in_again_without_beat(c
     assert done_before < 41
 
     restarted_at = time.monotonic()
-    celery_workers.start("doomed", env=env)  # the same name: its start releases the dead one's claims
+    # The same name: its start releases the dead one's claims.
+    celery_workers.start("doomed", env=NO_BEAT_ONE_LANE)
     wait_for(
         lambda: job_state(job.pk).succeeded > done_before,
         timeout=30,
@@ -196,18 +222,51 @@ def test_a_restarted_worker_queues_the_job_it_was_killed_in_again_without_beat(c
     print(f"job moved {moved_after:.1f} s and finished {finished_after:.1f} s after the restart began")
     assert finished_after < 30
 
-    job.refresh_from_db()
-    assert (job.status, job.succeeded, job.failed) == ("completed", 40, 1)
-    assert all(a >= 2 for a in BulkItem.objects.filter(pk__in=in_flight).values_list("attempts", flat=True))
-    # Each item charged once: one hold, the one unknown ASIN's credit released, nothing else.
-    delivered = BulkItem.objects.filter(job=job, status=BulkItem.Status.SUCCEEDED)
-    assert set(delivered.values_list("credits", flat=True)) == {1}
-    entries = LedgerEntry.objects.filter(account__user=user, reference=f"bulk:{job.pk}")
-    assert sorted(entries.values_list("kind", "amount")) == [("hold", -41), ("release", 1)]
-    assert balance_get(user=user) == 100 - 40
-    hold = CreditHold.objects.get(pk=job.hold_id)
-    assert (hold.status, hold.amount, hold.used, hold.released) == ("settled", 41, 40, 1)
-    assert_books_balance(job)
+    assert_40_delivered_and_each_charged_once(job, user, in_flight)
+
+
+def test_a_new_worker_moves_the_job_a_killed_worker_of_another_name_held_without_beat(
+    celery_workers, settings
+):
+    # A replacement with a new name (a new pod of the Deployment) knows nothing of the dead worker
+    # but that its heartbeats stopped: it must notice within their lifetime (15 s, the default
+    # here) and queue the job again, not wait for the sweep's BULK_CLAIM_TIMEOUT (see NO_BEAT_ONE_LANE).
+    settings.BULK_LANES = 1
+    worker = celery_workers.start("killed", env=NO_BEAT_ONE_LANE)
+    user = funded_user(credits=100)
+    job = create_job(user, [*asins(40), NOT_FOUND])
+
+    wait_for(
+        lambda: a_chunk_done_and_one_just_claimed(job.pk),
+        timeout=60,
+        what="a chunk in flight",
+        workers=celery_workers,
+    )
+    worker.kill()
+    in_flight = set(
+        BulkItem.objects.filter(job=job, status=BulkItem.Status.CLAIMED).values_list("pk", flat=True)
+    )
+    done_before = job_state(job.pk).succeeded
+    assert in_flight
+    assert done_before < 41
+
+    started_at = time.monotonic()
+    celery_workers.start("replacement", env=NO_BEAT_ONE_LANE)
+    wait_for(
+        lambda: job_state(job.pk).succeeded > done_before,
+        timeout=30,
+        what="the job to move again after the new worker started",
+        workers=celery_workers,
+    )
+    moved_after = time.monotonic() - started_at
+    wait_for(lambda: job_state(job.pk).is_final, timeout=30, what="the job to finish", workers=celery_workers)
+    finished_after = time.monotonic() - started_at
+    print(
+        f"job moved {moved_after:.1f} s and finished {finished_after:.1f} s after the new worker was started"
+    )
+    assert moved_after < 30
+
+    assert_40_delivered_and_each_charged_once(job, user, in_flight)
 
 
 def test_cancel_stops_the_workers_and_releases_the_rest(celery_workers):
