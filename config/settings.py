@@ -218,6 +218,8 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
+# A signup with a taken address answers as a new one does and emails the address's owner.
+ACCOUNT_PREVENT_ENUMERATION = True
 # Mandatory everywhere; the embedded default prints the message to the console.
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
@@ -226,6 +228,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Product Intelligence] "
 # Signups through allauth open the credit account in the same transaction.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# A signup with a taken address hashes the password too, so timing tells no one it is taken.
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 # Brute force and abuse: allauth counts attempts in the default cache (Redis, shared by
 # every process) per client IP and per account ("key" is the email address). Over a limit,
 # the form is refused with 429. "<n>/<period>/<ip|key|user>", several separated by commas.
