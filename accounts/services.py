@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.errors import TooManyApiKeys
 from accounts.models import ApiKey, User
 from accounts.selectors import (
     REVOKED_MARKER_SECONDS,
@@ -45,14 +46,26 @@ def user_create(*, email: str, password: str | None, verified: bool = False, **f
 
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
-    """Create a key for ``user``; returns it with the raw key, which is never stored."""
+    """Create a key for ``user``; returns it with the raw key, which is never stored.
+
+    A user has at most ``API_KEYS_MAX_ACTIVE`` active keys."""
     raw_key = API_KEY_SCHEME + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        user=user,
-        name=name.strip() or "API key",
-        prefix=raw_key[:API_KEY_PREFIX_LENGTH],
-        key_hash=api_key_hash(raw_key),
-    )
+    limit = settings.API_KEYS_MAX_ACTIVE
+    with transaction.atomic():
+        # The user's row is the lock: two requests at once cannot both take the last slot.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= limit:
+            raise TooManyApiKeys(
+                f"An account can have at most {limit} active API keys. "
+                "Revoke one you no longer use to create another.",
+                extra={"max_active_keys": limit},
+            )
+        api_key = ApiKey.objects.create(
+            user=user,
+            name=name.strip() or "API key",
+            prefix=raw_key[:API_KEY_PREFIX_LENGTH],
+            key_hash=api_key_hash(raw_key),
+        )
     return api_key, raw_key
 
 

@@ -395,6 +395,11 @@ LOGGING = {
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Last-used time of an API key is written at most this often (seconds).
 API_KEY_TOUCH_INTERVAL = env.int("API_KEY_TOUCH_INTERVAL", default=60)
+# Active (not revoked) API keys a user may have at once; creating one more is refused with
+# 409 too_many_keys until one is revoked.
+API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=20)
+if API_KEYS_MAX_ACTIVE < 1:
+    raise ImproperlyConfigured("API_KEYS_MAX_ACTIVE is at least 1.")
 
 # --- Credits ------------------------------------------------------------------------------------
 

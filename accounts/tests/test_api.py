@@ -304,3 +304,22 @@ def test_cached_user_is_complete_and_cannot_clobber_the_password():
     user.refresh_from_db()
     assert user.full_name == "Changed"
     assert user.check_password(PASSWORD)
+
+
+# --- The number of keys ----------------------------------------------------------------------
+
+
+def test_the_21st_active_key_is_refused_with_409_until_one_is_revoked(settings):
+    assert settings.API_KEYS_MAX_ACTIVE == 20
+    user = UserFactory()
+    _, raw = api_key_for(user)
+    spare = [api_key_for(user, name=f"k{i}")[0] for i in range(19)]
+    client = bearer(raw)
+
+    response = client.post(KEYS_URL, {"name": "one too many"}, format="json")
+
+    assert_error(response, 409, "too_many_keys")
+    assert response.json()["error"]["detail"] == {"max_active_keys": 20}
+    assert ApiKey.objects.filter(user=user).count() == 20
+    assert client.delete(f"{KEYS_URL}/{spare[0].pk}").status_code == 204
+    assert client.post(KEYS_URL, {"name": "replacement"}, format="json").status_code == 201

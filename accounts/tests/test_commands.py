@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, User
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +25,15 @@ def test_createapikey_prints_the_key_alone_on_the_last_line():
 def test_createapikey_for_unknown_user_fails_clearly():
     with pytest.raises(CommandError, match="No user"):
         call_command("createapikey", "nobody@example.com", stdout=io.StringIO())
+
+
+def test_createapikey_refuses_a_key_over_the_limit_clearly(settings):
+    settings.API_KEYS_MAX_ACTIVE = 1
+    user = UserFactory()
+    api_key_for(user)
+
+    with pytest.raises(CommandError, match="at most 1 active API keys"):
+        call_command("createapikey", user.email, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def test_demo_command_prints_a_working_login_and_key(client):

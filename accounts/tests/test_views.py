@@ -219,3 +219,18 @@ def test_revoke_needs_post(client):
     client.force_login(user)
 
     assert client.get(f"/keys/{api_key.pk}/revoke/").status_code == 405
+
+
+def test_the_page_refuses_a_key_over_the_limit_and_says_why(client, settings):
+    settings.API_KEYS_MAX_ACTIVE = 1
+    user = UserFactory()
+    api_key_for(user, name="The only one")
+    client.force_login(user)
+
+    response = client.post("/keys/", {"name": "One too many"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "at most 1 active API keys" in html
+    assert 'id="new-key"' not in html
+    assert ApiKey.objects.filter(user=user).count() == 1

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.models import User
+from config.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -18,6 +19,9 @@ class Command(BaseCommand):
             user = User.objects.get(email__iexact=email.strip())
         except User.DoesNotExist:
             raise CommandError(f"No user with the email {email!r}.") from None
-        api_key, raw_key = services.api_key_create(user=user, name=name)
+        try:
+            api_key, raw_key = services.api_key_create(user=user, name=name)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         self.stderr.write(f"Created API key “{api_key.name}” ({api_key.prefix}…) for {user.email}.")
         self.stdout.write(raw_key)
