@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import ConflictError
+from config.errors import ConflictError, DomainError
 
 
 class TooManyApiKeys(ConflictError):
@@ -10,3 +10,9 @@ class TooManyApiKeys(ConflictError):
     default_message = (
         "You have the most active API keys allowed. Revoke one you no longer use to create another."
     )
+
+
+class InsufficientScope(DomainError):
+    status_code = 403
+    code = "insufficient_scope"
+    default_message = "This API key does not have the scope this needs."

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import ApiKeyScope, User
 
 
 class ApiKeyCreateForm(forms.Form):
@@ -17,6 +17,16 @@ class ApiKeyCreateForm(forms.Form):
         initial="",
         widget=forms.TextInput(attrs={"placeholder": "e.g. Inventory script"}),
     )
+    can_manage_keys = forms.BooleanField(
+        required=False,
+        label="Can manage API keys",
+        help_text="Lets the key list, create and revoke keys through the API (the keys:manage scope). "
+        "Leave it off unless the key's job is rotating keys: a leaked key without it can neither "
+        "create keys nor revoke yours.",
+    )
+
+    def scopes(self) -> list[str]:
+        return [ApiKeyScope.KEYS_MANAGE.value] if self.cleaned_data.get("can_manage_keys") else []
 
 
 class SignupForm(AllauthSignupForm):

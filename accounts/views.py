@@ -29,7 +29,9 @@ def api_keys(request: AuthedHttpRequest) -> HttpResponse:
     form = ApiKeyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            api_key, raw_key = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
+            api_key, raw_key = services.api_key_create(
+                user=request.user, name=form.cleaned_data["name"], scopes=form.scopes()
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:

@@ -400,6 +400,7 @@ API_KEY_TOUCH_INTERVAL = env.int("API_KEY_TOUCH_INTERVAL", default=60)
 API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=20)
 if API_KEYS_MAX_ACTIVE < 1:
     raise ImproperlyConfigured("API_KEYS_MAX_ACTIVE is at least 1.")
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ApiKeyScopeEnum"] = "accounts.models.ApiKeyScope"
 
 # --- Credits ------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@ import pytest
 
 from accounts import services
 from accounts.models import ApiKey
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import KEYS_MANAGE, UserFactory
 from config.errors import DomainError, NotFoundError
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,39 @@ def test_concurrent_creations_cannot_pass_the_key_limit_together(settings):
 
     assert sorted(outcomes) == ["created"] * 2 + ["too_many_keys"] * 4
     assert ApiKey.objects.filter(user=user).count() == 2
+
+
+def test_keys_have_no_scope_unless_given_one():
+    user = UserFactory()
+
+    plain, _ = services.api_key_create(user=user, name="plain")
+    manager, _ = services.api_key_create(user=user, name="manager", scopes=[KEYS_MANAGE, KEYS_MANAGE])
+
+    assert ApiKey.objects.get(pk=plain.pk).scopes == []
+    assert ApiKey.objects.get(pk=manager.pk).scopes == [KEYS_MANAGE]
+
+
+def test_a_key_cannot_grant_a_scope_it_does_not_have():
+    user = UserFactory()
+
+    with pytest.raises(DomainError) as refused:
+        services.api_key_create(
+            user=user, name="escalated", scopes=[KEYS_MANAGE], acting_key_scopes=frozenset()
+        )
+
+    assert (refused.value.status_code, refused.value.code) == (403, "insufficient_scope")
+    assert not ApiKey.objects.filter(user=user).exists()
+    # A key that holds the scope may pass it on; the user themselves (no key) may grant it.
+    services.api_key_create(
+        user=user, name="passed on", scopes=[KEYS_MANAGE], acting_key_scopes={KEYS_MANAGE}
+    )
+    services.api_key_create(user=user, name="by the user", scopes=[KEYS_MANAGE], acting_key_scopes=None)
+    assert [key.scopes for key in ApiKey.objects.filter(user=user)] == [[KEYS_MANAGE]] * 2
+
+
+def test_an_unknown_scope_is_refused():
+    with pytest.raises(DomainError) as refused:
+        services.api_key_create(user=UserFactory(), name="k", scopes=["keys:everything"])
+
+    assert (refused.value.status_code, refused.value.code) == (400, "invalid_scope")
+    assert not ApiKey.objects.exists()

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import ApiKey, User
-from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
+from accounts.tests.factories import KEYS_MANAGE, PASSWORD, UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +219,20 @@ def test_revoke_needs_post(client):
     client.force_login(user)
 
     assert client.get(f"/keys/{api_key.pk}/revoke/").status_code == 405
+
+
+def test_the_page_creates_a_key_that_manages_keys_only_when_asked(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    client.post("/keys/", {"name": "Repricer"})
+    response = client.post("/keys/", {"name": "Rotation job", "can_manage_keys": "on"})
+
+    assert {k.name: k.scopes for k in ApiKey.objects.filter(user=user)} == {
+        "Repricer": [],
+        "Rotation job": [KEYS_MANAGE],
+    }
+    assert KEYS_MANAGE in response.content.decode()
 
 
 def test_the_page_refuses_a_key_over_the_limit_and_says_why(client, settings):
