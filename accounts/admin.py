@@ -50,7 +50,7 @@ class _ReadOnlyInline(admin.TabularInline[Any, User]):
 
 class ApiKeyInline(_ReadOnlyInline):
     model = ApiKey
-    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
     verbose_name_plural = f"API keys (latest {INLINE_ROWS})"
 
 
@@ -117,11 +117,12 @@ class UserAdmin(DjangoUserAdmin[User]):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "prefix", "user", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__email")
     date_hierarchy = "created_at"
-    readonly_fields = ("user", "prefix", "key_hash", "created_at", "last_used_at")
+    # Scopes are fixed when the key is created (cached copies of a key's state rely on it).
+    readonly_fields = ("user", "prefix", "key_hash", "scopes", "created_at", "last_used_at")
     list_select_related = ("user",)
 
     def has_add_permission(self, request: object) -> bool:

@@ -52,6 +52,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do besides the API's ordinary calls. A signed-in session may do all of it."""
+
+    KEYS_MANAGE = "keys:manage", "Manage API keys (list, create and revoke them)"
+
+
 class ApiKey(models.Model):
     """A key for the REST API. Only its SHA-256 hash is stored; the key itself is
     shown once, when it is created. ``prefix`` is its first characters, kept so
@@ -64,6 +70,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # ApiKeyScope values, fixed when the key is created (so no cached copy of a key's state
+    # can hold stale scopes). A JSON list: the same on SQLite and PostgreSQL.
+    scopes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -33,6 +33,10 @@ class ApiKeyPrincipal:
     key_id: int
     revoked: bool
     user: User
+    scopes: frozenset[str] = frozenset()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def auth_cache_key(key_hash: str) -> str:
@@ -93,7 +97,9 @@ def api_key_principal(*, key_hash: str) -> ApiKeyPrincipal | None:
             _local_entries.clear()
         _local_entries[key_hash] = (now + AUTH_LOCAL_SECONDS, entry)
     user = User.from_db(DEFAULT_DB_ALIAS, list(_user_fields()), entry["user"])
-    return ApiKeyPrincipal(key_id=entry["key_id"], revoked=entry["revoked"], user=user)
+    # An entry cached before keys had scopes has none: at worst a minute without key management.
+    scopes = frozenset(entry.get("scopes", ()))
+    return ApiKeyPrincipal(key_id=entry["key_id"], revoked=entry["revoked"], user=user, scopes=scopes)
 
 
 def api_key_principal_forget(*, key_hash: str) -> None:
@@ -117,6 +123,7 @@ def _shared_entry(key_hash: str) -> dict[str, Any]:
             entry = {
                 "key_id": api_key.pk,
                 "revoked": api_key.revoked_at is not None,
+                "scopes": list(api_key.scopes),
                 "user": [getattr(api_key.user, name) for name in _user_fields()],
             }
         django_cache.set(cache_key, entry, AUTH_CACHE_SECONDS)

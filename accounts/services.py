@@ -6,6 +6,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections.abc import Collection
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -13,7 +14,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.errors import InsufficientScope, TooManyApiKeys
+from accounts.models import ApiKey, ApiKeyScope, User
 from accounts.selectors import (
     REVOKED_MARKER_SECONDS,
     api_key_get,
@@ -21,6 +23,7 @@ from accounts.selectors import (
     auth_cache_key,
     revoked_marker_name,
 )
+from config.errors import DomainError
 from credits.services import credits_account_open
 
 API_KEY_SCHEME = "apip_"
@@ -44,15 +47,47 @@ def user_create(*, email: str, password: str | None, verified: bool = False, **f
     return user
 
 
-def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
-    """Create a key for ``user``; returns it with the raw key, which is never stored."""
+def api_key_create(
+    *,
+    user: User,
+    name: str,
+    scopes: Collection[str] = (),
+    acting_key_scopes: Collection[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key for ``user`` with ``scopes``; returns it with the raw key, which is never stored.
+
+    ``acting_key_scopes`` are the scopes of the API key asking for it, or None when the user
+    asks themselves (a session, an operator's command): a key can grant only scopes it holds.
+    A user has at most ``API_KEYS_MAX_ACTIVE`` active keys."""
+    requested = sorted(set(scopes))
+    unknown = set(requested) - set(ApiKeyScope.values)
+    if unknown:
+        raise DomainError(
+            f"Unknown scope {', '.join(sorted(unknown))}; the scopes are {', '.join(ApiKeyScope.values)}.",
+            code="invalid_scope",
+            extra={"scopes": sorted(unknown)},
+        )
+    if acting_key_scopes is not None and not set(requested) <= set(acting_key_scopes):
+        missing = ", ".join(sorted(set(requested) - set(acting_key_scopes)))
+        raise InsufficientScope(f"This API key cannot grant {missing}: it does not have that scope itself.")
     raw_key = API_KEY_SCHEME + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        user=user,
-        name=name.strip() or "API key",
-        prefix=raw_key[:API_KEY_PREFIX_LENGTH],
-        key_hash=api_key_hash(raw_key),
-    )
+    limit = settings.API_KEYS_MAX_ACTIVE
+    with transaction.atomic():
+        # The user's row is the lock: two requests at once cannot both take the last slot.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= limit:
+            raise TooManyApiKeys(
+                f"An account can have at most {limit} active API keys. "
+                "Revoke one you no longer use to create another.",
+                extra={"max_active_keys": limit},
+            )
+        api_key = ApiKey.objects.create(
+            user=user,
+            name=name.strip() or "API key",
+            prefix=raw_key[:API_KEY_PREFIX_LENGTH],
+            key_hash=api_key_hash(raw_key),
+            scopes=requested,
+        )
     return api_key, raw_key
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -27,13 +28,20 @@ def api_keys(request: AuthedHttpRequest) -> HttpResponse:
     created = None
     form = ApiKeyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        api_key, raw_key = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
-        created = {"api_key": api_key, "raw_key": raw_key}
-        form = ApiKeyCreateForm()
+        try:
+            api_key, raw_key = services.api_key_create(
+                user=request.user, name=form.cleaned_data["name"], scopes=form.scopes()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            created = {"api_key": api_key, "raw_key": raw_key}
+            form = ApiKeyCreateForm()
     context = {
         "form": form,
         "created": created,
         "api_keys": selectors.api_key_list(user=request.user),
+        "max_active_keys": settings.API_KEYS_MAX_ACTIVE,
     }
     # The new key is rendered in this response only (never redirected through a
     # cookie or the session), so it is shown exactly once.

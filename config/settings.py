@@ -220,6 +220,8 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
+# A signup with a taken address answers as a new one does and emails the address's owner.
+ACCOUNT_PREVENT_ENUMERATION = True
 # Mandatory everywhere; the embedded default prints the message to the console.
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
@@ -228,6 +230,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Product Intelligence] "
 # Signups through allauth open the credit account in the same transaction.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# A signup with a taken address hashes the password too, so timing tells no one it is taken.
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 # Brute force and abuse: allauth counts attempts in the default cache (Redis, shared by
 # every process) per client IP and per account ("key" is the email address). Over a limit,
 # the form is refused with 429. "<n>/<period>/<ip|key|user>", several separated by commas.
@@ -397,6 +401,12 @@ LOGGING = {
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Last-used time of an API key is written at most this often (seconds).
 API_KEY_TOUCH_INTERVAL = env.int("API_KEY_TOUCH_INTERVAL", default=60)
+# Active (not revoked) API keys a user may have at once; creating one more is refused with
+# 409 too_many_keys until one is revoked.
+API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=20)
+if API_KEYS_MAX_ACTIVE < 1:
+    raise ImproperlyConfigured("API_KEYS_MAX_ACTIVE is at least 1.")
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ApiKeyScopeEnum"] = "accounts.models.ApiKeyScope"
 
 # --- Credits ------------------------------------------------------------------------------------
 

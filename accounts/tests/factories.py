@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 import factory
@@ -24,5 +25,9 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
             EmailAddress.objects.create(user=self, email=self.email, primary=True, verified=True)
 
 
-def api_key_for(user: User, name: str = "Test key") -> tuple[ApiKey, str]:
-    return services.api_key_create(user=user, name=name)
+# The scope that lets a key list, create and revoke keys (a session may always).
+KEYS_MANAGE = "keys:manage"
+
+
+def api_key_for(user: User, name: str = "Test key", *, scopes: Sequence[str] = ()) -> tuple[ApiKey, str]:
+    return services.api_key_create(user=user, name=name, scopes=scopes)

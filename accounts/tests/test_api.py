@@ -3,7 +3,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
+from accounts.tests.factories import KEYS_MANAGE, PASSWORD, UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def assert_error(response, status: int, code: str) -> None:
 
 def test_bearer_key_lists_own_keys():
     user = UserFactory()
-    api_key, raw = api_key_for(user)
+    api_key, raw = api_key_for(user, scopes=[KEYS_MANAGE])
 
     response = bearer(raw).get(KEYS_URL)
 
@@ -73,7 +73,7 @@ def test_wrong_key_is_401(header):
 
 def test_revoked_key_stops_working():
     user = UserFactory()
-    api_key, raw = api_key_for(user)
+    api_key, raw = api_key_for(user, scopes=[KEYS_MANAGE])
     client = bearer(raw)
     assert client.get(KEYS_URL).status_code == 200
 
@@ -91,7 +91,7 @@ def test_a_key_revoked_elsewhere_is_refused_at_once_whatever_this_process_rememb
     from accounts.services import api_key_hash
 
     user = UserFactory()
-    api_key, raw = api_key_for(user)
+    api_key, raw = api_key_for(user, scopes=[KEYS_MANAGE])
     client = bearer(raw)
     assert client.get(KEYS_URL).status_code == 200  # this process now remembers the key
 
@@ -110,7 +110,7 @@ def test_the_marker_of_a_revocation_that_rolled_back_is_removed_and_the_key_work
     from accounts.services import api_key_hash
 
     user = UserFactory()
-    _, raw = api_key_for(user)
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
     marker = revoked_marker_name(api_key_hash(raw))
     cache.set(marker, 1, 60)  # published, but the revocation's transaction rolled back
 
@@ -177,7 +177,7 @@ def test_key_of_disabled_user_is_refused():
 
 def test_create_key_shows_it_once_and_it_works():
     user = UserFactory()
-    _, raw = api_key_for(user)
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
 
     response = bearer(raw).post(KEYS_URL, {"name": "Inventory script"}, format="json")
 
@@ -194,7 +194,7 @@ def test_create_key_shows_it_once_and_it_works():
 
 def test_create_key_rejects_too_long_name():
     user = UserFactory()
-    _, raw = api_key_for(user)
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
 
     response = bearer(raw).post(KEYS_URL, {"name": "x" * 101}, format="json")
 
@@ -205,7 +205,7 @@ def test_create_key_rejects_too_long_name():
 
 def test_malformed_json_is_400_in_the_error_shape():
     user = UserFactory()
-    _, raw = api_key_for(user)
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
 
     response = bearer(raw).post(KEYS_URL, "{not json", content_type="application/json")
 
@@ -214,7 +214,7 @@ def test_malformed_json_is_400_in_the_error_shape():
 
 def test_a_key_never_sees_another_users_keys():
     alice, bob = UserFactory(), UserFactory()
-    _, alice_raw = api_key_for(alice)
+    _, alice_raw = api_key_for(alice, scopes=[KEYS_MANAGE])
     bob_key, _ = api_key_for(bob)
     client = bearer(alice_raw)
 
@@ -242,7 +242,7 @@ def test_session_auth_requires_csrf_for_writes():
 def test_last_used_is_recorded_at_most_once_per_interval(settings):
     settings.API_KEY_TOUCH_INTERVAL = 60
     user = UserFactory()
-    api_key, raw = api_key_for(user)
+    api_key, raw = api_key_for(user, scopes=[KEYS_MANAGE])
     client = bearer(raw)
 
     client.get(KEYS_URL)
@@ -260,7 +260,7 @@ def test_pagination_limits_results():
     user = UserFactory()
     for i in range(3):
         api_key_for(user, name=f"k{i}")
-    _, raw = api_key_for(user)
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
 
     body = bearer(raw).get(KEYS_URL, {"limit": 2}).json()
 
@@ -304,3 +304,105 @@ def test_cached_user_is_complete_and_cannot_clobber_the_password():
     user.refresh_from_db()
     assert user.full_name == "Changed"
     assert user.check_password(PASSWORD)
+
+
+# --- Scopes and the number of keys --------------------------------------------------------------
+
+
+def test_a_key_without_the_manage_scope_cannot_list_see_create_or_revoke_keys():
+    # A leaked key must not make itself permanent (a new key, the owner's revoked) nor
+    # learn about the others; it keeps working for everything else.
+    user = UserFactory()
+    plain, raw = api_key_for(user)
+    other, _ = api_key_for(user, name="Other")
+    client = bearer(raw)
+
+    for response in (
+        client.get(KEYS_URL),
+        client.post(KEYS_URL, {"name": "Forever"}, format="json"),
+        client.post(KEYS_URL, {"name": "Forever", "scopes": [KEYS_MANAGE]}, format="json"),
+        client.get(f"{KEYS_URL}/{other.pk}"),
+        client.delete(f"{KEYS_URL}/{other.pk}"),
+        client.delete(f"{KEYS_URL}/{plain.pk}"),
+    ):
+        assert_error(response, 403, "insufficient_scope")
+        assert KEYS_MANAGE in response.json()["error"]["message"]
+
+    assert ApiKey.objects.filter(user=user).count() == 2
+    assert not ApiKey.objects.filter(revoked_at__isnull=False).exists()
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_a_key_with_the_manage_scope_manages_keys_and_can_pass_the_scope_on():
+    user = UserFactory()
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
+    client = bearer(raw)
+
+    manager = client.post(KEYS_URL, {"name": "Rotation job", "scopes": [KEYS_MANAGE]}, format="json")
+    plain = client.post(KEYS_URL, {"name": "Repricer"}, format="json")
+
+    assert manager.status_code == 201, manager.content
+    assert manager.json()["scopes"] == [KEYS_MANAGE]
+    assert plain.status_code == 201, plain.content
+    assert plain.json()["scopes"] == []
+    listed = client.get(KEYS_URL).json()
+    assert listed["count"] == 3
+    assert {tuple(k["scopes"]) for k in listed["results"]} == {(KEYS_MANAGE,), ()}
+    assert client.delete(f"{KEYS_URL}/{plain.json()['id']}").status_code == 204
+    assert bearer(manager.json()["key"]).get(KEYS_URL).status_code == 200
+    assert_error(bearer(plain.json()["key"]).get("/api/v1/me"), 401, "revoked_api_key")
+
+
+def test_a_session_manages_keys_and_grants_the_scope():
+    user = UserFactory()
+    client = APIClient()
+    client.force_login(user)
+
+    created = client.post(KEYS_URL, {"name": "Ops script", "scopes": [KEYS_MANAGE]}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["scopes"] == [KEYS_MANAGE]
+    assert client.get(KEYS_URL).json()["count"] == 1
+    assert client.delete(f"{KEYS_URL}/{created.json()['id']}").status_code == 204
+
+
+def test_an_unknown_scope_is_400():
+    user = UserFactory()
+    client = APIClient()
+    client.force_login(user)
+
+    response = client.post(KEYS_URL, {"name": "k", "scopes": ["keys:everything"]}, format="json")
+
+    assert_error(response, 400, "invalid")
+    assert "scopes" in response.json()["error"]["detail"]
+    assert not ApiKey.objects.exists()
+
+
+def test_the_scope_is_kept_by_the_cached_key_state():
+    from accounts import selectors
+
+    user = UserFactory()
+    _, manager_raw = api_key_for(user, scopes=[KEYS_MANAGE])
+    _, plain_raw = api_key_for(user, name="plain")
+    for _ in range(2):  # from the database, then from this process's memory
+        assert bearer(manager_raw).get(KEYS_URL).status_code == 200
+        assert_error(bearer(plain_raw).get(KEYS_URL), 403, "insufficient_scope")
+    selectors.api_key_principals_forget_all()  # from the shared cache
+    assert bearer(manager_raw).get(KEYS_URL).status_code == 200
+    assert_error(bearer(plain_raw).get(KEYS_URL), 403, "insufficient_scope")
+
+
+def test_the_21st_active_key_is_refused_with_409_until_one_is_revoked(settings):
+    assert settings.API_KEYS_MAX_ACTIVE == 20
+    user = UserFactory()
+    _, raw = api_key_for(user, scopes=[KEYS_MANAGE])
+    spare = [api_key_for(user, name=f"k{i}")[0] for i in range(19)]
+    client = bearer(raw)
+
+    response = client.post(KEYS_URL, {"name": "one too many"}, format="json")
+
+    assert_error(response, 409, "too_many_keys")
+    assert response.json()["error"]["detail"] == {"max_active_keys": 20}
+    assert ApiKey.objects.filter(user=user).count() == 20
+    assert client.delete(f"{KEYS_URL}/{spare[0].pk}").status_code == 204
+    assert client.post(KEYS_URL, {"name": "replacement"}, format="json").status_code == 201

@@ -37,6 +37,8 @@ def test_sign_up_confirm_create_use_and_revoke_an_api_key(browser_page, live_ser
 
     page.get_by_role("link", name="API keys").first.click()
     page.fill("input[name=name]", "Browser key")
+    # The key lists keys below: that takes the keys:manage scope.
+    page.get_by_label("Can manage API keys").check()
     page.get_by_role("button", name="Create key").click()
     raw_key = page.locator("#new-key-value").inner_text().strip()
     page.shot("key-created")

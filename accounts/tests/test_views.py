@@ -1,11 +1,14 @@
 import re
+from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import get_hasher
 from django.core import mail
+from django.test import Client
 
 from accounts.models import ApiKey, User
-from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
+from accounts.tests.factories import KEYS_MANAGE, PASSWORD, UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +75,38 @@ def test_signup_with_a_taken_email_creates_nothing_and_reveals_nothing(client):
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["taken@example.com"]
     assert "already" in mail.outbox[0].body.lower()
+
+
+def test_signup_costs_the_same_whether_or_not_the_email_is_taken():
+    # Hashing the password is most of a signup's time: skipped for a taken address, the
+    # answer came ten times faster and told who has an account. Both paths hash the
+    # submitted password once with the configured hasher and send one email.
+    UserFactory(email="taken@example.com")
+    hasher_class = type(get_hasher())
+    seen = {}
+    for email in ("taken@example.com", "fresh@example.com"):
+        sent_before = len(mail.outbox)
+        with mock.patch.object(
+            hasher_class, "encode", autospec=True, side_effect=hasher_class.encode
+        ) as encode:
+            response = Client().post(
+                "/accounts/signup/", {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+            )
+        seen[email] = {
+            "status": response.status_code,
+            "location": response["Location"],
+            "hashed": [call.args[1] for call in encode.call_args_list],
+            "emails_sent": len(mail.outbox) - sent_before,
+        }
+
+    assert seen["taken@example.com"] == seen["fresh@example.com"]
+    assert seen["fresh@example.com"] == {
+        "status": 302,
+        "location": "/accounts/confirm-email/",
+        "hashed": [PASSWORD],
+        "emails_sent": 1,
+    }
+    assert User.objects.filter(email="taken@example.com").count() == 1
 
 
 def test_login_and_logout(client):
@@ -184,3 +219,32 @@ def test_revoke_needs_post(client):
     client.force_login(user)
 
     assert client.get(f"/keys/{api_key.pk}/revoke/").status_code == 405
+
+
+def test_the_page_creates_a_key_that_manages_keys_only_when_asked(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    client.post("/keys/", {"name": "Repricer"})
+    response = client.post("/keys/", {"name": "Rotation job", "can_manage_keys": "on"})
+
+    assert {k.name: k.scopes for k in ApiKey.objects.filter(user=user)} == {
+        "Repricer": [],
+        "Rotation job": [KEYS_MANAGE],
+    }
+    assert KEYS_MANAGE in response.content.decode()
+
+
+def test_the_page_refuses_a_key_over_the_limit_and_says_why(client, settings):
+    settings.API_KEYS_MAX_ACTIVE = 1
+    user = UserFactory()
+    api_key_for(user, name="The only one")
+    client.force_login(user)
+
+    response = client.post("/keys/", {"name": "One too many"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "at most 1 active API keys" in html
+    assert 'id="new-key"' not in html
+    assert ApiKey.objects.filter(user=user).count() == 1

@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck
 from schemathesis import Case
 
+from accounts.models import ApiKeyScope
 from accounts.tests.factories import api_key_for
 from billing.services import pack_checkout_start
 from billing.tests.factories import CreditPackFactory
@@ -90,7 +91,8 @@ def caller(settings: Any) -> Caller:
     # One user per operation: a slow password hash would cost more than the operation's calls.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = funded_user(credits=10_000)
-    _, raw_key = api_key_for(user)
+    # Every scope, so the key operations answer with their success bodies too.
+    _, raw_key = api_key_for(user, scopes=ApiKeyScope.values)
     other_key, _ = api_key_for(user, name="Another key")
     checkout = pack_checkout_start(
         user=user,

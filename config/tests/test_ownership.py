@@ -24,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import ApiKeyScope, User
 from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 from billing.models import Payment
 from billing.tests.factories import PaymentFactory
@@ -283,7 +283,9 @@ def test_the_registry_names_only_real_routes():
 def _client_for(user: User, *, api: bool) -> Client:
     if api:
         client = APIClient()
-        _, raw = api_key_for(user, name="ownership test")
+        # Every scope, so that only ownership decides (a key without keys:manage is refused
+        # the key routes with 403 before any lookup).
+        _, raw = api_key_for(user, name="ownership test", scopes=ApiKeyScope.values)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         return client
     client = Client()

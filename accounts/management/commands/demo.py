@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts import services
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, ApiKeyScope, User
 from credits.services import credits_account_open, credits_grant
 
 DEMO_KEY_NAME = "Demo key (make run)"
@@ -33,7 +33,8 @@ class Command(BaseCommand):
         # and retires the previous one.
         for old in ApiKey.objects.filter(user=user, name=DEMO_KEY_NAME, revoked_at__isnull=True):
             services.api_key_revoke(user=user, key_id=old.pk)
-        _, raw_key = services.api_key_create(user=user, name=DEMO_KEY_NAME)
+        # It may manage keys: the README's first call with it lists them.
+        _, raw_key = services.api_key_create(user=user, name=DEMO_KEY_NAME, scopes=[ApiKeyScope.KEYS_MANAGE])
         balance = credits_account_open(user=user).balance
         if balance < credits:
             balance = credits_grant(
