@@ -133,7 +133,8 @@ class StripeWebhookApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=(
-                    "A missing, wrong or stale signature, or a body that is not an event: nothing stored."
+                    "A missing or wrong signature, one older or dated further ahead than the 300-second "
+                    "tolerance, or a body that is not an event: nothing stored."
                 ),
             ),
             500: OpenApiResponse(

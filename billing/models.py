@@ -17,6 +17,7 @@ rows record what billing asked of it and why.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
@@ -28,6 +29,18 @@ from django.utils import timezone
 from billing.money import format_money
 
 CURRENCY_PATTERN = r"^[a-z]{3}$"
+# What a Checkout Session id looks like: Stripe's "cs_test_..." and "cs_live_...", the
+# sandbox's "sandbox_cs_<hex>"; letters, digits and underscores, no longer than the column.
+# Anything else (a NUL byte, which PostgreSQL refuses in text, bytes that are not UTF-8,
+# 10,000 characters) names no payment and is never looked up.
+CHECKOUT_SESSION_ID = re.compile(r"(?:sandbox_)?cs_\w+", re.ASCII)
+CHECKOUT_SESSION_ID_MAX_LENGTH = 255
+
+
+def checkout_session_id_valid(value: str) -> bool:
+    return len(value) <= CHECKOUT_SESSION_ID_MAX_LENGTH and CHECKOUT_SESSION_ID.fullmatch(value) is not None
+
+
 currency_validator = RegexValidator(CURRENCY_PATTERN, "A three-letter ISO currency code in lower case (usd).")
 
 
@@ -94,7 +107,7 @@ class Payment(models.Model):
     pack = models.ForeignKey(CreditPack, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=10, choices=Provider.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    checkout_session_id = models.CharField(max_length=255, unique=True)
+    checkout_session_id = models.CharField(max_length=CHECKOUT_SESSION_ID_MAX_LENGTH, unique=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True)
     charge_id = models.CharField(max_length=255, blank=True)

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from billing.models import CreditPack, Payment, Reversal, WebhookEvent
+from billing.models import CreditPack, Payment, Reversal, WebhookEvent, checkout_session_id_valid
 from billing.money import format_money, to_major
 from config.errors import NotFoundError
 
@@ -44,7 +44,10 @@ def payment_list(*, user: User) -> QuerySet[Payment]:
 
 
 def payment_get(*, user: User, checkout_session_id: str) -> Payment:
-    """``user``'s payment for a Checkout Session; someone else's is not found."""
+    """``user``'s payment for a Checkout Session; someone else's, or an id that is not
+    one (from a URL: ``checkout_session_id_valid``), is not found."""
+    if not checkout_session_id_valid(checkout_session_id):
+        raise NotFoundError("No such payment.", code="payment_not_found")
     payment = payment_list(user=user).filter(checkout_session_id=checkout_session_id).first()
     if payment is None:
         raise NotFoundError("No such payment.", code="payment_not_found")

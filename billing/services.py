@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -508,9 +509,10 @@ def _log_shortfall(reversal: Reversal) -> None:
 
 def webhook_event_record(*, payload: bytes, signature: str | None) -> WebhookEvent:
     """Verify a delivery with Stripe's signature scheme and store its event
-    once. A missing, wrong or stale signature, or a body that is not an event,
-    raises ``InvalidWebhook`` and stores nothing. A redelivery, even one racing
-    the first delivery, returns the row the first one stored."""
+    once. A missing or wrong signature, one older than the tolerance or dated
+    more than the tolerance ahead, or a body that is not an event, raises
+    ``InvalidWebhook`` and stores nothing. A redelivery, even one racing the
+    first delivery, returns the row the first one stored."""
     config = stripe_config()
     if not config.webhook_secret:
         raise WebhookNotConfigured()
@@ -520,10 +522,12 @@ def webhook_event_record(*, payload: bytes, signature: str | None) -> WebhookEve
         stripe.WebhookSignature.verify_header(
             payload, signature, config.webhook_secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
         )
+        _refuse_a_future_signature(str(signature))
         data = _event_data(payload)
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook(
-            "The Stripe-Signature header is missing, wrong or too old.", code="invalid_signature"
+            "The Stripe-Signature header is missing, wrong, too old or dated in the future.",
+            code="invalid_signature",
         ) from exc
     except ValueError as exc:  # not UTF-8 or not JSON
         raise InvalidWebhook("The body is not a Stripe event.", code="invalid_payload") from exc
@@ -549,6 +553,19 @@ def webhook_event_record(*, payload: bytes, signature: str | None) -> WebhookEve
             deliveries=F("deliveries") + 1, last_delivered_at=now
         )
         return WebhookEvent.objects.get(stripe_id=data["id"])
+
+
+def _refuse_a_future_signature(header: str) -> None:
+    """The library refuses a signature older than the tolerance but not one dated
+    ahead (stripe 16.x): a delivery signed a year ahead would stay valid for a year,
+    so anyone who captured it could replay it until then. Its timestamp is the one
+    the library just verified: the header's first ``t=`` item, read as it reads it."""
+    items = [item.split("=", 2) for item in header.split(",")]
+    timestamp = int(next(item[1] for item in items if item[0] == "t"))
+    if timestamp > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise stripe.SignatureVerificationError(
+            f"Timestamp ahead of the tolerance zone ({timestamp})", header
+        )
 
 
 def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:

@@ -3,7 +3,10 @@ resolution, before every attempt (the address a name resolves to can change).
 
 Endpoints are https URLs on public addresses: never loopback, private, link-local
 (cloud metadata), shared or reserved ones, so a user cannot make the platform
-call its own network (SSRF). With DEBUG or ``WEBHOOKS_ALLOW_HTTP_LOCALHOST``,
+call its own network (SSRF). An IPv6 address that carries an IPv4 one (mapped,
+compatible, translated, 6to4, NAT64) is judged by the IPv4 address its packets
+end up at, which Python's ``is_global`` does not look at; local-use NAT64 and
+Teredo addresses are refused whatever they carry. With DEBUG or ``WEBHOOKS_ALLOW_HTTP_LOCALHOST``,
 ``http://localhost`` and ``http://127.0.0.1`` receivers are allowed too
 (development and tests); nothing else private ever is.
 
@@ -69,12 +72,65 @@ def url_target(url: str) -> Target:
     return Target(scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), local=local)
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address, where the packets go: IPv4-compatible
+# (RFC 4291, deprecated; tunnelled over IPv4 by hosts that still route it), IPv4-translated
+# (RFC 2765, SIIT) and the well-known NAT64 prefix (RFC 6052). IPv4-mapped (::ffff:0:0/96)
+# and 6to4 (2002::/16, the IPv4 address in bits 16-48) are read by ``ipaddress`` itself.
+IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("64:ff9b::/96"),
+)
+# IPv6's own :: and ::1, inside ::/96 but not IPv4-compatible addresses.
+UNSPECIFIED_AND_LOOPBACK = ipaddress.IPv6Network("::/127")
+# Refused whatever they carry. A local-use NAT64 prefix (RFC 8215) is some network's own
+# translator, which may place the IPv4 address at any of six offsets (RFC 6052) and be
+# ours. A Teredo address (RFC 4380) reaches its host through a relay and that host's NAT,
+# both written in the address; no webhook receiver needs one.
+REFUSED_TRANSITION_RANGES = {
+    ipaddress.IPv6Network("64:ff9b:1::/48"): "a local-use NAT64 address",
+    ipaddress.IPv6Network("2001::/32"): "a Teredo address",
+}
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 transition address carries (where its packets end up), if any."""
+    if address in UNSPECIFIED_AND_LOOPBACK:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def address_allowed(address: IPAddress, *, local: bool) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in REFUSED_TRANSITION_RANGES):
+            return False
+        if (carried := embedded_ipv4(address)) is not None:
+            # An IPv4-mapped address is the IPv4 socket address itself, so a local
+            # receiver may use it; any other form only reaches loopback by accident.
+            return address_allowed(carried, local=local and address.ipv4_mapped is not None)
     if local and address.is_loopback:
         return True
     return address.is_global and not address.is_multicast
+
+
+def _refusal(host: str, address: IPAddress) -> str:
+    detail = ""
+    if isinstance(address, ipaddress.IPv6Address):
+        kinds = [kind for network, kind in REFUSED_TRANSITION_RANGES.items() if address in network]
+        if kinds:
+            detail = f" ({kinds[0]})"
+        elif (carried := embedded_ipv4(address)) is not None:
+            detail = f" (which carries {carried})"
+    return (
+        f"{host} resolves to {address}{detail}, a private or reserved address: "
+        "webhooks are only sent to public addresses."
+    )
 
 
 def resolve(target: Target) -> list[str]:
@@ -89,10 +145,7 @@ def resolve(target: Target) -> list[str]:
         text = str(info[4][0]).split("%", 1)[0]
         address = ipaddress.ip_address(text)
         if not address_allowed(address, local=target.local):
-            raise UrlRefused(
-                f"{target.host} resolves to {address}, a private or reserved address: "
-                "webhooks are only sent to public addresses."
-            )
+            raise UrlRefused(_refusal(target.host, address))
         if text not in addresses:
             addresses.append(text)
     if not addresses:

@@ -142,6 +142,21 @@ class TestCheckout:
         other = bearer(UserFactory()).get(f"{CHECKOUT_URL}/{payment.checkout_session_id}")
         assert_error(other, 404, "payment_not_found")
 
+    @pytest.mark.parametrize(
+        "session_id",
+        [
+            pytest.param("a%00b", id="nul"),
+            pytest.param("cs_test_a%00b", id="nul-in-a-stripe-id"),
+            pytest.param("%ff%fe", id="not-utf-8"),
+            pytest.param("cs_test_" + "a" * 10_000, id="too-long"),
+            pytest.param("cs_test_a%20b", id="a-space"),
+        ],
+    )
+    def test_a_malformed_session_id_is_not_found(self, session_id):
+        PaymentFactory()
+        response = bearer(UserFactory()).get(f"{CHECKOUT_URL}/{session_id}")
+        assert_error(response, 404, "payment_not_found")
+
 
 class TestHistory:
     def test_lists_only_the_users_own_payments_newest_first(self):

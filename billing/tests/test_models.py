@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, transaction
 
-from billing.models import CreditPack, Payment
+from billing.models import CreditPack, Payment, checkout_session_id_valid
+from billing.services import SANDBOX_SESSION_PREFIX
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,23 @@ def test_prices_are_shown_in_the_currencys_own_unit():
     assert CreditPackFactory.build(price=1200, currency="jpy").price_display == "¥1,200"
     assert CreditPackFactory.build(price=1234567, currency="eur").price_display == "€12,345.67"
     assert CreditPackFactory.build(price=1500, currency="kwd").price_display == "1.500 KWD"
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("cs_test_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ0123456789abcdefghij", True),
+        ("cs_live_b1KmQ2x3", True),
+        (f"{SANDBOX_SESSION_PREFIX}{uuid.uuid4().hex}", True),
+        ("cs_test_" + "a" * 247, True),
+        ("cs_test_" + "a" * 248, False),
+        ("cs_test_a\x00b", False),
+        ("cs_test_a b", False),
+        ("cs_test_\ufffd", False),
+        ("cs_test_a\n", False),
+        ("pi_3Mtw", False),
+        ("", False),
+    ],
+)
+def test_what_a_checkout_session_id_looks_like(value, valid):
+    assert checkout_session_id_valid(value) is valid

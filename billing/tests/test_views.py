@@ -172,3 +172,20 @@ class TestSuccessPage:
 
 def test_the_cancel_page(signed_in):
     assert "Nothing was charged" in signed_in.get("/billing/cancel/").content.decode()
+
+
+MALFORMED_SESSION_IDS = [
+    pytest.param("a%00b", id="nul"),
+    pytest.param("sandbox_cs_a%00b", id="nul-in-a-sandbox-id"),
+    pytest.param("%ff%fe", id="not-utf-8"),
+    pytest.param("sandbox_cs_" + "a" * 10_000, id="too-long"),
+]
+
+
+@pytest.mark.parametrize("session_id", MALFORMED_SESSION_IDS)
+def test_a_malformed_session_id_is_not_found_on_every_checkout_page(signed_in, session_id):
+    assert signed_in.get(f"/billing/success/?session_id={session_id}").status_code == 404
+    assert signed_in.get(f"/billing/sandbox/{session_id}/").status_code == 404
+    assert signed_in.post(f"/billing/sandbox/{session_id}/").status_code == 404
+    assert signed_in.post(f"/billing/sandbox/{session_id}/cancel/").status_code == 404
+    assert not Payment.objects.exists()

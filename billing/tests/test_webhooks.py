@@ -17,6 +17,7 @@ from billing.models import Payment, Reversal, WebhookEvent
 from billing.tests.factories import CreditPackFactory, PaymentFactory
 from billing.tests.stripe_fakes import (
     WEBHOOK_PATH,
+    WEBHOOK_SECRET,
     body_of,
     charge,
     checkout_session,
@@ -239,6 +240,45 @@ class TestRefused:
 
     def test_a_recent_signature_within_the_tolerance_is_accepted(self, client, payment):
         assert post_event(client, completed(payment), timestamp=int(time.time()) - 280).status_code == 200
+
+    @staticmethod
+    def _post_signed_at(client, payload: bytes, timestamp: int):
+        # Signed by the stripe library itself, so the signature is genuine and only its time is wrong.
+        header = stripe.WebhookSignature.generate_signature_header(
+            payload.decode(), WEBHOOK_SECRET, timestamp=timestamp
+        )
+        return client.post(
+            WEBHOOK_PATH, data=payload, content_type="application/json", headers={"Stripe-Signature": header}
+        )
+
+    @pytest.mark.parametrize("ahead", [365 * 86400, 301 + 30])
+    def test_a_signature_dated_in_the_future_beyond_the_tolerance(self, client, payment, ahead):
+        response = self._post_signed_at(client, body_of(completed(payment)), int(time.time()) + ahead)
+
+        _refused(response, "invalid_signature")
+        assert Payment.objects.get().credits_granted == 0
+
+    def test_a_signature_a_few_seconds_ahead_is_clock_skew_and_accepted(self, client, payment):
+        response = self._post_signed_at(client, body_of(completed(payment)), int(time.time()) + 5)
+
+        assert response.status_code == 200, response.content
+        assert WebhookEvent.objects.get().status == "processed"
+        assert balance_get(user=payment.user) == 500
+
+    def test_the_timestamp_checked_is_the_one_the_library_verified(self, client, payment):
+        # The library verifies the header's first t=; a later one must not pass for it.
+        payload = body_of(completed(payment))
+        future = stripe.WebhookSignature.generate_signature_header(
+            payload.decode(), WEBHOOK_SECRET, timestamp=int(time.time()) + 365 * 86400
+        )
+        response = client.post(
+            WEBHOOK_PATH,
+            data=payload,
+            content_type="application/json",
+            headers={"Stripe-Signature": f"{future},t={int(time.time())}"},
+        )
+
+        _refused(response, "invalid_signature")
 
     def test_a_missing_signature(self, client, payment):
         response = client.post(

@@ -103,6 +103,22 @@ def test_redaction_leaves_ordinary_text_alone():
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("x" * 50_000, id="a long word, as a 404's path logs it"),
+        pytest.param("apip_-" * 8_000, id="many key prefixes without a key"),
+    ],
+)
+def test_redaction_takes_linear_time_on_long_messages(text):
+    # Every request whose path is logged goes through redact(): a pattern that rescans
+    # the rest of the message from each position made a 10,000-character path cost
+    # most of a second of CPU (50,000 characters: about 10 s).
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 0.5
+
+
 def test_the_request_id_travels_in_the_task_message_and_is_restored_in_the_worker():
     headers: dict[str, object] = {}
     token = request_id_var.set("req-from-web")

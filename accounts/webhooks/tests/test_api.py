@@ -5,6 +5,7 @@ from accounts.tests.factories import UserFactory, api_key_for
 from accounts.webhooks import services
 from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
 from accounts.webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
+from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 from accounts.webhooks.tests.receiver import verify
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +57,17 @@ def test_create_refuses_bad_input_with_a_clear_400(payload, code):
     response = client_for(UserFactory()).post(URL, payload, format="json")
 
     assert_error(response, 400, code)
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("address", TRANSITION_ADDRESSES_TO_PRIVATE)
+def test_create_refuses_an_ipv6_address_carrying_a_private_one(address):
+    response = client_for(UserFactory()).post(
+        URL, {"url": f"https://[{address}]:8443/hooks", "events": [EVENT_BALANCE_LOW]}, format="json"
+    )
+
+    assert_error(response, 400, "webhook_url_refused")
+    assert "private or reserved address" in response.json()["error"]["message"]
     assert not WebhookEndpoint.objects.exists()
 
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from accounts.webhooks.net import PinnedAdapter, address_allowed
+from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 
 
 def self_signed(tmp_path, name: str):
@@ -115,3 +116,32 @@ def test_pinned_tls_refuses_a_certificate_for_another_name(tls_server):
 )
 def test_address_allowed(address, local, allowed):
     assert address_allowed(ipaddress.ip_address(address), local=local) is allowed
+
+
+@pytest.mark.parametrize("address", TRANSITION_ADDRESSES_TO_PRIVATE)
+def test_transition_addresses_carrying_a_private_address_are_refused(address):
+    assert address_allowed(ipaddress.ip_address(address), local=False) is False
+
+
+@pytest.mark.parametrize(
+    "address", [a for a in TRANSITION_ADDRESSES_TO_PRIVATE if a.id != "ipv4-mapped-loopback"]
+)
+def test_a_local_receiver_is_loopback_itself_never_a_transition_address_carrying_it(address):
+    # ::ffff:127.0.0.1 is 127.0.0.1 written as IPv6 (the same socket address): allowed locally.
+    assert address_allowed(ipaddress.ip_address(address), local=True) is False
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        pytest.param("::ffff:93.184.215.14", True, id="ipv4-mapped-public"),
+        pytest.param("2002:5db8:d70e::1", True, id="6to4-public"),
+        pytest.param("64:ff9b::5db8:d70e", True, id="nat64-public"),
+        # Refused whatever they carry (docs/webhooks.md): a local-use NAT64 prefix is some
+        # network's own translator, and Teredo reaches its host through a relay and a NAT.
+        pytest.param("64:ff9b:1::5db8:d70e", False, id="local-nat64-public"),
+        pytest.param("2001:0:4136:e378:8000:63bf:a247:28f1", False, id="teredo-public-client"),
+    ],
+)
+def test_transition_addresses_are_judged_by_the_address_they_carry(address, allowed):
+    assert address_allowed(ipaddress.ip_address(address), local=False) is allowed

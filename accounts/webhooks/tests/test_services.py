@@ -17,6 +17,7 @@ from accounts.webhooks.services import (
     EVENT_BULK_JOB_FINISHED,
     webhook_event_emit,
 )
+from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 from accounts.webhooks.tests.receiver import verify
 from config.errors import DomainError
 from credits.selectors import balance_get, price_get
@@ -462,7 +463,10 @@ def fake_dns(monkeypatch, answers: dict[str, str]) -> None:
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host in answers:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+            address = answers[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
@@ -521,6 +525,42 @@ def test_delivery_time_check_refuses_a_name_that_now_resolves_to_a_private_addre
     assert done.status == Status.RETRYING
     assert "127.0.0.1, a private or reserved address" in done.last_error
     assert done.last_status_code is None
+
+
+@pytest.mark.parametrize("address", TRANSITION_ADDRESSES_TO_PRIVATE)
+def test_registration_refuses_a_name_resolving_to_an_ipv6_address_carrying_a_private_one(
+    production_rules, monkeypatch, address
+):
+    fake_dns(monkeypatch, {"hooks.example.com": address})
+    with pytest.raises(UrlRefused, match="private or reserved"):
+        services.webhook_endpoint_create(
+            user=UserFactory(), url="https://hooks.example.com/in", events=[EVENT_BALANCE_LOW]
+        )
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("address", TRANSITION_ADDRESSES_TO_PRIVATE)
+def test_delivery_time_check_refuses_an_ipv6_address_carrying_a_private_one_without_connecting(
+    production_rules, monkeypatch, address
+):
+    fake_dns(monkeypatch, {"hooks.example.com": "93.184.215.14"})
+    user = UserFactory()
+    services.webhook_endpoint_create(
+        user=user, url="https://hooks.example.com/in", events=[EVENT_BALANCE_LOW]
+    )
+    webhook_event_emit(user_id=user.pk, event=EVENT_BALANCE_LOW, data={})
+    fake_dns(monkeypatch, {"hooks.example.com": address})
+    connections: list[object] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda sock, where: connections.append(where))
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda sock, where: connections.append(where))
+
+    done = attempt(WebhookDelivery.objects.get())
+
+    assert done is not None
+    assert done.status == Status.RETRYING
+    assert "a private or reserved address" in done.last_error
+    assert done.last_status_code is None
+    assert connections == []
 
 
 def test_delivery_time_check_refuses_local_http_once_it_is_no_longer_allowed(receiver, settings):

@@ -6,6 +6,7 @@ from accounts.tests.factories import UserFactory
 from accounts.webhooks import services
 from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
 from accounts.webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
+from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,17 @@ def test_add_refuses_a_private_url_with_the_reason(user_client, settings):
 
     assert response.status_code == 200
     assert "The URL must use https." in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("address", TRANSITION_ADDRESSES_TO_PRIVATE)
+def test_add_refuses_an_ipv6_address_carrying_a_private_one(user_client, address):
+    response = user_client.post(
+        "/webhooks/", {"url": f"https://[{address}]/x", "events": [EVENT_BALANCE_LOW]}
+    )
+
+    assert response.status_code == 200
+    assert "a private or reserved address" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
 
