@@ -25,7 +25,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.money import format_money
+from core.money import format_money
 
 CURRENCY_PATTERN = r"^[a-z]{3}$"
 currency_validator = RegexValidator(CURRENCY_PATTERN, "A three-letter ISO currency code in lower case (usd).")

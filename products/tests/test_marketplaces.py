@@ -1,7 +1,8 @@
 import pytest
 
 from config.errors import DomainError
-from products.marketplaces import MARKETPLACES, currency_exponent, marketplace_by_id, marketplace_get
+from core.money import currency_exponent
+from products.marketplaces import MARKETPLACES, marketplace_by_id, marketplace_get
 
 # The list, plus the two other marketplaces SP-API documents (IE, ZA).
 SPEC_CODES = ["US", "CA", "MX", "BR", "UK", "DE", "FR", "IT", "ES", "NL", "SE"]
