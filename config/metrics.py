@@ -96,9 +96,6 @@ EXTERNAL_METRICS = (
     "products_upstream_request_seconds",
 )
 
-# Confidence bands of FNSKU conversions: (label, lower bound inclusive).
-CONFIDENCE_BANDS = (("ge_0.95", 0.95), ("0.8_0.95", 0.8), ("0.5_0.8", 0.5), ("lt_0.5", 0.0))
-
 
 # The labelled children of the series every lookup and charge updates, resolved once
 # per label set and process (``labels()`` locks and builds a key on every call).
@@ -246,7 +243,9 @@ def conversion_counts() -> list[tuple[str, str, int]] | None:
     model = _model("conversion", "Conversion")
     if model is None:
         return None
-    whens = [When(confidence__gte=low, then=Value(label)) for label, low in CONFIDENCE_BANDS]
+    from conversion.confidence import CONFIDENCE_BANDS
+
+    whens = [When(confidence__gte=band.low, then=Value(band.metric_label)) for band in CONFIDENCE_BANDS]
     band = Case(*whens, default=Value("none"), output_field=CharField())
     rows = model.objects.annotate(band=band).values_list("status", "band").annotate(n=Count("id")).order_by()
     return [(status, band_label, n) for status, band_label, n in rows]
