@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from conversion.conf import FBA_INVENTORY_RATE
+from core.ratelimit import TokenBucket
 from products import conf as products_conf
 from products.conf import SpApiSettings
 from products.marketplaces import Marketplace
@@ -34,7 +35,6 @@ from products.providers import ProviderNotConfigured, UpstreamBadResponse
 from products.providers.base import decoding
 from products.providers.http import UpstreamClient, json_body, rate_limit_refusals
 from products.providers.spapi import lwa_access_token
-from products.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 

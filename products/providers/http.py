@@ -46,6 +46,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from core.ratelimit import RateLimitExceeded
 from products import conf, ratelimit
 from products.providers.base import RateLimited, UpstreamBadResponse, UpstreamUnavailable
 
@@ -291,7 +292,7 @@ def take_rate_limit(*, provider: str, label: str, bucket: str, tokens: float, op
     with rate_limit_refusals(provider=provider, label=label, bucket=bucket, operation=operation):
         try:
             ratelimit.acquire(bucket, tokens)
-        except ratelimit.RateLimitExceeded:
+        except RateLimitExceeded:
             UPSTREAM_REQUESTS.labels(provider, operation, "rate_limited").inc()
             raise
 
@@ -301,7 +302,7 @@ def rate_limit_refusals(*, provider: str, label: str, bucket: str, operation: st
     """Turn the shared rate limiter's refusal, or its absence, into ``RateLimited``."""
     try:
         yield
-    except ratelimit.RateLimitExceeded as exc:
+    except RateLimitExceeded as exc:
         raise RateLimited(
             f"Too many {label} requests right now; try again in {exc.wait:.0f}s.",
             provider=provider,
