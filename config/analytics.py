@@ -19,6 +19,7 @@ from accounts import selectors as account_selectors
 from billing import selectors as billing_selectors
 from billing.conf import stripe_config
 from billing.models import Payment
+from core.confidence import CONFIDENCE_BANDS
 from credits import selectors as credit_selectors
 from products import analytics as lookup_analytics
 
@@ -65,8 +66,6 @@ def conversion_quality(*, since: dt.datetime, until: dt.datetime) -> ConversionQ
         feedback_model: Any = apps.get_model("conversion", "ConversionFeedback")
     except LookupError:
         return ConversionQuality(available=False)
-    from conversion.confidence import CONFIDENCE_BANDS
-
     conversions = conversion_model.objects.filter(created_at__gte=since, created_at__lt=until)
     band_counts = {
         f"band_{index}": Count("id", filter=Q(confidence__gte=band.low, confidence__lt=band.high))

@@ -35,6 +35,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.confidence import CONFIDENCE_BANDS
+
 logger = logging.getLogger(__name__)
 
 # --- Counted where they happen ------------------------------------------------------
@@ -243,8 +245,6 @@ def conversion_counts() -> list[tuple[str, str, int]] | None:
     model = _model("conversion", "Conversion")
     if model is None:
         return None
-    from conversion.confidence import CONFIDENCE_BANDS
-
     whens = [When(confidence__gte=band.low, then=Value(band.metric_label)) for band in CONFIDENCE_BANDS]
     band = Case(*whens, default=Value("none"), output_field=CharField())
     rows = model.objects.annotate(band=band).values_list("status", "band").annotate(n=Count("id")).order_by()

@@ -1,5 +1,5 @@
-"""Bands of a conversion's confidence (0..1), the same on the analytics page and in the
-Prometheus metric ``conversion`` counts by band. Pure data: no models, safe to import anywhere."""
+"""Bands of a confidence (a calibrated probability, 0..1), the same wherever it is shown or
+counted: the analytics page and the Prometheus metric of FNSKU conversions. Pure data."""
 
 from __future__ import annotations
 
