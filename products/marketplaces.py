@@ -97,10 +97,3 @@ def marketplace_get(code: str | None) -> Marketplace:
             status_code=400,
             extra={"marketplace": code, "valid": valid},
         ) from None
-
-
-def marketplace_by_id(marketplace_id: str) -> Marketplace | None:
-    for marketplace in MARKETPLACES.values():
-        if marketplace.marketplace_id == marketplace_id:
-            return marketplace
-    return None
