@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, User
 from billing.models import Payment
+from core.admin import NoAddAdminMixin, ViewOnlyAdminMixin
 from credits import selectors as credit_selectors
 from products.models import BulkJob
 
@@ -25,7 +26,7 @@ class _LatestRowsFormSet(BaseInlineFormSet):
         return rows.filter(pk__in=latest)
 
 
-class _ReadOnlyInline(admin.TabularInline[Any, User]):
+class _ReadOnlyInline(ViewOnlyAdminMixin, admin.TabularInline[Any, User]):
     """Rows of another model shown on the user's page; they change through their own services."""
 
     formset = _LatestRowsFormSet
@@ -37,15 +38,6 @@ class _ReadOnlyInline(admin.TabularInline[Any, User]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ApiKeyInline(_ReadOnlyInline):
@@ -115,8 +107,10 @@ class UserAdmin(DjangoUserAdmin[User]):
         )
 
 
+# Not added here: a key must be shown to its owner once at creation, which happens on
+# their page, the API or `manage.py createapikey`.
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+class ApiKeyAdmin(NoAddAdminMixin, admin.ModelAdmin[ApiKey]):
     list_display = ("name", "prefix", "user", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__email")
@@ -124,8 +118,3 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     # Scopes are fixed when the key is created (cached copies of a key's state rely on it).
     readonly_fields = ("user", "prefix", "key_hash", "scopes", "created_at", "last_used_at")
     list_select_related = ("user",)
-
-    def has_add_permission(self, request: object) -> bool:
-        # A key must be shown to its owner once at creation: that happens on
-        # their page, the API or `manage.py createapikey`, not here.
-        return False

@@ -12,7 +12,7 @@ from accounts import selectors, services
 from accounts.models import User
 from accounts.selectors import ApiKeyPrincipal
 from config.throttling import RESERVED_ATTR, api_call_reserve
-from products.ratelimit import ReservationVetoed
+from core.ratelimit import ReservationVetoed
 
 KEYWORD = "Bearer"
 REVOKED_MESSAGE = "This API key has been revoked."

@@ -5,7 +5,7 @@ gunicorn (same configuration and workers as the platform's). Each request does
 what a cached lookup does on the wire, and nothing else:
 
 - reads the JSON body and hashes the bearer key, as authentication does;
-- one EVALSHA of the platform's own token-bucket script (products/ratelimit.py)
+- one EVALSHA of the platform's own token-bucket script (core/ratelimit.py)
   on two buckets with a veto key, as the key check with the rate limit does;
 - the platform's own charge statement (credits/services.py) in autocommit, on a
   plain psycopg connection with client-side binding, as Django's;
@@ -39,9 +39,9 @@ import psycopg  # noqa: E402 - after Django's settings, like every module below
 from redis import Redis  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from core.ratelimit import _TOKEN_BUCKETS  # noqa: E402 - the script the rate limit runs
 from credits.services import _POST_SQL_BY_USER  # noqa: E402 - the statement a charge sends
 from products.marketplaces import marketplace_get  # noqa: E402
-from products.ratelimit import _TOKEN_BUCKETS  # noqa: E402 - the script the rate limit runs
 from products.store import _keys  # noqa: E402 - where the record is cached
 
 USER_EMAIL = "bench@example.com"  # http_load.py's funded user

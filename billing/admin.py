@@ -25,8 +25,9 @@ from django.utils.html import format_html
 from billing import selectors, services
 from billing.conf import stripe_config
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
-from billing.money import format_money
 from config.errors import DomainError
+from core.admin import NoAddAdminMixin, NoChangeAdminMixin, ViewOnlyAdminMixin
+from core.money import format_money
 
 MAX_REPORT_DAYS = 400
 
@@ -66,7 +67,7 @@ class ShortfallFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReversalInline(admin.TabularInline[Reversal, Payment]):
+class ReversalInline(NoAddAdminMixin, NoChangeAdminMixin, admin.TabularInline[Reversal, Payment]):
     model = Reversal
     extra = 0
     can_delete = False
@@ -85,12 +86,6 @@ class ReversalInline(admin.TabularInline[Reversal, Payment]):
     @admin.display(description="Amount")
     def money(self, obj: Reversal) -> str:
         return format_money(obj.amount, obj.payment.currency)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class RevenueReportForm(forms.Form):
@@ -116,7 +111,7 @@ class RevenueReportForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin[Payment]):
+class PaymentAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[Payment]):
     change_list_template = "admin/billing/payment/change_list.html"
     list_display = (
         "created_at",
@@ -168,15 +163,6 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
     def refunded(self, obj: Payment) -> str:
         return obj.amount_refunded_display if obj.amount_refunded else "—"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -222,7 +208,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin[WebhookEvent]):
+class WebhookEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[WebhookEvent]):
     list_display = (
         "received_at",
         "stripe_id",
@@ -271,15 +257,6 @@ class WebhookEventAdmin(admin.ModelAdmin[WebhookEvent]):
         return format_html(
             "<pre class='webhook-payload'>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True)
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("billing.change_webhookevent")

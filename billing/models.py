@@ -26,7 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.money import format_money
+from core.money import format_money
 
 CURRENCY_PATTERN = r"^[a-z]{3}$"
 # What a Checkout Session id looks like: Stripe's "cs_test_..." and "cs_live_...", the

@@ -19,16 +19,9 @@ from accounts import selectors as account_selectors
 from billing import selectors as billing_selectors
 from billing.conf import stripe_config
 from billing.models import Payment
+from core.confidence import CONFIDENCE_BANDS
 from credits import selectors as credit_selectors
 from products import analytics as lookup_analytics
-
-# Confidence bands of FNSKU conversions, the same as the Prometheus metric's.
-CONFIDENCE_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("≥ 0.95", 0.95, 1.01),
-    ("0.80-0.95", 0.8, 0.95),
-    ("0.50-0.80", 0.5, 0.8),
-    ("< 0.50", 0.0, 0.5),
-)
 
 
 def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -75,8 +68,8 @@ def conversion_quality(*, since: dt.datetime, until: dt.datetime) -> ConversionQ
         return ConversionQuality(available=False)
     conversions = conversion_model.objects.filter(created_at__gte=since, created_at__lt=until)
     band_counts = {
-        f"band_{index}": Count("id", filter=Q(confidence__gte=low, confidence__lt=high))
-        for index, (_, low, high) in enumerate(CONFIDENCE_BANDS)
+        f"band_{index}": Count("id", filter=Q(confidence__gte=band.low, confidence__lt=band.high))
+        for index, band in enumerate(CONFIDENCE_BANDS)
     }
     counts = conversions.aggregate(
         conversions=Count("id", filter=~Q(status="pending")),
@@ -93,7 +86,7 @@ def conversion_quality(*, since: dt.datetime, until: dt.datetime) -> ConversionQ
         available=True,
         conversions=counts["conversions"],
         answered=counts["answered"],
-        bands=[(label, counts[f"band_{index}"]) for index, (label, _, _) in enumerate(CONFIDENCE_BANDS)],
+        bands=[(band.label, counts[f"band_{index}"]) for index, band in enumerate(CONFIDENCE_BANDS)],
         confirmed=verdicts.get("confirmed", 0),
         corrected=verdicts.get("corrected", 0),
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,14 +13,13 @@ from django.views.decorators.http import require_GET
 
 from config import analytics
 from config.types import AuthedHttpRequest
+from core.csv_export import csv_response
 from credits import selectors as credit_selectors
 from credits.forms import USAGE_PERIODS, UsagePeriodForm
 from products import analytics as lookup_analytics
 
 DEFAULT_DAYS = 30
 TOP_PRODUCTS = 10
-# A cell starting with one of these is a formula to a spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _days(request: HttpRequest) -> int:
@@ -29,19 +27,8 @@ def _days(request: HttpRequest) -> int:
     return (form.cleaned_data["days"] if form.is_valid() else None) or DEFAULT_DAYS
 
 
-def _cell(value: Any) -> Any:
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
-
-
 def _csv_response(header: list[str], rows: Iterable[list[Any]], *, filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_response(itertools.chain([header], rows), filename=filename)
 
 
 @login_required

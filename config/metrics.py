@@ -35,6 +35,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.confidence import CONFIDENCE_BANDS
+
 logger = logging.getLogger(__name__)
 
 # --- Counted where they happen ------------------------------------------------------
@@ -95,9 +97,6 @@ EXTERNAL_METRICS = (
     "products_upstream_requests_total",
     "products_upstream_request_seconds",
 )
-
-# Confidence bands of FNSKU conversions: (label, lower bound inclusive).
-CONFIDENCE_BANDS = (("ge_0.95", 0.95), ("0.8_0.95", 0.8), ("0.5_0.8", 0.5), ("lt_0.5", 0.0))
 
 
 # The labelled children of the series every lookup and charge updates, resolved once
@@ -246,7 +245,7 @@ def conversion_counts() -> list[tuple[str, str, int]] | None:
     model = _model("conversion", "Conversion")
     if model is None:
         return None
-    whens = [When(confidence__gte=low, then=Value(label)) for label, low in CONFIDENCE_BANDS]
+    whens = [When(confidence__gte=band.low, then=Value(band.metric_label)) for band in CONFIDENCE_BANDS]
     band = Case(*whens, default=Value("none"), output_field=CharField())
     rows = model.objects.annotate(band=band).values_list("status", "band").annotate(n=Count("id")).order_by()
     return [(status, band_label, n) for status, band_label, n in rows]

@@ -265,7 +265,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
@@ -285,7 +285,7 @@ API_RATE_FREE = env.str("API_RATE_FREE", default="120/min")
 API_RATE_USER_METERED = env.str("API_RATE_USER_METERED", default="1200/min")
 API_RATE_USER_FREE = env.str("API_RATE_USER_FREE", default="240/min")
 # A JSON body larger than this is refused with 413 (a bulk job's list of BULK_MAX_ROWS
-# entries is far below it); nesting deeper than this is refused with 400 (config/parsers.py).
+# entries is far below it); nesting deeper than this is refused with 400 (core/parsers.py).
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=2 * 1024 * 1024)
 # Path plus query string, in characters; longer is 414 uri_too_long (config/request_limits.py).
 # Keep it under gunicorn's limit_request_line (8190 bytes, deploy/gunicorn.conf.py), past which

@@ -11,8 +11,8 @@ user across all their keys and their signed-in session (``API_RATE_USER_METERED`
 (the Stripe webhook, the schema) are not limited here: they are either refused by
 authentication first or come from a party that authenticates otherwise.
 
-A check is one EVALSHA of the providers' token-bucket script
-(products/ratelimit.py) over the caller's buckets, all or nothing and asked to
+A check is one EVALSHA of the shared token-bucket script
+(core/ratelimit.py) over the caller's buckets, all or nothing and asked to
 wait for nothing: one Redis round trip and no database query per request. For
 an API key, authentication makes that same call with the key's revocation
 marker as its veto (``api_call_reserve``), so a key is checked and counted in
@@ -32,8 +32,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from accounts.selectors import ApiKeyPrincipal
-from products.conf import RateLimit
-from products.ratelimit import RateLimitExceeded, TokenBucket, reserve_all
+from core.ratelimit import RateLimit, RateLimitExceeded, TokenBucket, reserve_all
 
 if TYPE_CHECKING:  # DRF's views import this module through its settings
     from rest_framework.views import APIView

@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.http import HttpRequest
 
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
+from core.admin import NoAddAdminMixin, NoChangeAdminMixin
 
 
 @admin.register(FnskuMapping)
@@ -24,7 +24,7 @@ class FnskuMappingAdmin(admin.ModelAdmin[FnskuMapping]):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(admin.ModelAdmin[Conversion]):
+class ConversionAdmin(NoAddAdminMixin, NoChangeAdminMixin, admin.ModelAdmin[Conversion]):
     list_display = (
         "created_at",
         "user",
@@ -43,23 +43,14 @@ class ConversionAdmin(admin.ModelAdmin[Conversion]):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Conversion._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(ConversionFeedback)
-class ConversionFeedbackAdmin(admin.ModelAdmin[ConversionFeedback]):
+class ConversionFeedbackAdmin(NoAddAdminMixin, admin.ModelAdmin[ConversionFeedback]):
     list_display = ("updated_at", "user", "fnsku", "marketplace", "asin", "verdict")
     list_filter = ("verdict", "marketplace")
     search_fields = ("fnsku", "asin", "user__email")
     list_select_related = ("user",)
     raw_id_fields = ("conversion", "user")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class FbaSyncInline(admin.TabularInline[FbaSync, SpApiConnection]):
@@ -71,7 +62,7 @@ class FbaSyncInline(admin.TabularInline[FbaSync, SpApiConnection]):
 
 
 @admin.register(SpApiConnection)
-class SpApiConnectionAdmin(admin.ModelAdmin[SpApiConnection]):
+class SpApiConnectionAdmin(NoAddAdminMixin, admin.ModelAdmin[SpApiConnection]):
     list_display = ("user", "selling_partner_id", "token_hint", "is_active", "last_error", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("user__email", "selling_partner_id")
@@ -79,6 +70,3 @@ class SpApiConnectionAdmin(admin.ModelAdmin[SpApiConnection]):
     exclude = ("refresh_token_encrypted",)
     readonly_fields = ("user", "selling_partner_id", "token_hint", "last_error", "created_at", "updated_at")
     inlines = [FbaSyncInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

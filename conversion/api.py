@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from config.errors import NotFoundError
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
-from config.parsers import BoundedJSONParser
 from config.types import AuthedRequest
 from conversion import selectors, services
 from conversion.bulk import BULK_KIND
@@ -28,6 +27,7 @@ from conversion.serializers import (
     SyncInputSerializer,
 )
 from conversion.tasks import fba_inventory_sync_task
+from core.parsers import BoundedJSONParser
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
 from products.marketplaces import marketplace_get

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from products.conf import RateLimit
+from core.ratelimit import RateLimit
 
 # getInventorySummaries' usage plan (../shared/reference/sp-api/fbaInventory.json):
 # 2 requests/s, burst 2, per selling partner: each seller has a bucket of their own.

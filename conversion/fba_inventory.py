@@ -25,17 +25,16 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from redis import RedisError
 
 from conversion.conf import FBA_INVENTORY_RATE
+from core.ratelimit import TokenBucket
 from products import conf as products_conf
 from products.conf import SpApiSettings
 from products.marketplaces import Marketplace
-from products.providers import ProviderNotConfigured, RateLimited, UpstreamBadResponse
+from products.providers import ProviderNotConfigured, UpstreamBadResponse
 from products.providers.base import decoding
-from products.providers.http import UpstreamClient, json_body
+from products.providers.http import UpstreamClient, json_body, rate_limit_refusals
 from products.providers.spapi import lwa_access_token
-from products.ratelimit import RateLimitExceeded, TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +66,10 @@ class _SellerClient(UpstreamClient):
         self.bucket = f"spapi.fba_inventory.{selling_partner_id}"
 
     def _take_rate_limit(self, bucket: str, tokens: float, operation: str) -> None:
-        try:
+        with rate_limit_refusals(provider=PROVIDER, label=LABEL, bucket=self.bucket, operation=operation):
             TokenBucket(self.bucket, FBA_INVENTORY_RATE).acquire(
                 tokens, max_wait=products_conf.rate_limit_max_wait()
             )
-        except RateLimitExceeded as exc:
-            raise RateLimited(
-                f"Too many {LABEL} requests right now; try again in {exc.wait:.0f}s.",
-                provider=PROVIDER,
-                retry_after=exc.wait,
-                extra={"reason": "rate_limited", "operation": operation},
-            ) from None
-        except RedisError:
-            logger.exception("rate limiter unavailable for %s", self.bucket)
-            raise RateLimited(
-                "The rate limiter is unavailable; try again shortly.",
-                provider=PROVIDER,
-                extra={"reason": "rate_limiter_unavailable", "operation": operation},
-            ) from None
 
 
 def app_configured() -> bool:

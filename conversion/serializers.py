@@ -153,14 +153,6 @@ class SyncInputSerializer(serializers.Serializer[Any]):
     marketplace = serializers.CharField(max_length=8, required=False, default="US")
 
 
-class SyncOutputSerializer(serializers.Serializer[Any]):
-    marketplace = serializers.CharField()
-    items = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    complete = serializers.BooleanField()
-
-
 class ConversionBulkInputSerializer(serializers.Serializer[Any]):
     fnskus = BulkValueListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),

@@ -4,7 +4,7 @@
 encrypted with the first and read with any, so a key can be rotated by putting
 a new one in front (``manage.py`` shell: re-save connections to re-encrypt).
 With no keys configured, one is derived from ``SECRET_KEY``
-(config/encryption.py): changing that key then makes stored tokens unreadable,
+(core/encryption.py): changing that key then makes stored tokens unreadable,
 and their sellers are asked to reconnect.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
-from config.encryption import fernet
 from conversion import conf
+from core.encryption import fernet
 
 
 class TokenUnreadable(Exception):

@@ -22,6 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from config.errors import DomainError
+from core.admin import NoAddAdminMixin, NoDeleteAdminMixin, ViewOnlyAdminMixin
 from credits import services
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
 
@@ -62,8 +63,9 @@ class BalanceFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Accounts are opened with their user, never here, and kept.
 @admin.register(CreditAccount)
-class CreditAccountAdmin(admin.ModelAdmin[CreditAccount]):
+class CreditAccountAdmin(NoAddAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin[CreditAccount]):
     list_display = ("user", "balance", "low_balance_threshold", "created_at")
     list_filter = (BalanceFilter,)
     search_fields = ("user__email",)
@@ -73,12 +75,6 @@ class CreditAccountAdmin(admin.ModelAdmin[CreditAccount]):
     readonly_fields = ("user", "balance", "created_at", "ledger")
     ordering = ("user__email",)
     actions = ("adjust_credits",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # accounts are opened with their user
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_adjust_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("credits.adjust_credits")
@@ -149,7 +145,7 @@ class CreditAccountAdmin(admin.ModelAdmin[CreditAccount]):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
+class LedgerEntryAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
     list_display = (
         "created_at",
         "account",
@@ -167,36 +163,18 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(CreditHold)
-class CreditHoldAdmin(admin.ModelAdmin[CreditHold]):
+class CreditHoldAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[CreditHold]):
     list_display = ("created_at", "account", "amount", "used", "released", "status", "operation", "reference")
     list_filter = ("status", "operation")
     search_fields = ("account__user__email", "reference", "idempotency_key")
     list_select_related = ("account__user",)
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin[Price]):
+class PriceAdmin(NoDeleteAdminMixin, admin.ModelAdmin[Price]):
     list_display = ("operation", "credits", "description", "updated_at")
     list_editable = ("credits",)
     search_fields = ("operation", "description")
@@ -207,9 +185,6 @@ class PriceAdmin(admin.ModelAdmin[Price]):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Code calls an operation by its name: renaming one would unprice it.
         return (*self.readonly_fields, "operation") if obj else self.readonly_fields
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
         # Through the service, so every process picks the new price up.

@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import Pagination, paginated_response
-from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
+from core.renderers import JSONOrCSVApi
 from credits import selectors, services
 from credits.exports import ledger_csv_response
 from credits.filters import LedgerEntryFilter

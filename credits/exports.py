@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
+from core.csv_export import csv_streaming_response
 from credits.models import LedgerEntry
 
 CSV_COLUMNS = (
@@ -23,17 +23,6 @@ CSV_COLUMNS = (
     "idempotency_key",
     "refund_of",
 )
-# A cell starting with one of these is a formula to a spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _text(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _rows(entries: Iterable[LedgerEntry]) -> Iterator[list[Any]]:
@@ -45,18 +34,13 @@ def _rows(entries: Iterable[LedgerEntry]) -> Iterator[list[Any]]:
             entry.kind,
             entry.amount,
             entry.balance_after,
-            _text(entry.operation),
-            _text(entry.reference),
-            _text(entry.description),
-            _text(entry.idempotency_key),
+            entry.operation,
+            entry.reference,
+            entry.description,
+            entry.idempotency_key,
             entry.refund_of_id or "",
         ]
 
 
 def ledger_csv_response(queryset: QuerySet[LedgerEntry], *, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in _rows(queryset.iterator(chunk_size=2000)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_streaming_response(_rows(queryset.iterator(chunk_size=2000)), filename=filename)

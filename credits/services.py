@@ -308,41 +308,6 @@ def credits_hold(
     return hold
 
 
-def credits_release_hold(
-    *, hold: CreditHold, amount: int, idempotency_key: str, reason: str = ""
-) -> LedgerEntry:
-    """Give ``amount`` of an open hold back to the balance (failed or cancelled
-    items), before the job settles. The same key returns the first release."""
-    if amount <= 0:
-        raise DomainError("A release must be a positive number of credits.", code="invalid_amount")
-    with transaction.atomic():
-        locked = CreditHold.objects.select_for_update().get(pk=hold.pk)
-        existing = LedgerEntry.objects.filter(
-            account_id=locked.account_id, idempotency_key=idempotency_key
-        ).first()
-        if existing is not None:
-            _check_replay(existing, kind=Kind.RELEASE, amount=amount, operation=locked.operation)
-            return existing
-        if locked.status != CreditHold.Status.OPEN:
-            raise ConflictError("This hold is already settled.", code="hold_settled")
-        if amount > locked.remaining:
-            raise DomainError(
-                f"Only {locked.remaining} credits of this hold are left to release.", code="invalid_amount"
-            )
-        entry = _post(
-            account_id=locked.account_id,
-            kind=Kind.RELEASE,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            operation=locked.operation,
-            reference=locked.reference,
-            description=reason,
-            hold_id=locked.pk,
-        )
-        CreditHold.objects.filter(pk=locked.pk).update(released=F("released") + amount)
-    return entry
-
-
 def credits_settle_hold(*, hold: CreditHold, used: int) -> CreditHold:
     """Close a hold: ``used`` credits stay spent and the rest goes back to the
     balance. Settling again with the same ``used`` returns the settled hold."""

@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from core.admin import NoAddAdminMixin, NoChangeAdminMixin, NoDeleteAdminMixin
 from products.bulk.services import bulk_job_cancel
 from products.models import BulkItem, BulkJob, LookupLog, Product, ProductSnapshot
 
@@ -38,7 +39,7 @@ class ProductAdmin(admin.ModelAdmin[Product]):
 
 
 @admin.register(LookupLog)
-class LookupLogAdmin(admin.ModelAdmin[LookupLog]):
+class LookupLogAdmin(NoAddAdminMixin, NoChangeAdminMixin, admin.ModelAdmin[LookupLog]):
     list_display = (
         "created_at",
         "user",
@@ -54,12 +55,6 @@ class LookupLogAdmin(admin.ModelAdmin[LookupLog]):
     search_fields = ("asin", "user__email")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 # --- Bulk jobs ---------------------------------------------------------------------------------
@@ -99,8 +94,9 @@ class BulkItemInline(admin.TabularInline[BulkItem, BulkJob]):
     ordering = ("row",)
 
 
+# Not deleted here: a job's hold must be settled through the job: cancel it instead.
 @admin.register(BulkJob)
-class BulkJobAdmin(admin.ModelAdmin[BulkJob]):
+class BulkJobAdmin(NoAddAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin[BulkJob]):
     list_display = (
         "id",
         "user",
@@ -124,13 +120,6 @@ class BulkJobAdmin(admin.ModelAdmin[BulkJob]):
     )
     inlines = [BulkItemInline]
     actions = ["cancel_jobs"]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        # A job's hold must be settled through the job: cancel it instead.
-        return False
 
     @admin.action(description="Cancel the selected jobs (release their unused credits)")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[BulkJob]) -> None:

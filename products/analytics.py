@@ -18,7 +18,8 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate, TruncHour
 
-from products.conf import RateLimit, rate_limits
+from core.ratelimit import RateLimit
+from products.conf import rate_limits
 from products.models import BulkItem, BulkJob, LookupLog, Product
 from products.querylog import lookup_log_flush
 

@@ -13,14 +13,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """A token bucket: ``rate`` tokens a second, at most ``burst`` saved up."""
-
-    rate: float
-    burst: float
-
+from core.ratelimit import RateLimit
 
 # Per bucket (a provider, or a provider's operation when their rates differ).
 # SP-API: the usage plans in the operations' descriptions (getCatalogItem 2/s

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config.errors import DomainError
+from core.money import currency_exponent
 
 DEFAULT_MARKETPLACE = "US"
 
@@ -19,14 +20,6 @@ SPAPI_ENDPOINTS = {
     "eu": "https://sellingpartnerapi-eu.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
-
-# Digits after the decimal point (ISO 4217 minor unit) where it is not 2.
-# Keepa prices are integers in this unit, so JPY 1980 is 1980 yen, not 19.80.
-_CURRENCY_EXPONENTS = {"JPY": 0}
-
-
-def currency_exponent(currency: str) -> int:
-    return _CURRENCY_EXPONENTS.get(currency, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +38,8 @@ class Marketplace:
 
     @property
     def currency_exponent(self) -> int:
+        """Digits after the decimal point (ISO 4217 minor unit): Keepa prices are integers in this
+        unit, so JPY 1980 is 1980 yen, not 19.80."""
         return currency_exponent(self.currency)
 
     def product_url(self, asin: str) -> str:
@@ -102,10 +97,3 @@ def marketplace_get(code: str | None) -> Marketplace:
             status_code=400,
             extra={"marketplace": code, "valid": valid},
         ) from None
-
-
-def marketplace_by_id(marketplace_id: str) -> Marketplace | None:
-    for marketplace in MARKETPLACES.values():
-        if marketplace.marketplace_id == marketplace_id:
-            return marketplace
-    return None

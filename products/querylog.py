@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from core.shared_state import redis_client, send_without_reply, shared_key
 from products.models import LookupLog
-from products.shared_state import redis_client, send_without_reply, shared_key
 
 FLUSH_BATCH = 2000
 

@@ -23,6 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.shared_state import LuaScript, redis_client, send_without_reply, shared_key
 from products import conf
 from products.marketplaces import Marketplace, marketplace_get
 from products.models import Product, ProductSnapshot
@@ -40,7 +41,6 @@ from products.providers import (
     provider_chain,
 )
 from products.providers.base import product_not_found
-from products.shared_state import LuaScript, redis_client, send_without_reply, shared_key
 
 CACHE = "cache"
 DATABASE = "database"

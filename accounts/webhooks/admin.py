@@ -1,13 +1,11 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
+from core.admin import NoAddAdminMixin, NoChangeAdminMixin
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
+class WebhookEndpointAdmin(NoAddAdminMixin, NoChangeAdminMixin, admin.ModelAdmin[WebhookEndpoint]):
     """Read-only: users change their endpoints themselves; the secrets are never shown."""
 
     list_display = ("url", "user", "events", "is_active", "created_at")
@@ -16,23 +14,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
     fields = ("user", "url", "description", "events", "is_active", "secret_rotated_at", "created_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
+class WebhookDeliveryAdmin(NoAddAdminMixin, NoChangeAdminMixin, admin.ModelAdmin[WebhookDelivery]):
     list_display = ("event", "event_id", "endpoint", "status", "attempts", "last_status_code", "created_at")
     list_filter = ("status", "event")
     search_fields = ("event_id", "endpoint__url", "endpoint__user__email")
     list_select_related = ("endpoint",)
     readonly_fields = tuple(f.name for f in WebhookDelivery._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

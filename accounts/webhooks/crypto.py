@@ -6,7 +6,7 @@ secrets are encrypted with the first and read with any, so a key is rotated by
 putting a new one in front. With none configured a key is derived from
 ``SECRET_KEY``; changing that key then makes stored secrets unreadable (the
 deliveries fail with that reason until the user rotates the secret).
-The keys are handled by config/encryption.py, as for sellers' refresh tokens
+The keys are handled by core/encryption.py, as for sellers' refresh tokens
 (conversion/tokens.py), with keys of their own.
 """
 
@@ -19,7 +19,7 @@ import secrets
 from cryptography.fernet import InvalidToken, MultiFernet
 
 from accounts.webhooks.conf import webhook_settings
-from config.encryption import fernet
+from core.encryption import fernet
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a label, not a secret
 

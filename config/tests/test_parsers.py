@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_key_for
-from config.parsers import BoundedJSONParser, RequestTooLarge, json_depth_exceeds
+from core.parsers import BoundedJSONParser, RequestTooLarge, json_depth_exceeds
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user

@@ -15,10 +15,10 @@ from rest_framework.test import APIClient, APIRequestFactory
 from accounts.selectors import ApiKeyPrincipal
 from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 from config.throttling import METERED_OPERATIONS, ApiRateThrottle, parse_rate
+from core.ratelimit import RateLimitExceeded, TokenBucket
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
-from products.ratelimit import RateLimitExceeded, TokenBucket
 
 pytestmark = pytest.mark.django_db
 

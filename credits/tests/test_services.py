@@ -424,7 +424,7 @@ def test_reversal_of_a_full_balance():
 # --- Holds ----------------------------------------------------------------------------------------
 
 
-def test_hold_release_and_settle(posting_path):
+def test_hold_and_settle(posting_path):
     user = funded_user(100)
 
     hold = services.credits_hold(
@@ -434,9 +434,6 @@ def test_hold_release_and_settle(posting_path):
     assert (hold.amount, hold.status, hold.remaining) == (60, CreditHold.Status.OPEN, 60)
     assert selectors.held_total(account=hold.account) == 60
 
-    services.credits_release_hold(hold=hold, amount=10, idempotency_key="job-7-item-3-failed")
-    assert balance_of(user) == 50
-
     settled = services.credits_settle_hold(hold=hold, used=35)
 
     assert settled.status == CreditHold.Status.SETTLED
@@ -445,7 +442,7 @@ def test_hold_release_and_settle(posting_path):
     assert balance_of(user) == 100 - 35
     assert selectors.held_total(account=hold.account) == 0
     kinds = list(LedgerEntry.objects.filter(hold=hold).order_by("id").values_list("kind", "amount"))
-    assert kinds == [(Kind.HOLD, -60), (Kind.RELEASE, 10), (Kind.RELEASE, 15)]
+    assert kinds == [(Kind.HOLD, -60), (Kind.RELEASE, 25)]
     assert_reconciles(user)
 
 
@@ -481,22 +478,6 @@ def test_hold_larger_than_the_balance_is_refused_and_leaves_nothing(posting_path
     assert not CreditHold.objects.exists()
 
 
-def test_release_is_idempotent_and_bounded():
-    user = funded_user(50)
-    hold = services.credits_hold(user=user, amount=20, reference="job:3", idempotency_key="job-3")
-
-    first = services.credits_release_hold(hold=hold, amount=5, idempotency_key="job-3-item-1")
-    again = services.credits_release_hold(hold=hold, amount=5, idempotency_key="job-3-item-1")
-    assert again.pk == first.pk
-    assert balance_of(user) == 35
-
-    with pytest.raises(DomainError):
-        services.credits_release_hold(hold=hold, amount=16, idempotency_key="job-3-too-much")
-    assert balance_of(user) == 35
-    hold.refresh_from_db()
-    assert hold.released == 5
-
-
 def test_settle_is_idempotent_and_final():
     user = funded_user(50)
     hold = services.credits_hold(user=user, amount=20, reference="job:4", idempotency_key="job-4")
@@ -508,8 +489,6 @@ def test_settle_is_idempotent_and_final():
     assert balance_of(user) == 38
     with pytest.raises(ConflictError):
         services.credits_settle_hold(hold=hold, used=13)
-    with pytest.raises(ConflictError):
-        services.credits_release_hold(hold=hold, amount=1, idempotency_key="late")
     assert balance_of(user) == 38
 
 
@@ -527,14 +506,13 @@ def test_settle_with_everything_used_releases_nothing():
 def test_settle_cannot_use_more_than_is_held():
     user = funded_user(50)
     hold = services.credits_hold(user=user, amount=20, reference="job:6", idempotency_key="job-6")
-    services.credits_release_hold(hold=hold, amount=5, idempotency_key="job-6-r")
 
     with pytest.raises(DomainError):
-        services.credits_settle_hold(hold=hold, used=16)
+        services.credits_settle_hold(hold=hold, used=21)
 
     hold.refresh_from_db()
     assert hold.status == CreditHold.Status.OPEN
-    assert balance_of(user) == 35
+    assert balance_of(user) == 30
 
 
 # --- Prices -------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
-from config.parsers import BoundedJSONParser
-from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
+from core.parsers import BoundedJSONParser
+from core.renderers import JSONOrCSVApi
 from products.bulk import exports, selectors, services
 from products.bulk.conf import bulk_settings
 from products.bulk.processors import ASIN_LOOKUP

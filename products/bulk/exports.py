@@ -4,14 +4,13 @@ megabytes of records) never sits in memory."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.http import StreamingHttpResponse
 
-from credits.exports import FORMULA_PREFIXES
+from core.csv_export import csv_lines
 from products.bulk.kinds import BulkKind, bulk_kind_get
 from products.bulk.selectors import bulk_job_items, bulk_job_results_check
 from products.models import BulkJob
@@ -29,19 +28,6 @@ _ITEM_FIELDS = (
     "error_message",
     "result",
 )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"  # a spreadsheet would run it as a formula
-    return value
 
 
 def csv_header(job: BulkJob, spec: BulkKind) -> list[str]:
@@ -66,20 +52,16 @@ def _items(job: BulkJob) -> Iterator[tuple[Any, ...]]:
 def results_csv(job: BulkJob) -> Iterator[str]:
     """The CSV text in pieces of about ``BATCH`` rows: a header, then one row per item."""
     spec = bulk_kind_get(job.kind)
-    writer = csv.writer(_Echo())
+    yield from csv_lines([csv_header(job, spec)])
+    yield from csv_lines(_result_rows(job, spec), batch=BATCH)
+
+
+def _result_rows(job: BulkJob, spec: BulkKind) -> Iterator[list[object]]:
     params = [job.params[name] for name in sorted(job.params)]
-    yield writer.writerow(csv_header(job, spec))
-    lines: list[str] = []
     for row, text, value, status, attempts, credits, error_code, error_message, result in _items(job):
         record: Mapping[str, Any] = result or {}
         extra = [column.value(record) if result else None for column in spec.export_columns]
-        cells = [row, text, value, *params, status, error_code, error_message, attempts, credits, *extra]
-        lines.append(writer.writerow([_cell(cell) for cell in cells]))
-        if len(lines) >= BATCH:
-            yield "".join(lines)
-            lines.clear()
-    if lines:
-        yield "".join(lines)
+        yield [row, text, value, *params, status, error_code, error_message, attempts, credits, *extra]
 
 
 def results_json(job: BulkJob) -> Iterator[str]:

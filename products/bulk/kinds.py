@@ -164,11 +164,6 @@ def bulk_kind_get(name: str) -> BulkKind:
         ) from None
 
 
-def bulk_kinds() -> dict[str, BulkKind]:
-    _load_builtin()
-    return dict(_registry)
-
-
 def _load_builtin() -> None:
     # The products app's own kind; other apps register theirs in AppConfig.ready().
     from products.bulk import processors  # noqa: F401

@@ -24,8 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 
 from config.errors import DomainError
+from core.money import currency_exponent
 from products import conf
-from products.marketplaces import Marketplace, currency_exponent
+from products.marketplaces import Marketplace
 from products.providers.circuit import CircuitBreaker
 from products.validation import ProductCode
 

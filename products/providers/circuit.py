@@ -24,8 +24,8 @@ from enum import StrEnum
 
 from redis import RedisError
 
+from core.shared_state import LuaScript, redis_client, shared_key
 from products import conf
-from products.shared_state import LuaScript, redis_client, shared_key
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -45,6 +46,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from core.ratelimit import RateLimitExceeded
 from products import conf, ratelimit
 from products.providers.base import RateLimited, UpstreamBadResponse, UpstreamUnavailable
 
@@ -287,10 +289,20 @@ class UpstreamClient:
 
 def take_rate_limit(*, provider: str, label: str, bucket: str, tokens: float, operation: str) -> None:
     """Wait for ``tokens`` of the shared rate limit ``bucket``, or raise ``RateLimited``."""
+    with rate_limit_refusals(provider=provider, label=label, bucket=bucket, operation=operation):
+        try:
+            ratelimit.acquire(bucket, tokens)
+        except RateLimitExceeded:
+            UPSTREAM_REQUESTS.labels(provider, operation, "rate_limited").inc()
+            raise
+
+
+@contextmanager
+def rate_limit_refusals(*, provider: str, label: str, bucket: str, operation: str) -> Iterator[None]:
+    """Turn the shared rate limiter's refusal, or its absence, into ``RateLimited``."""
     try:
-        ratelimit.acquire(bucket, tokens)
-    except ratelimit.RateLimitExceeded as exc:
-        UPSTREAM_REQUESTS.labels(provider, operation, "rate_limited").inc()
+        yield
+    except RateLimitExceeded as exc:
         raise RateLimited(
             f"Too many {label} requests right now; try again in {exc.wait:.0f}s.",
             provider=provider,

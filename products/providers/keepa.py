@@ -36,6 +36,7 @@ import requests
 from django.utils import timezone
 from redis import RedisError
 
+from core.shared_state import redis_client, shared_key
 from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
@@ -56,7 +57,6 @@ from products.providers.base import (
     decoding,
 )
 from products.providers.http import UpstreamClient, json_body
-from products.shared_state import redis_client, shared_key
 from products.validation import ProductCode
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import NoAddAdminMixin, NoChangeAdminMixin
 from products.schedules.models import Collection, CollectionRun
 
 
@@ -13,14 +14,8 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
 
 
 @admin.register(CollectionRun)
-class CollectionRunAdmin(admin.ModelAdmin[CollectionRun]):
+class CollectionRunAdmin(NoAddAdminMixin, NoChangeAdminMixin, admin.ModelAdmin[CollectionRun]):
     list_display = ("collection", "slot", "trigger", "status", "reason_code", "job", "results_deleted_at")
     list_filter = ("status", "trigger")
     search_fields = ("collection__name", "collection__user__email")
     raw_id_fields = ("collection", "job")
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
-from config.renderers import JSONOrCSVApi
 from config.types import AuthedRequest
+from core.renderers import JSONOrCSVApi
 from products.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
 from products.bulk.conf import bulk_settings
 from products.bulk.uploads import check_request_size

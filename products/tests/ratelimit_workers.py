@@ -26,8 +26,7 @@ def hammer_bucket(
 ) -> None:
     """Take tokens one by one as fast as the bucket allows; report when each was granted."""
     _setup_django()
-    from products.conf import RateLimit
-    from products.ratelimit import TokenBucket
+    from core.ratelimit import RateLimit, TokenBucket
 
     bucket = TokenBucket(name, RateLimit(rate=rate, burst=burst))
     end_at = _start_together(ready, go, start_at) + duration

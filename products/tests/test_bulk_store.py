@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from core.shared_state import redis_client
 from products.marketplaces import marketplace_get
 from products.models import Product, ProductSnapshot
 from products.providers import ProductNotFound, UpstreamUnavailable
 from products.providers.sandbox import SandboxProvider
-from products.shared_state import redis_client
 from products.store import (
     CACHE,
     DATABASE,

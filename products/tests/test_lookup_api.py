@@ -195,8 +195,8 @@ def test_idempotent_retry_after_an_outage_tries_again_and_pays_once():
 
 
 def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_again(monkeypatch):
+    from core.shared_state import redis_client
     from products import services
-    from products.shared_state import redis_client
 
     user = funded_user(credits=5)
     key = str(uuid.uuid4())

@@ -5,9 +5,9 @@ import uuid
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from core.ratelimit import RateLimit, RateLimitExceeded, ReservationVetoed, TokenBucket, reserve_all
 from products import conf
-from products.conf import RateLimit
-from products.ratelimit import RateLimitExceeded, ReservationVetoed, TokenBucket, acquire, reserve_all
+from products.ratelimit import acquire
 from products.tests import ratelimit_workers
 from products.tests.stub_server import StubServer
 
@@ -124,7 +124,7 @@ def test_a_wait_longer_than_allowed_reserves_nothing():
 
 @pytest.mark.redis
 def test_an_existing_veto_key_reserves_nothing_in_any_bucket():
-    from products.shared_state import redis_client, shared_key
+    from core.shared_state import redis_client, shared_key
 
     buckets = [TokenBucket(f"t-{uuid.uuid4().hex}", RateLimit(rate=1, burst=1)) for _ in range(2)]
     veto = shared_key("veto", uuid.uuid4().hex)

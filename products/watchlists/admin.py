@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import NoChangeAdminMixin
 from products.watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
 
 
@@ -29,18 +30,15 @@ class WatchItemAdmin(admin.ModelAdmin[WatchItem]):
 
 
 @admin.register(ItemSnapshot)
-class ItemSnapshotAdmin(admin.ModelAdmin[ItemSnapshot]):
+class ItemSnapshotAdmin(NoChangeAdminMixin, admin.ModelAdmin[ItemSnapshot]):
     list_display = ("item", "slot", "status", "price", "currency", "sales_rank", "in_stock", "credits")
     list_filter = ("status",)
     search_fields = ("item__asin",)
     raw_id_fields = ("item",)
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin[Alert]):
+class AlertAdmin(NoChangeAdminMixin, admin.ModelAdmin[Alert]):
     list_display = (
         "created_at",
         "user",
@@ -55,6 +53,3 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
     search_fields = ("asin", "user__email", "watchlist_name", "message")
     raw_id_fields = ("user", "item", "snapshot")
     date_hierarchy = "created_at"
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False

@@ -1,4 +1,4 @@
-"""config/encryption.py: the Fernet keys of each kind of stored secret."""
+"""core/encryption.py: the Fernet keys of each kind of stored secret."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from config.encryption import fernet
+from core.encryption import fernet
 
 
 def test_a_value_encrypted_with_the_derived_key_stays_readable(settings):
