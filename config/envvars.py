@@ -41,8 +41,13 @@ NOTES = {
     "transport of the embedded default). Secret when it carries a password.",
     "CELERY_TASK_TIME_LIMIT": "Hard time limit of a task (seconds); the worker kills it after this.",
     "CELERY_TASK_SOFT_TIME_LIMIT": "Soft time limit of a task (seconds): the task is told to stop.",
-    "EMAIL_URL": "Outgoing mail, e.g. `smtp+tls://user:password@smtp.example.com:587` "
-    "(`consolemail://` prints instead). Secret when it carries a password.",
+    "EMAIL_URL": "Outgoing mail, e.g. `smtp+tls://user:password@smtp.example.com:587`. Required with "
+    "`DEBUG=0`, where a backend that keeps messages readable (`consolemail://`, `memorymail://`, "
+    "`filemail://`) is refused unless `EMAIL_ALLOW_INSECURE_BACKEND=1`; with `DEBUG=1` it defaults to "
+    "`consolemail://` (printed). Secret when it carries a password.",
+    "EMAIL_ALLOW_INSECURE_BACKEND": "With `DEBUG=0`, accept an `EMAIL_URL` whose backend prints or keeps "
+    "messages (console, memory, file): password-reset links then land in the logs or on disk. Only on "
+    "purpose, e.g. a throwaway compose stack.",
     "DEFAULT_FROM_EMAIL": "Sender of the platform's emails.",
     "STATIC_ROOT": "Where `collectstatic` puts static files (the image collects them at build time).",
     "ACCOUNT_EMAIL_VERIFICATION": "Whether a new account must confirm its email before logging in "

@@ -244,7 +244,32 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Email ------------------------------------------------------------------------
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# With DEBUG=0 there is no default: a password-reset or confirmation email holds a link that
+# takes over the account, and the console backend would print it to the logs. (Kept out of the
+# settings' names: the URL may carry the mail server's password.)
+_email_url = env.str("EMAIL_URL", default="consolemail://" if DEBUG else "")
+# Backends that keep every message where others than its recipient read it (the logs, the
+# process's memory, files): with DEBUG=0 refused unless this is set on purpose.
+EMAIL_ALLOW_INSECURE_BACKEND = env.bool("EMAIL_ALLOW_INSECURE_BACKEND", default=False)
+_insecure_email_backends = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+if not DEBUG and not _email_url:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is not set: with DEBUG=0 set it to the mail server, e.g. "
+        "smtp+tls://user:password@smtp.example.com:587."
+    )
+EMAIL_CONFIG = environ.Env.email_url_config(_email_url)
+_email_backend = EMAIL_CONFIG["EMAIL_BACKEND"]
+if not DEBUG and _email_backend in _insecure_email_backends and not EMAIL_ALLOW_INSECURE_BACKEND:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL ({_email_url.partition(':')[0]}://) selects {_email_backend}, which "
+        "keeps every email, password-reset links included, readable outside the recipient's mailbox. "
+        "With DEBUG=0 set EMAIL_URL to a mail server, or set EMAIL_ALLOW_INSECURE_BACKEND=1 "
+        "if that is really meant."
+    )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Product Intelligence <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -62,6 +62,8 @@ def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         "DEBUG": "0",
         "SECRET_KEY": "gunicorn-metrics-test-secret-key-0123456789abcdefghijklmnop",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Nothing here sends mail: the dummy backend drops it.
+        "EMAIL_URL": "dummymail://",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
