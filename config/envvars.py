@@ -72,8 +72,11 @@ NOTES = {
     "STRIPE_SECRET_KEY": "Stripe secret API key (`sk_live_...`); empty: no real payments. Secret.",
     "STRIPE_WEBHOOK_SECRET": "Signing secret of the Stripe webhook endpoint (`whsec_...`); required with "
     "`STRIPE_SECRET_KEY`. Secret.",
-    "METRICS_TOKEN": "Bearer token Prometheus sends to `/metrics` (empty: open unless "
-    "`METRICS_ALLOWED_NETWORKS` is set). Secret.",
+    "METRICS_TOKEN": "Bearer token Prometheus sends to `/metrics`. Required with `DEBUG=0` unless "
+    "`METRICS_PUBLIC=1`; empty (development): open unless `METRICS_ALLOWED_NETWORKS` is set. Secret.",
+    "METRICS_PUBLIC": "With `DEBUG=0`, start without `METRICS_TOKEN`: `/metrics` (purchases, reversals, "
+    "per-view traffic) is then open, or limited to `METRICS_ALLOWED_NETWORKS`, which behind the "
+    "ingress admits every request it forwards. Only on purpose.",
     "CONVERSION_TOKEN_KEYS": "Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; "
     "empty: derived from `SECRET_KEY`, so set them before ever rotating `SECRET_KEY`. Secret.",
 }

@@ -616,10 +616,21 @@ STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" /
 # --- Monitoring: metrics, logs ---------------------------------------------------------------
 # Read by config/metrics.py, config/metrics_view.py and config/logging.py.
 
-# /metrics is open unless restricted: a bearer token (Authorization: Bearer <token>)
-# and/or the scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits.
+# /metrics is restricted by a bearer token (Authorization: Bearer <token>) and/or the
+# scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits. With neither
+# it is open: only with DEBUG=1, or METRICS_PUBLIC=1 (below).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS: list[str] = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# /metrics shows purchases, reversals and per-view traffic: with DEBUG=0 the process refuses
+# to start without METRICS_TOKEN unless this says metrics are served without one on purpose.
+# Allowed networks alone do not count: behind the ingress every request arrives from its pods.
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
+if not DEBUG and not METRICS_TOKEN and not METRICS_PUBLIC:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is not set: with DEBUG=0 /metrics would be open to anyone who reaches the site. "
+        "Set METRICS_TOKEN to a random value Prometheus sends as a bearer token, or METRICS_PUBLIC=1 "
+        "to serve metrics without one on purpose."
+    )
 # Gauges read from the database at scrape time are computed at most this often
 # (seconds), shared by every process; the ledger reconciliation is heavier.
 METRICS_DB_TTL = env.float("METRICS_DB_TTL", default=30.0)

@@ -49,8 +49,9 @@ def test_app_services_get_every_setting_production_needs():
 
 
 # Production refuses to start without these: compose stops with its message instead of
-# starting a stack on a default (the console email backend would print reset links to the logs).
-REQUIRED_FROM_THE_OPERATOR = ("SECRET_KEY", "EMAIL_URL")
+# starting a stack on a default (the console email backend would print reset links to the logs,
+# /metrics would be open).
+REQUIRED_FROM_THE_OPERATOR = ("SECRET_KEY", "EMAIL_URL", "METRICS_TOKEN")
 
 
 def test_compose_requires_what_production_has_no_default_for():
@@ -63,6 +64,7 @@ def test_compose_requires_what_production_has_no_default_for():
                 f"{name}: {variable} is {env[variable]!r}, not required with ${{{variable}:?message}}"
             )
         assert env.get("EMAIL_ALLOW_INSECURE_BACKEND", "0") in {"0", "${EMAIL_ALLOW_INSECURE_BACKEND:-0}"}
+        assert "METRICS_PUBLIC" not in env, name
 
 
 def test_data_lives_in_named_volumes():

@@ -10,10 +10,20 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parents[2]
 REAL_KEY = "k7#Vq2!mZp9@Lr4$Wx8^Nb3&Hs6*Jd1(Tf5)Yg0_Uc-e=QaR+oiE"
 SMTP_URL = "smtp+tls://platform:mail-password@smtp.example.com:587"
-# What production needs besides SECRET_KEY and ALLOWED_HOSTS: real email.
-PRODUCTION_SERVICES = {"EMAIL_URL": SMTP_URL}
+METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
+# What production needs besides SECRET_KEY and ALLOWED_HOSTS: real email, a metrics token.
+PRODUCTION_SERVICES = {"EMAIL_URL": SMTP_URL, "METRICS_TOKEN": METRICS_TOKEN}
 # Read from the test's own environment by none of these tests: each sets what it means.
-CONTROLLED = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_URL", "EMAIL_ALLOW_INSECURE_BACKEND"}
+CONTROLLED = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "EMAIL_URL",
+    "EMAIL_ALLOW_INSECURE_BACKEND",
+    "METRICS_TOKEN",
+    "METRICS_PUBLIC",
+    "METRICS_ALLOWED_NETWORKS",
+}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -120,11 +130,22 @@ def test_production_static_build_succeeds(tmp_path):
 # --- Email: password-reset links never go to the logs --------------------------------------------
 
 EMAIL_BACKEND = "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
-PRODUCTION = {"DEBUG": "0", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "platform.example.com"}
+
+
+def production(**changes: str | None) -> dict[str, str]:
+    """A complete production environment, with ``changes`` applied (None removes a variable)."""
+    env: dict[str, str | None] = {
+        "DEBUG": "0",
+        "SECRET_KEY": REAL_KEY,
+        "ALLOWED_HOSTS": "platform.example.com",
+        **PRODUCTION_SERVICES,
+    }
+    env.update(changes)
+    return {k: v for k, v in env.items() if v is not None}
 
 
 def test_production_refuses_to_start_without_email_url():
-    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **PRODUCTION)
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=None))
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -133,7 +154,7 @@ def test_production_refuses_to_start_without_email_url():
 
 @pytest.mark.parametrize("url", ["consolemail://", "memorymail://", "filemail:///tmp/platform-mail"])
 def test_production_refuses_an_email_backend_that_keeps_messages_readable(url):
-    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **PRODUCTION, EMAIL_URL=url)
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=url))
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -148,9 +169,7 @@ def test_production_takes_the_console_backend_only_when_allowed_explicitly():
         "0",
         "-c",
         EMAIL_BACKEND,
-        **PRODUCTION,
-        EMAIL_URL="consolemail://",
-        EMAIL_ALLOW_INSECURE_BACKEND="1",
+        **production(EMAIL_URL="consolemail://", EMAIL_ALLOW_INSECURE_BACKEND="1"),
     )
 
     assert result.returncode == 0, result.stderr
@@ -158,7 +177,7 @@ def test_production_takes_the_console_backend_only_when_allowed_explicitly():
 
 
 def test_production_sends_email_through_the_configured_server():
-    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **PRODUCTION, EMAIL_URL=SMTP_URL)
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=SMTP_URL))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend"]
@@ -169,3 +188,40 @@ def test_development_prints_email_to_the_console_with_no_environment():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.core.mail.backends.console.EmailBackend"]
+
+
+# --- /metrics: never open by accident in production ----------------------------------------------
+
+METRICS_SETTINGS = "from django.conf import settings as s; print(bool(s.METRICS_TOKEN), s.METRICS_PUBLIC)"
+# Reads the settings (`shell -c` runs without them when they fail to load and nothing asks).
+STARTED = "from django.conf import settings as s; print('started', s.DEBUG)"
+
+
+@pytest.mark.parametrize("networks", [None, "10.0.0.0/8"])
+def test_production_refuses_to_start_without_a_metrics_token(networks):
+    # Allowed networks alone do not count: behind the ingress every request comes from its address.
+    env = production(METRICS_TOKEN=None, METRICS_ALLOWED_NETWORKS=networks)
+
+    result = manage("shell", "-v", "0", "-c", STARTED, **env)
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "ImproperlyConfigured" in result.stderr
+    assert "METRICS_TOKEN" in result.stderr
+    assert "METRICS_PUBLIC" in result.stderr
+
+
+def test_production_serves_metrics_without_a_token_only_when_made_public_on_purpose():
+    result = manage(
+        "shell", "-v", "0", "-c", METRICS_SETTINGS, **production(METRICS_TOKEN=None, METRICS_PUBLIC="1")
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_production_starts_with_a_metrics_token():
+    result = manage("shell", "-v", "0", "-c", METRICS_SETTINGS, **production())
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
