@@ -229,6 +229,8 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 # Brute force and abuse: allauth counts attempts in the default cache (Redis, shared by
 # every process) per client IP and per account ("key" is the email address). Over a limit,
 # the form is refused with 429. "<n>/<period>/<ip|key|user>", several separated by commas.
+# The back office's login (/admin/login/, config/admin.py) counts in the same "login" and
+# "login_failed" buckets: wrong passwords on either page lock the account on both.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     # Wrong passwords: per IP, and per account whoever tries it (cleared by a good login).
