@@ -24,8 +24,8 @@ COPY . .
 COPY --from=assets /assets/node_modules/chart.js/dist node_modules/chart.js/dist
 COPY --from=assets /assets/node_modules/htmx.org/dist node_modules/htmx.org/dist
 
-# collectstatic needs settings, not services: a throwaway key, never used at run time.
-RUN DEBUG=0 ALLOWED_HOSTS=build \
+# collectstatic needs settings, not services: throwaway values, never used at run time.
+RUN DEBUG=0 ALLOWED_HOSTS=build EMAIL_URL=dummymail:// METRICS_TOKEN=collectstatic-only \
     SECRET_KEY=collectstatic-only-not-a-runtime-secret-0123456789abcdefghij \
     python manage.py collectstatic --noinput \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \

@@ -78,6 +78,9 @@ def bench_env() -> dict[str, str]:
         DEBUG="0",
         SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",  # noqa: S106
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        # The benchmark user is created verified: nothing sends mail.
+        EMAIL_URL="dummymail://",
+        METRICS_TOKEN="bench-only-metrics-token",  # noqa: S106
         SECURE_SSL_REDIRECT="0",
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",

@@ -41,8 +41,13 @@ NOTES = {
     "transport of the embedded default). Secret when it carries a password.",
     "CELERY_TASK_TIME_LIMIT": "Hard time limit of a task (seconds); the worker kills it after this.",
     "CELERY_TASK_SOFT_TIME_LIMIT": "Soft time limit of a task (seconds): the task is told to stop.",
-    "EMAIL_URL": "Outgoing mail, e.g. `smtp+tls://user:password@smtp.example.com:587` "
-    "(`consolemail://` prints instead). Secret when it carries a password.",
+    "EMAIL_URL": "Outgoing mail, e.g. `smtp+tls://user:password@smtp.example.com:587`. Required with "
+    "`DEBUG=0`, where a backend that keeps messages readable (`consolemail://`, `memorymail://`, "
+    "`filemail://`) is refused unless `EMAIL_ALLOW_INSECURE_BACKEND=1`; with `DEBUG=1` it defaults to "
+    "`consolemail://` (printed). Secret when it carries a password.",
+    "EMAIL_ALLOW_INSECURE_BACKEND": "With `DEBUG=0`, accept an `EMAIL_URL` whose backend prints or keeps "
+    "messages (console, memory, file): password-reset links then land in the logs or on disk. Only on "
+    "purpose, e.g. a throwaway compose stack.",
     "DEFAULT_FROM_EMAIL": "Sender of the platform's emails.",
     "STATIC_ROOT": "Where `collectstatic` puts static files (the image collects them at build time).",
     "ACCOUNT_EMAIL_VERIFICATION": "Whether a new account must confirm its email before logging in "
@@ -67,8 +72,11 @@ NOTES = {
     "STRIPE_SECRET_KEY": "Stripe secret API key (`sk_live_...`); empty: no real payments. Secret.",
     "STRIPE_WEBHOOK_SECRET": "Signing secret of the Stripe webhook endpoint (`whsec_...`); required with "
     "`STRIPE_SECRET_KEY`. Secret.",
-    "METRICS_TOKEN": "Bearer token Prometheus sends to `/metrics` (empty: open unless "
-    "`METRICS_ALLOWED_NETWORKS` is set). Secret.",
+    "METRICS_TOKEN": "Bearer token Prometheus sends to `/metrics`. Required with `DEBUG=0` unless "
+    "`METRICS_PUBLIC=1`; empty (development): open unless `METRICS_ALLOWED_NETWORKS` is set. Secret.",
+    "METRICS_PUBLIC": "With `DEBUG=0`, start without `METRICS_TOKEN`: `/metrics` (purchases, reversals, "
+    "per-view traffic) is then open, or limited to `METRICS_ALLOWED_NETWORKS`, which behind the "
+    "ingress admits every request it forwards. Only on purpose.",
     "CONVERSION_TOKEN_KEYS": "Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; "
     "empty: derived from `SECRET_KEY`, so set them before ever rotating `SECRET_KEY`. Secret.",
 }

@@ -7,11 +7,13 @@
 - Restricted by configuration: ``METRICS_TOKEN`` (``Authorization: Bearer
   <token>``) and/or ``METRICS_ALLOWED_NETWORKS`` (CIDRs of the scrapers). With
   both set, either one admits a scrape. Refusals are 403 in the platform's
-  error shape.
+  error shape. With neither, it is open: settings refuse to start that way with
+  ``DEBUG=0`` unless ``METRICS_PUBLIC=1``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import os
@@ -57,6 +59,13 @@ def _networks(raw: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.I
     return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in raw if item.strip())
 
 
+def _same_token(given: str, token: str) -> bool:
+    # Constant time, on digests of one length: the comparison reveals neither the token nor its length.
+    return hmac.compare_digest(
+        hashlib.sha256(given.encode()).digest(), hashlib.sha256(token.encode()).digest()
+    )
+
+
 def scrape_allowed(request: HttpRequest) -> bool:
     token: str = settings.METRICS_TOKEN
     networks = _networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
@@ -64,7 +73,7 @@ def scrape_allowed(request: HttpRequest) -> bool:
         return True
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and _same_token(given.strip(), token):
             return True
     if networks:
         # The peer's address, not X-Forwarded-For: a scraper inside the cluster

@@ -235,6 +235,8 @@ ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 # Brute force and abuse: allauth counts attempts in the default cache (Redis, shared by
 # every process) per client IP and per account ("key" is the email address). Over a limit,
 # the form is refused with 429. "<n>/<period>/<ip|key|user>", several separated by commas.
+# The back office's login (/admin/login/, config/admin.py) counts in the same "login" and
+# "login_failed" buckets: wrong passwords on either page lock the account on both.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     # Wrong passwords: per IP, and per account whoever tries it (cleared by a good login).
@@ -250,7 +252,32 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Email ------------------------------------------------------------------------
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# With DEBUG=0 there is no default: a password-reset or confirmation email holds a link that
+# takes over the account, and the console backend would print it to the logs. (Kept out of the
+# settings' names: the URL may carry the mail server's password.)
+_email_url = env.str("EMAIL_URL", default="consolemail://" if DEBUG else "")
+# Backends that keep every message where others than its recipient read it (the logs, the
+# process's memory, files): with DEBUG=0 refused unless this is set on purpose.
+EMAIL_ALLOW_INSECURE_BACKEND = env.bool("EMAIL_ALLOW_INSECURE_BACKEND", default=False)
+_insecure_email_backends = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+if not DEBUG and not _email_url:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is not set: with DEBUG=0 set it to the mail server, e.g. "
+        "smtp+tls://user:password@smtp.example.com:587."
+    )
+EMAIL_CONFIG = environ.Env.email_url_config(_email_url)
+_email_backend = EMAIL_CONFIG["EMAIL_BACKEND"]
+if not DEBUG and _email_backend in _insecure_email_backends and not EMAIL_ALLOW_INSECURE_BACKEND:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL ({_email_url.partition(':')[0]}://) selects {_email_backend}, which "
+        "keeps every email, password-reset links included, readable outside the recipient's mailbox. "
+        "With DEBUG=0 set EMAIL_URL to a mail server, or set EMAIL_ALLOW_INSECURE_BACKEND=1 "
+        "if that is really meant."
+    )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Product Intelligence <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -613,10 +640,21 @@ STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" /
 # --- Monitoring: metrics, logs ---------------------------------------------------------------
 # Read by config/metrics.py, config/metrics_view.py and config/logging.py.
 
-# /metrics is open unless restricted: a bearer token (Authorization: Bearer <token>)
-# and/or the scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits.
+# /metrics is restricted by a bearer token (Authorization: Bearer <token>) and/or the
+# scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits. With neither
+# it is open: only with DEBUG=1, or METRICS_PUBLIC=1 (below).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS: list[str] = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# /metrics shows purchases, reversals and per-view traffic: with DEBUG=0 the process refuses
+# to start without METRICS_TOKEN unless this says metrics are served without one on purpose.
+# Allowed networks alone do not count: behind the ingress every request arrives from its pods.
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
+if not DEBUG and not METRICS_TOKEN and not METRICS_PUBLIC:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is not set: with DEBUG=0 /metrics would be open to anyone who reaches the site. "
+        "Set METRICS_TOKEN to a random value Prometheus sends as a bearer token, or METRICS_PUBLIC=1 "
+        "to serve metrics without one on purpose."
+    )
 # Gauges read from the database at scrape time are computed at most this often
 # (seconds), shared by every process; the ledger reconciliation is heavier.
 METRICS_DB_TTL = env.float("METRICS_DB_TTL", default=30.0)

@@ -16,6 +16,8 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "a-real-production-secret-key-that-is-long-enough-0123456789",
     "ALLOWED_HOSTS": "example.com",
+    "EMAIL_URL": "smtp+tls://platform:mail-password@smtp.example.com:587",
+    "METRICS_TOKEN": "metrics-scrape-token-0123456789abcdef",
 }
 
 

@@ -40,6 +40,9 @@ def production_environment(**overrides: str) -> dict[str, str]:
         "DEBUG": "0",
         "SECRET_KEY": "gunicorn-test-secret-key-0123456789abcdefghijklmnopqrstuv",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Production refuses to start without them; nothing here sends mail or scrapes.
+        "EMAIL_URL": "dummymail://",
+        "METRICS_TOKEN": "gunicorn-test-metrics-token",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",

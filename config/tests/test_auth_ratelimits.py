@@ -105,3 +105,97 @@ def test_attempts_are_counted_in_the_shared_redis_cache():
 
     assert "redis" in django_settings.CACHES["default"]["BACKEND"].lower()
     assert cache.keys("allauth:rl:allauth.account:login_failed:*")  # type: ignore[attr-defined]
+
+
+# --- The back office's login: the same buckets as the site's ------------------------------------
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_login(client: Client, email: str, password: str):
+    return client.post(ADMIN_LOGIN, {"username": email, "password": password, "next": "/admin/"})
+
+
+def per_account_failures() -> int:
+    per_key = next(
+        rate for rate in django_settings.ACCOUNT_RATE_LIMITS["login_failed"].split(",") if "key" in rate
+    )
+    return int(per_key.split("/")[0])
+
+
+def test_forty_wrong_admin_passwords_then_the_right_one_does_not_get_in():
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    attacker = client_from("203.0.113.66")
+
+    for _ in range(40):
+        admin_login(attacker, operator.email, "wrong password")
+    response = admin_login(attacker, operator.email, PASSWORD)
+
+    assert not signed_in(attacker)
+    assert response.status_code in {200, 429}
+    assert attacker.get("/admin/").status_code == 302  # back to the login page
+
+
+def test_wrong_admin_passwords_lock_the_account_from_any_ip_like_the_site_login():
+    operator = UserFactory(is_staff=True)
+    # The per-account limit, each attempt from another address: the per-IP limits never trip.
+    for n in range(per_account_failures()):
+        response = admin_login(client_from(f"203.0.113.{n}"), operator.email, "wrong password")
+        assert "too many" not in response.content.decode().lower()
+
+    attacker = client_from("203.0.113.99")
+    response = admin_login(attacker, operator.email, PASSWORD)
+
+    assert "Too many failed login attempts" in response.content.decode()
+    assert not signed_in(attacker)
+
+
+@pytest.mark.parametrize(("fail_on", "then_on"), [(ADMIN_LOGIN, LOGIN), (LOGIN, ADMIN_LOGIN)])
+def test_failures_on_either_login_page_count_against_the_other(fail_on, then_on):
+    operator = UserFactory(is_staff=True)
+    forms = {LOGIN: login, ADMIN_LOGIN: admin_login}
+    for n in range(per_account_failures()):
+        forms[fail_on](client_from(f"198.51.100.{n}"), operator.email, "wrong password")
+
+    owner = client_from("198.51.100.200")
+    response = forms[then_on](owner, operator.email, PASSWORD)
+
+    assert "Too many failed login attempts" in response.content.decode()
+    assert not signed_in(owner)
+
+
+def test_admin_logins_over_the_per_ip_limit_get_429(settings):
+    settings.ACCOUNT_RATE_LIMITS = {**django_settings.ACCOUNT_RATE_LIMITS, "login": "3/m/ip"}
+    operators = [UserFactory(is_staff=True) for _ in range(4)]
+    client = client_from("198.51.100.70")
+
+    statuses = [admin_login(client, o.email, "wrong password").status_code for o in operators]
+
+    assert statuses == [200, 200, 200, 429]
+    assert admin_login(client_from("198.51.100.71"), operators[0].email, PASSWORD).status_code == 302
+
+
+def test_staff_log_into_the_back_office_after_a_few_mistakes():
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    client = client_from("192.0.2.50")
+    for _ in range(per_account_failures() - 1):
+        admin_login(client, operator.email, "a typo")
+
+    response = admin_login(client, operator.email, PASSWORD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert signed_in(client)
+    assert client.get("/admin/").status_code == 200
+    # A good login uses up none of the account's budget: its last attempt is still there.
+    assert admin_login(client_from("192.0.2.51"), operator.email, PASSWORD).status_code == 302
+
+
+def test_the_right_password_of_a_non_staff_account_does_not_open_the_back_office():
+    user = UserFactory()
+    client = client_from("192.0.2.60")
+
+    response = admin_login(client, user.email, PASSWORD)
+
+    assert response.status_code == 200
+    assert not signed_in(client)

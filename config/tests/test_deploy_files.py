@@ -1,6 +1,9 @@
 """Docker is not available here: check the files' structure instead."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -45,6 +48,25 @@ def test_app_services_get_every_setting_production_needs():
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
+# Production refuses to start without these: compose stops with its message instead of
+# starting a stack on a default (the console email backend would print reset links to the logs,
+# /metrics would be open).
+REQUIRED_FROM_THE_OPERATOR = ("SECRET_KEY", "EMAIL_URL", "METRICS_TOKEN")
+
+
+def test_compose_requires_what_production_has_no_default_for():
+    services = compose()["services"]
+
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        for variable in REQUIRED_FROM_THE_OPERATOR:
+            assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), (
+                f"{name}: {variable} is {env[variable]!r}, not required with ${{{variable}:?message}}"
+            )
+        assert env.get("EMAIL_ALLOW_INSECURE_BACKEND", "0") in {"0", "${EMAIL_ALLOW_INSECURE_BACKEND:-0}"}
+        assert "METRICS_PUBLIC" not in env, name
+
+
 def test_data_lives_in_named_volumes():
     data = compose()
     volumes = set(data["volumes"])
@@ -80,3 +102,29 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_static():
             copied = str(folder.relative_to(BASE_DIR))
             assert copied in dockerfile, f"the image lacks {copied}"
             assert dockerfile.index(copied) < dockerfile.index("collectstatic")
+
+
+def test_the_images_collectstatic_step_gets_every_setting_production_requires(tmp_path):
+    # The build runs collectstatic with DEBUG=0 and only the variables on its RUN line: those
+    # must satisfy every check production's settings make, or the image does not build.
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    run = re.search(r"^RUN ((?:\w+=\S+\s+(?:\\\n\s*)?)+)python manage\.py collectstatic", dockerfile, re.M)
+    assert run, "no `RUN VAR=value ... python manage.py collectstatic` in the Dockerfile"
+    build_env = dict(re.findall(r"(\w+)=(\S+)", run.group(1)))
+    assert build_env["DEBUG"] == "0"
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=BASE_DIR,
+        env={
+            "PATH": os.environ["PATH"],
+            "VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **build_env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr

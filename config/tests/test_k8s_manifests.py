@@ -480,6 +480,20 @@ def test_secrets_are_only_in_the_secret_and_the_secret_is_only_an_example():
             assert refs == [secret["metadata"]["name"]]
 
 
+def test_every_process_restricts_metrics_and_sends_real_email():
+    # Production refuses to start otherwise; these would be the opt-outs, never taken here.
+    for workload in workloads():
+        for c in pod_containers(workload["spec"]["template"]["spec"]):
+            where = f"{workload['metadata']['name']}/{c['name']}"
+            env = container_env(c)
+            assert env["METRICS_TOKEN"], where
+            assert env.get("METRICS_PUBLIC", "0") == "0", where
+            assert env.get("EMAIL_ALLOW_INSECURE_BACKEND", "0") == "0", where
+            assert env["EMAIL_URL"].partition("://")[0] in {"smtp", "smtps", "smtp+tls", "smtp+ssl"}, where
+    # The token and the mail password come from the Secret, never the ConfigMap.
+    assert {"METRICS_TOKEN", "EMAIL_URL"} <= set(secret_example()["stringData"])
+
+
 def test_manifests_set_only_variables_the_platform_reads():
     known = {var.name for var in settings_env_vars()} | gunicorn_env_vars()
     assert {"SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY"} <= known

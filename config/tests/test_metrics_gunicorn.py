@@ -26,6 +26,8 @@ WORKERS = 3
 HEALTH_REQUESTS = 60
 LOOKUPS = 6
 ASIN = "B08N5WRWNW"
+SCRAPE_TOKEN = "gunicorn-metrics-scrape-token-0123456789"
+SCRAPER = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +38,8 @@ def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     access_log = tmp_path / "access.log"
     env = production_environment(
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        METRICS_TOKEN="",
+        METRICS_TOKEN=SCRAPE_TOKEN,
+        METRICS_PUBLIC="0",
         METRICS_ALLOWED_NETWORKS="",
         WEB_CONCURRENCY=str(WORKERS),
     )
@@ -74,7 +77,7 @@ def test_metrics_add_up_every_worker_and_pass_promtool(gunicorn_server):
     assert [r.status_code for r in lookups] == [200] * LOOKUPS, lookups[-1].text
     assert lookups[0].headers["X-Request-ID"]
 
-    scrapes = [requests.get(f"{base}/metrics", timeout=10) for _ in range(3)]
+    scrapes = [requests.get(f"{base}/metrics", headers=SCRAPER, timeout=10) for _ in range(3)]
     for scrape in scrapes:
         assert scrape.status_code == 200
         assert scrape.headers["Content-Type"].startswith("text/plain")
@@ -114,3 +117,18 @@ def test_a_lookups_request_id_comes_back_and_bad_ones_are_replaced(gunicorn_serv
 
     assert given.headers["X-Request-ID"] == "req-abc.123_X"
     assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])
+
+
+def test_a_production_server_serves_metrics_only_to_the_token(gunicorn_server):
+    base, _, _ = gunicorn_server
+
+    anonymous = requests.get(f"{base}/metrics", timeout=10)
+    wrong = requests.get(f"{base}/metrics", headers={"Authorization": "Bearer not-the-token"}, timeout=10)
+    scraper = requests.get(f"{base}/metrics", headers=SCRAPER, timeout=10)
+
+    assert anonymous.status_code == 403
+    assert anonymous.json()["error"]["code"] == "forbidden"
+    assert b"apip_" not in anonymous.content
+    assert wrong.status_code == 403
+    assert scraper.status_code == 200
+    assert "apip_collector_up" in scraper.text

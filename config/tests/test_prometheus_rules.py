@@ -10,6 +10,7 @@ import django_prometheus.cache.metrics
 import django_prometheus.db.metrics
 import django_prometheus.middleware  # noqa: F401 - registers the request series
 import prometheus_client
+import pytest
 import yaml
 
 from config.metrics import platform_metric_names
@@ -26,6 +27,10 @@ PROMQL_WORDS = {
     "group_right", "offset", "bool", "topk", "bottomk", "le", "time", "clamp_min", "clamp_max",
     "humanizePercentage", "humanizeDuration", "labels",
 }  # fmt: skip
+
+
+def scrape_configs() -> list[dict]:
+    return yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
 
 
 def known_series() -> set[str]:
@@ -100,6 +105,23 @@ def test_scrape_config_passes_promtool(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = {job["job_name"] for job in yaml.safe_load(config)["scrape_configs"]}
     assert {"apip-web", "apip-worker"} <= jobs
+
+
+@pytest.mark.django_db
+def test_the_web_job_sends_the_metrics_token_the_platform_requires(tmp_path, client, settings):
+    (web,) = [job for job in scrape_configs() if job["job_name"] == "apip-web"]
+    authorization = web["authorization"]
+    assert authorization.get("type", "Bearer") == "Bearer"
+    assert authorization["credentials_file"].startswith("/etc/prometheus/secrets/")
+    # What Prometheus sends: the file's content, surrounding whitespace trimmed.
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text("a-scrape-token-0123456789\n")
+    settings.METRICS_TOKEN = "a-scrape-token-0123456789"
+    settings.METRICS_ALLOWED_NETWORKS = []
+    sent = f"{authorization.get('type', 'Bearer')} {token_file.read_text().strip()}"
+
+    assert client.get(web["metrics_path"], headers={"Authorization": sent}).status_code == 200
+    assert client.get(web["metrics_path"]).status_code == 403
 
 
 def test_grafana_dashboard_panels_query_series_that_exist():

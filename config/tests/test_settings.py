@@ -9,10 +9,25 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REAL_KEY = "k7#Vq2!mZp9@Lr4$Wx8^Nb3&Hs6*Jd1(Tf5)Yg0_Uc-e=QaR+oiE"
+SMTP_URL = "smtp+tls://platform:mail-password@smtp.example.com:587"
+METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
+# What production needs besides SECRET_KEY and ALLOWED_HOSTS: real email, a metrics token.
+PRODUCTION_SERVICES = {"EMAIL_URL": SMTP_URL, "METRICS_TOKEN": METRICS_TOKEN}
+# Read from the test's own environment by none of these tests: each sets what it means.
+CONTROLLED = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "EMAIL_URL",
+    "EMAIL_ALLOW_INSECURE_BACKEND",
+    "METRICS_TOKEN",
+    "METRICS_PUBLIC",
+    "METRICS_ALLOWED_NETWORKS",
+}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
@@ -32,6 +47,7 @@ def test_deploy_check_is_clean_in_production():
         DEBUG="0",
         SECRET_KEY=REAL_KEY,
         ALLOWED_HOSTS="platform.example.com",
+        **PRODUCTION_SERVICES,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -40,7 +56,7 @@ def test_deploy_check_is_clean_in_production():
 
 @pytest.mark.parametrize("key", ["", "short-key", "django-insecure-" + "x" * 60, None])
 def test_production_refuses_the_development_secret_key(key):
-    env = {"DEBUG": "0", "ALLOWED_HOSTS": "platform.example.com"}
+    env = {"DEBUG": "0", "ALLOWED_HOSTS": "platform.example.com", **PRODUCTION_SERVICES}
     if key is not None:
         env["SECRET_KEY"] = key
 
@@ -55,7 +71,7 @@ def test_secure_cookies_can_each_be_turned_off():
         "from django.conf import settings as s;"
         "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
     )
-    base = {"DEBUG": "0", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "x.example.com"}
+    base = {"DEBUG": "0", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "x.example.com", **PRODUCTION_SERVICES}
 
     on = manage("shell", "-v", "0", "-c", code, **base)
     off = manage("shell", "-v", "0", "-c", code, **base, SECURE_SSL_REDIRECT="0", CSRF_COOKIE_SECURE="0")
@@ -101,6 +117,7 @@ def test_production_static_build_succeeds(tmp_path):
         SECRET_KEY=REAL_KEY,
         ALLOWED_HOSTS="x.example.com",
         STATIC_ROOT=str(tmp_path),
+        **PRODUCTION_SERVICES,
     )
 
     assert result.returncode == 0, result.stderr
@@ -108,3 +125,103 @@ def test_production_static_build_succeeds(tmp_path):
     assert list(tmp_path.glob("css/app.*.css"))
     assert list(tmp_path.glob("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.*.js"))
     assert list(tmp_path.glob("vendor/chartjs/chart.umd.*.js"))
+
+
+# --- Email: password-reset links never go to the logs --------------------------------------------
+
+EMAIL_BACKEND = "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
+
+
+def production(**changes: str | None) -> dict[str, str]:
+    """A complete production environment, with ``changes`` applied (None removes a variable)."""
+    env: dict[str, str | None] = {
+        "DEBUG": "0",
+        "SECRET_KEY": REAL_KEY,
+        "ALLOWED_HOSTS": "platform.example.com",
+        **PRODUCTION_SERVICES,
+    }
+    env.update(changes)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def test_production_refuses_to_start_without_email_url():
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=None))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "EMAIL_URL" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["consolemail://", "memorymail://", "filemail:///tmp/platform-mail"])
+def test_production_refuses_an_email_backend_that_keeps_messages_readable(url):
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=url))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "EMAIL_URL" in result.stderr
+    assert "EMAIL_ALLOW_INSECURE_BACKEND" in result.stderr
+
+
+def test_production_takes_the_console_backend_only_when_allowed_explicitly():
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        EMAIL_BACKEND,
+        **production(EMAIL_URL="consolemail://", EMAIL_ALLOW_INSECURE_BACKEND="1"),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.mail.backends.console.EmailBackend"]
+
+
+def test_production_sends_email_through_the_configured_server():
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND, **production(EMAIL_URL=SMTP_URL))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend"]
+
+
+def test_development_prints_email_to_the_console_with_no_environment():
+    result = manage("shell", "-v", "0", "-c", EMAIL_BACKEND)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.mail.backends.console.EmailBackend"]
+
+
+# --- /metrics: never open by accident in production ----------------------------------------------
+
+METRICS_SETTINGS = "from django.conf import settings as s; print(bool(s.METRICS_TOKEN), s.METRICS_PUBLIC)"
+# Reads the settings (`shell -c` runs without them when they fail to load and nothing asks).
+STARTED = "from django.conf import settings as s; print('started', s.DEBUG)"
+
+
+@pytest.mark.parametrize("networks", [None, "10.0.0.0/8"])
+def test_production_refuses_to_start_without_a_metrics_token(networks):
+    # Allowed networks alone do not count: behind the ingress every request comes from its address.
+    env = production(METRICS_TOKEN=None, METRICS_ALLOWED_NETWORKS=networks)
+
+    result = manage("shell", "-v", "0", "-c", STARTED, **env)
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "ImproperlyConfigured" in result.stderr
+    assert "METRICS_TOKEN" in result.stderr
+    assert "METRICS_PUBLIC" in result.stderr
+
+
+def test_production_serves_metrics_without_a_token_only_when_made_public_on_purpose():
+    result = manage(
+        "shell", "-v", "0", "-c", METRICS_SETTINGS, **production(METRICS_TOKEN=None, METRICS_PUBLIC="1")
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_production_starts_with_a_metrics_token():
+    result = manage("shell", "-v", "0", "-c", METRICS_SETTINGS, **production())
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
