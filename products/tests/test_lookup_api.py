@@ -195,6 +195,7 @@ def test_idempotent_retry_after_an_outage_tries_again_and_pays_once():
 
 
 def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_again(monkeypatch):
+    from credits.metering import ReplayClaim
     from products import services
     from products.shared_state import redis_client
 
@@ -204,10 +205,10 @@ def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_ag
     class WorkerDied(BaseException):  # as a SIGKILL: nothing after the charge runs
         pass
 
-    def die(replay_key, state):
+    def die(claim, answer, charge):
         raise WorkerDied
 
-    monkeypatch.setattr(services, "_remember", die)
+    monkeypatch.setattr(ReplayClaim, "delivered", die)
     with pytest.raises(WorkerDied):
         services.product_lookup(user=user, asin=ASIN, idempotency_key=key)
     monkeypatch.undo()
