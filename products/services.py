@@ -1,4 +1,5 @@
-"""Metered product lookups: charge, serve (cache, database, upstream), refund what failed, log."""
+"""Metered product lookups through the one metered call (credits/metering.py): charge, serve
+(cache, database, upstream), refund what failed, replay, log."""
 
 from __future__ import annotations
 
