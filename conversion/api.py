@@ -1,6 +1,5 @@
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from conversion.serializers import (
 )
 from conversion.tasks import fba_inventory_sync_task
 from core.parsers import BoundedJSONParser
+from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
 from products.marketplaces import marketplace_get
@@ -41,18 +41,14 @@ class ConvertApi(APIView):
         tags=TAGS,
         request=ConvertInputSerializer,
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key answers what the first request answered, "
-                "charging once.",
+            idempotency_key_parameter(
+                "Retrying with the same key answers what the first request answered, charging once."
             )
         ],
         responses={
             200: ConversionOutputSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Bad FNSKU (`invalid_fnsku`) or marketplace."),
-            402: OpenApiResponse(ErrorSerializer, description="Not enough credits; nothing was charged."),
+            402: insufficient_credits_response(),
             404: OpenApiResponse(ErrorSerializer, description="No ASIN found (`fnsku_not_found`); refunded."),
             409: OpenApiResponse(
                 ErrorSerializer, description="Idempotency-Key in use or used for another code."
@@ -72,11 +68,9 @@ class ConvertApi(APIView):
             idempotency_key=request.headers.get("Idempotency-Key"),
             **serializer.validated_data,
         )
-        response = Response(result.body())
-        response["X-Credits-Remaining"] = str(result.credits_remaining)
-        if result.replayed:
-            response[services.REPLAYED_HEADER] = "true"
-        return response
+        return metered_headers(
+            Response(result.body()), credits_remaining=result.credits_remaining, replayed=result.replayed
+        )
 
 
 class ConversionListApi(APIView):
@@ -246,9 +240,7 @@ class ConversionBulkApi(APIView):
                 description="Nothing created, nothing charged: a file with too many rows, empty, binary, "
                 "undecodable or malformed; or no valid FNSKU (the invalid rows are in `detail.rows`).",
             ),
-            402: OpenApiResponse(
-                ErrorSerializer, description="Not enough credits for every valid item; nothing created."
-            ),
+            402: insufficient_credits_response("Not enough credits for every valid item; nothing created."),
             413: TOO_LARGE,
         },
     )

@@ -1,11 +1,11 @@
 """Every write of the conversion app: conversions, feedback, imports, SP-API connections and syncs.
 
-A conversion mirrors the metered product lookup (products/services.py):
+A conversion is a metered call (credits/metering.py), like the product lookup:
 validate (400, nothing charged) -> charge ``fnsku_conversion`` -> resolve ->
 refund when nothing was found (404) or the sources needed could not answer
-(503) -> learn -> log. The log is the ``Conversion`` row itself, claimed before
-the charge so an ``Idempotency-Key`` retried (or raced) charges once and
-answers what the first request answered.
+(503) -> learn -> log. The log is the ``Conversion`` row itself, the call's
+claim, taken before the charge so an ``Idempotency-Key`` retried (or raced)
+charges once and answers what the first request answered.
 """
 
 from __future__ import annotations
@@ -33,21 +33,20 @@ from conversion.resolvers import PlatformSources, Query, Resolution, resolve
 from conversion.selectors import conversion_get
 from conversion.tokens import TokenUnreadable, token_decrypt, token_encrypt
 from conversion.validation import clean_label_text, normalize_fnsku
-from credits.errors import InsufficientCredits
+from credits.metering import REMAINING_HEADER, REPLAYED_HEADER, KeyedCharge, metered
 from credits.models import Operation
 from credits.selectors import balance_get
-from credits.services import credits_charge, credits_refund
 from products.marketplaces import Marketplace, marketplace_get
 from products.providers import ProviderError, UpstreamUnavailable
 from products.validation import normalize_asin
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from credits.models import LedgerEntry
 
 logger = logging.getLogger(__name__)
 
 CONVERSION_OPERATION = Operation.FNSKU_CONVERSION
-REPLAYED_HEADER = "Idempotent-Replayed"
 Status = Conversion.Status
 
 # --- Conversions ------------------------------------------------------------------------------
@@ -114,62 +113,102 @@ def fnsku_convert(
     label = clean_label_text(label_text)
     settings = conf.conversion_settings()
 
-    conversion, earlier = _claim(
-        user, code, market, label, channel, idempotency_key, settings.pending_timeout
+    claim = _ConversionClaim(
+        user, code, market, label, channel, idempotency_key, settings.pending_timeout, started
     )
-    if earlier:
-        return _replay(conversion)
 
-    try:
-        charge = credits_charge(
-            user=user,
-            operation=CONVERSION_OPERATION,
-            idempotency_key=f"fnsku-conversion:{conversion.pk}",
-            reference=f"{market.code}:{code}",
-        )
-    except InsufficientCredits:
-        _finish(conversion, status=Status.INSUFFICIENT_CREDITS, started=started, release_key=True)
-        raise
+    def serve(charge: LedgerEntry) -> ConversionResult:
+        claim.outcome = outcome = _resolve(user, code, market, label, allow_fba_sync=True)
+        if outcome.error is not None:
+            raise outcome.error
+        _learn(outcome.resolution, settings.learn_confidence)
+        return ConversionResult(claim.conversion, credits_remaining=charge.balance_after)
 
-    try:
-        outcome = _resolve(user, code, market, label, allow_fba_sync=True)
-    except Exception:
-        credits_refund(charge=charge, reason="conversion failed")
+    return metered(
+        user=user,
+        operation=CONVERSION_OPERATION,
+        reference=f"{market.code}:{code}",
+        claim=claim,
+        serve=serve,
+        refund_on=(Exception,),
+    )
+
+
+class _ConversionClaim(KeyedCharge[ConversionResult]):
+    """A conversion's claim is its own row (``_claim``), which is also its log and its
+    replayed answer; its charge's ledger key is the row's, ``fnsku-conversion:<id>``.
+
+    Nothing delivered: a conversion not found is kept for replay, sources down (or a
+    failure of our own) give the key up, so a retry with it tries (and pays) again."""
+
+    def __init__(
+        self,
+        user: User,
+        fnsku: str,
+        market: Marketplace,
+        label: str,
+        channel: str,
+        idempotency_key: str | None,
+        pending_timeout: int,
+        started: float,
+    ) -> None:
+        super().__init__()
+        self.request = (user, fnsku, market, label, channel, idempotency_key, pending_timeout)
+        self.started = started
+        self.outcome: _Outcome | None = None
+
+    def take(self) -> ConversionResult | None:
+        self.conversion, earlier = _claim(*self.request)
+        if earlier:
+            return _replay(self.conversion)
+        self.ledger_key = f"fnsku-conversion:{self.conversion.pk}"
+        return None
+
+    def given_up(self) -> None:
+        _finish(self.conversion, status=Status.INSUFFICIENT_CREDITS, started=self.started, release_key=True)
+
+    def refund_reason(self, error: Exception) -> str:
+        expected = self._expected(error)
+        return expected.code if expected is not None else "conversion failed"
+
+    def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
+        expected = self._expected(error)
+        if expected is None or self.outcome is None:
+            _finish(
+                self.conversion,
+                status=Status.UNAVAILABLE,
+                started=self.started,
+                release_key=True,
+                error_code="server_error",
+            )
+            return
+        expected.extra["conversion_id"] = self.conversion.pk
         _finish(
-            conversion,
-            status=Status.UNAVAILABLE,
-            started=started,
-            release_key=True,
-            error_code="server_error",
-        )
-        raise
-
-    if outcome.error is not None:
-        refund = credits_refund(charge=charge, reason=outcome.error.code)
-        error = outcome.error
-        error.extra.update(credits_remaining=refund.balance_after, conversion_id=conversion.pk)
-        error.headers["X-Credits-Remaining"] = str(refund.balance_after)
-        _finish(
-            conversion,
-            status=outcome.status,
-            resolution=outcome.resolution,
-            started=started,
+            self.conversion,
+            status=self.outcome.status,
+            resolution=self.outcome.resolution,
+            started=self.started,
             # A passing outage: a retry with the same key tries (and pays) again.
-            release_key=outcome.status == Status.UNAVAILABLE,
-            error_code=error.code,
+            release_key=self.outcome.status == Status.UNAVAILABLE,
+            error_code=expected.code,
         )
-        raise error
 
-    _learn(outcome.resolution, settings.learn_confidence)
-    _finish(
-        conversion,
-        status=outcome.status,
-        resolution=outcome.resolution,
-        started=started,
-        credits=-charge.amount,
-        charge_entry_id=charge.pk,
-    )
-    return ConversionResult(conversion, credits_remaining=charge.balance_after)
+    def delivered(self, answer: ConversionResult, charge: LedgerEntry) -> None:
+        assert self.outcome is not None
+        _finish(
+            self.conversion,
+            status=self.outcome.status,
+            resolution=self.outcome.resolution,
+            started=self.started,
+            credits=-charge.amount,
+            charge_entry_id=charge.pk,
+        )
+
+    def _expected(self, error: Exception) -> DomainError | None:
+        """``error`` if it is the resolution's own answer (not found, sources down)."""
+        if self.outcome is not None and error is self.outcome.error:
+            return self.outcome.error
+        return None
 
 
 def _resolve(user: User, fnsku: str, market: Marketplace, label: str, *, allow_fba_sync: bool) -> _Outcome:
@@ -325,7 +364,7 @@ def _replay(conversion: Conversion) -> ConversionResult:
                 "marketplace": conversion.marketplace,
                 "evidence": conversion.evidence,
             },
-            headers={REPLAYED_HEADER: "true", "X-Credits-Remaining": str(balance)},
+            headers={REPLAYED_HEADER: "true", REMAINING_HEADER: str(balance)},
         )
     return ConversionResult(conversion, credits_remaining=balance, replayed=True)
 

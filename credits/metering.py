@@ -1,44 +1,306 @@
-"""What a metered endpoint needs from the credits app besides the charge itself.
+"""The one metered call: every operation that costs credits goes through ``metered``.
 
-A metered view charges with ``credits.services.credits_charge`` (which raises
-``InsufficientCredits``, answered as 402 by the API exception handler, having
-charged nothing), does its work, refunds with ``credits_refund`` if it
-delivered nothing, and marks its response with the balance left::
+::
 
-    @extend_schema(responses={200: ProductSerializer, 402: INSUFFICIENT_CREDITS_RESPONSE})
-    def get(self, request, asin):
-        entry = credits_charge(user=request.user, operation=Operation.ASIN_LOOKUP,
-                               idempotency_key=key, reference=asin)
-        ...
-        return credits_remaining_header(Response(data), balance=entry.balance_after)
+    claim the request's key --- an earlier answer under it: replay that, charge nothing
+      -> charge the operation's price --- too little credit (402): give the claim up, nothing charged
+      -> serve
+           delivered: keep the answer for replay, return it
+           nothing delivered (``serve`` raised one of ``refund_on``): refund the charge, put the
+             balance on the error (``credits_remaining``, ``X-Credits-Remaining``), keep the error
+             for replay or give the claim up (the claim decides), raise it
 
-Charge outside any ``transaction.atomic()`` block: on PostgreSQL the charge is
-then one statement, one round trip.
+A ``Claim`` is how one request is recognised again: the ledger keys its charge
+may use (derived from the request's key, so a retry after a process died
+between the charge and the answer finds that charge instead of making a second
+one) and where its answer is kept for replay. There are three:
+
+- ``ReplayClaim``: an ``Idempotency-Key`` claimed in Redis, the answer kept
+  there for replay (the product lookups);
+- ``KeyedCharge``: a ledger key the caller owns (a watchlist's item and slot),
+  nothing to replay; a subclass may keep its answer elsewhere (a conversion's
+  own row is its claim, its log and its replayed answer);
+- ``Unkeyed``: no key, a new charge each time.
+
+A new metered operation calls ``metered`` with one of these; it never charges
+or refunds by itself. Call it outside any ``transaction.atomic()`` block: on
+PostgreSQL the charge is then one statement, one round trip.
+
+The API's schema for a metered operation uses ``idempotency_key_parameter``
+and ``insufficient_credits_response`` below, and its answer
+``metered_headers``.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import hashlib
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.http import HttpResponseBase
-from drf_spectacular.utils import OpenApiResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from config.errors import ConflictError, DomainError
 from config.exception_handlers import ErrorSerializer
+from credits.errors import InsufficientCredits
+from credits.selectors import charge_refunded
+from credits.services import credits_charge, credits_refund
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from accounts.models import User
+    from credits.models import LedgerEntry
 
 REMAINING_HEADER = "X-Credits-Remaining"
+REPLAYED_HEADER = "Idempotent-Replayed"
 
+T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
-INSUFFICIENT_CREDITS_RESPONSE = OpenApiResponse(
-    ErrorSerializer,
-    description=(
-        "Insufficient credits; nothing was charged. `error.code` is `insufficient_credits` and "
-        "`error.detail` has the `balance`, the `price` and the `operation`."
-    ),
-)
+
+# --- The call ------------------------------------------------------------------------------------
 
 
-def credits_remaining_header(response: ResponseT, *, balance: int) -> ResponseT:
-    """Set ``X-Credits-Remaining`` on a served metered response."""
-    response[REMAINING_HEADER] = str(balance)
+def metered(
+    *,
+    user: User,
+    operation: str,
+    reference: str,
+    claim: Claim[T],
+    serve: Callable[[LedgerEntry], T],
+    refund_on: tuple[type[Exception], ...] = (DomainError,),
+) -> T:
+    """``serve`` one request of ``operation`` for ``user``, charged once under ``claim``.
+
+    ``serve`` gets the charge (its ``amount`` and ``balance_after`` are what to
+    report) and returns the answer; raising one of ``refund_on`` means nothing
+    was delivered, and the charge is refunded before the error goes on. Raises
+    ``InsufficientCredits`` (402, nothing charged) and whatever replaying an
+    earlier error, or ``claim`` itself, raises (409 for a key in use)."""
+    earlier = claim.take()
+    if earlier is not None:
+        return earlier
+    charge = _charge(user, operation, reference, claim)
+    try:
+        answer = serve(charge)
+    except refund_on as exc:
+        refund = credits_refund(charge=charge, reason=claim.refund_reason(exc))
+        if isinstance(exc, DomainError):
+            exc.extra["credits_remaining"] = refund.balance_after
+            exc.headers[REMAINING_HEADER] = str(refund.balance_after)
+        claim.undelivered(exc, refund)
+        raise
+    claim.delivered(answer, charge)
+    return answer
+
+
+def _charge(user: User, operation: str, reference: str, claim: Claim[Any]) -> LedgerEntry:
+    """One charge for this request under the claim's first ledger key; when the balance cannot
+    cover it (402) the claim is given up, so a retry after a top-up runs anew.
+
+    A charge found under the key (made before this call: an earlier attempt's) is this
+    request's, unless it was refunded (that attempt delivered nothing) and the claim has
+    another key: then that one is charged, as a new attempt."""
+    keys = claim.ledger_keys()
+    ledger_key = next(keys)
+    while True:
+        asked_at = timezone.now()
+        try:
+            charge = credits_charge(
+                user=user, operation=operation, idempotency_key=ledger_key, reference=reference
+            )
+        except InsufficientCredits:
+            claim.given_up()
+            raise
+        if charge.created_at >= asked_at:  # a new charge: the usual case, no more queries
+            return charge
+        following = next(keys, None)
+        if following is None or not charge_refunded(charge=charge):
+            return charge
+        ledger_key = following
+
+
+# --- Claims --------------------------------------------------------------------------------------
+
+
+class Claim(Generic[T]):
+    """One metered request's identity. Subclasses say which ledger keys its charge may use
+    (``ledger_keys``) and may keep its answer for replay (``take``, ``delivered``,
+    ``undelivered``) and give the claim up (``given_up``)."""
+
+    def take(self) -> T | None:
+        """Claim the request: None to go on, or an earlier request's answer (or raise its error)."""
+        return None
+
+    def ledger_keys(self) -> Iterator[str]:
+        raise NotImplementedError
+
+    def given_up(self) -> None:
+        """The charge was refused (402): nothing to keep."""
+
+    def delivered(self, answer: T, charge: LedgerEntry) -> None:
+        """Keep ``answer`` for a replay."""
+
+    def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
+        """``serve`` raised ``error`` and the charge was refunded."""
+
+    def refund_reason(self, error: Exception) -> str:
+        return str(getattr(error, "code", "")) or type(error).__name__
+
+
+class Unkeyed(Claim[T]):
+    """No idempotency key: a charge of its own (``<prefix>:<uuid>``) every time."""
+
+    def __init__(self, *, ledger_prefix: str) -> None:
+        self.ledger_prefix = ledger_prefix
+
+    def ledger_keys(self) -> Iterator[str]:
+        yield f"{self.ledger_prefix}:{uuid.uuid4().hex}"
+
+
+class KeyedCharge(Claim[T]):
+    """A ledger key the caller owns (set it before the charge, e.g. in ``take``): a retry
+    finds the first charge, refunded or not, and never pays twice."""
+
+    def __init__(self, ledger_key: str = "") -> None:
+        self.ledger_key = ledger_key
+
+    def ledger_keys(self) -> Iterator[str]:
+        yield self.ledger_key
+
+
+class ReplayClaim(Claim[T]):
+    """An ``Idempotency-Key`` claimed in Redis (``SET NX`` under ``replay_key``) and the
+    request's answer kept there for ``keep_seconds``.
+
+    A request still running under the key gets 409 (``Retry-After: 1``) rather than a
+    second charge; its claim expires by itself after ``claim_seconds`` if it dies. The same
+    key for another request (another ``fingerprint``) is 409 too. An error that delivered
+    nothing is kept for replay when it is a 404 (the answer will not change); a passing
+    outage is forgotten, so a retry with the key runs (and pays) again.
+
+    The ledger keys are ``<prefix>:idem:<user>:<sha256 of the key, 40 hex>:<attempt>``:
+    attempt 1 unless the earlier attempts were refunded."""
+
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        replay_key: str,
+        idempotency_key: str,
+        user_id: int,
+        fingerprint: str,
+        ledger_prefix: str,
+        claim_seconds: int,
+        keep_seconds: int,
+        state: Callable[[T], dict[str, Any]],
+        replay: Callable[[dict[str, Any]], T],
+        what: str = "request",
+    ) -> None:
+        self.client = client
+        self.replay_key = replay_key
+        self.idempotency_key = idempotency_key
+        self.user_id = user_id
+        self.fingerprint = fingerprint
+        self.ledger_prefix = ledger_prefix
+        self.claim_seconds = claim_seconds
+        self.keep_seconds = keep_seconds
+        self.state = state
+        self.replay = replay
+        self.what = what
+
+    def take(self) -> T | None:
+        pending = json.dumps({"fingerprint": self.fingerprint, "pending": True})
+        if self.client.set(self.replay_key, pending, nx=True, ex=self.claim_seconds):
+            return None
+        stored = self.client.get(self.replay_key)
+        if stored is None:  # expired in between: claim it now
+            self.client.set(self.replay_key, pending, ex=self.claim_seconds)
+            return None
+        state: dict[str, Any] = json.loads(stored)
+        if state["fingerprint"] != self.fingerprint:
+            raise ConflictError(
+                f"This Idempotency-Key was already used for another {self.what}; "
+                "use a new key for a new request.",
+                code="idempotency_key_reused",
+            )
+        if state.get("pending"):
+            raise ConflictError(
+                "A request with this Idempotency-Key is still being processed; retry in a moment.",
+                code="idempotency_key_in_use",
+                headers={"Retry-After": "1"},
+            )
+        error = state.get("error")
+        if isinstance(error, dict):
+            raise DomainError(
+                error["message"],
+                code=error["code"],
+                status_code=error["status"],
+                extra=error["extra"],
+                headers={**error["headers"], REPLAYED_HEADER: "true"},
+            )
+        return self.replay(state)
+
+    def ledger_keys(self) -> Iterator[str]:
+        digest = hashlib.sha256(self.idempotency_key.encode()).hexdigest()[:40]
+        for attempt in itertools.count(1):
+            yield f"{self.ledger_prefix}:idem:{self.user_id}:{digest}:{attempt}"
+
+    def given_up(self) -> None:
+        self.client.delete(self.replay_key)
+
+    def delivered(self, answer: T, charge: LedgerEntry) -> None:
+        self._keep({"fingerprint": self.fingerprint, **self.state(answer)})
+
+    def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
+        if isinstance(error, DomainError) and error.status_code == 404:
+            self._keep({"fingerprint": self.fingerprint, "error": _error_state(error)})
+        else:
+            self.client.delete(self.replay_key)
+
+    def _keep(self, state: dict[str, Any]) -> None:
+        self.client.set(self.replay_key, json.dumps(state), ex=self.keep_seconds)
+
+
+def _error_state(exc: DomainError) -> dict[str, object]:
+    return {
+        "message": exc.message,
+        "code": exc.code,
+        "status": exc.status_code,
+        "extra": exc.extra,
+        "headers": exc.headers,
+    }
+
+
+# --- The API side ---------------------------------------------------------------------------------
+
+
+def idempotency_key_parameter(
+    description: str = "Retrying with the same key replays the first answer without a second charge.",
+) -> OpenApiParameter:
+    """The ``Idempotency-Key`` request header of a metered operation, for ``extend_schema``."""
+    return OpenApiParameter(
+        "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description=description
+    )
+
+
+def insufficient_credits_response(
+    description: str = "Not enough credits; nothing was charged.",
+) -> OpenApiResponse:
+    """The 402 of a metered operation (``InsufficientCredits``: ``error.detail`` has the
+    ``balance``, the ``price`` and the ``operation``), for ``extend_schema``."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def metered_headers(response: ResponseT, *, credits_remaining: int, replayed: bool = False) -> ResponseT:
+    """Mark a metered answer: ``X-Credits-Remaining``, and ``Idempotent-Replayed`` on a replay."""
+    response[REMAINING_HEADER] = str(credits_remaining)
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
     return response

@@ -4,8 +4,7 @@ from typing import IO, Any, cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -22,6 +21,7 @@ from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.throttling import RESERVED_ATTR
 from config.types import AuthedRequest
+from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products import selectors, services
 from products.querylog import lookup_cache_stats
 from products.serializers import (
@@ -68,17 +68,10 @@ class ProductLookupApi(APIView):
         operation_id="products_asin_lookup",
         tags=["products"],
         request=ProductLookupInputSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key replays the first answer without a second charge.",
-            )
-        ],
+        parameters=[idempotency_key_parameter()],
         responses={
             200: ProductLookupOutputSerializer,
-            402: OpenApiResponse(ErrorSerializer, description="Not enough credits; nothing was charged."),
+            402: insufficient_credits_response(),
             404: OpenApiResponse(ErrorSerializer, description="No such product; the charge was refunded."),
             409: OpenApiResponse(
                 ErrorSerializer, description="Idempotency-Key in use or used for another product."
@@ -106,10 +99,7 @@ class ProductLookupApi(APIView):
         )
         response = HttpResponse(result.body(), content_type="application/json")
         response["X-Cache"] = result.cache_status
-        response["X-Credits-Remaining"] = str(result.credits_remaining)
-        if result.replayed:
-            response[services.REPLAYED_HEADER] = "true"
-        return response
+        return metered_headers(response, credits_remaining=result.credits_remaining, replayed=result.replayed)
 
     # --- The integrators' hot path -------------------------------------------------------
     # A JSON POST with an API key, the metered call integrators make by the thousand, skips
@@ -198,20 +188,13 @@ class ProductCodeLookupApi(APIView):
         operation_id="products_code_lookup",
         tags=["products"],
         request=CodeLookupInputSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key replays the first answer without a second charge.",
-            )
-        ],
+        parameters=[idempotency_key_parameter()],
         responses={
             200: CodeLookupOutputSerializer,
             400: OpenApiResponse(
                 ErrorSerializer, description="Not a valid barcode (`invalid_code`); nothing was charged."
             ),
-            402: OpenApiResponse(ErrorSerializer, description="Not enough credits; nothing was charged."),
+            402: insufficient_credits_response(),
             404: OpenApiResponse(
                 ErrorSerializer, description="No product carries this code; the charge was refunded."
             ),
@@ -240,10 +223,7 @@ class ProductCodeLookupApi(APIView):
         )
         response = Response(result.body())
         response["X-Cache"] = result.cache_status
-        response["X-Credits-Remaining"] = str(result.credits_remaining)
-        if result.replayed:
-            response[services.REPLAYED_HEADER] = "true"
-        return response
+        return metered_headers(response, credits_remaining=result.credits_remaining, replayed=result.replayed)
 
 
 class LookupListApi(APIView):

@@ -1,31 +1,25 @@
-"""Metered product lookups: charge, serve (cache, database, upstream), refund what failed, log."""
+"""Metered product lookups through the one metered call (credits/metering.py): charge, serve
+(cache, database, upstream), refund what failed, replay, log."""
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from django.utils import timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from accounts.models import User
-from config.errors import ConflictError, DomainError
 from config.metrics import record_lookup
+from core.shared_state import redis_client, shared_key
 from credits.errors import InsufficientCredits
-from credits.selectors import charge_refunded
-from credits.services import credits_charge, credits_refund
+from credits.metering import Claim, ReplayClaim, Unkeyed, metered
 from products import conf
 from products.marketplaces import Marketplace, marketplace_get
 from products.models import LookupLog
 from products.providers import ProviderError, search_by_code_with_fallback
 from products.providers.base import product_code_not_found
 from products.querylog import LookupLine, lookup_log_buffer, lookup_log_buffer_key
-from products.shared_state import redis_client, shared_key
 from products.store import product_record_bytes, product_records_keep
 from products.validation import CODE_TYPE_LABELS, ProductCode, normalize_asin, normalize_product_code
 
@@ -33,7 +27,7 @@ if TYPE_CHECKING:
     from credits.models import LedgerEntry
 
 LOOKUP_OPERATION = "asin_lookup"
-REPLAYED_HEADER = "Idempotent-Replayed"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,115 +80,100 @@ def product_lookup(
     market = marketplace_get(marketplace)
     fingerprint = f"{market.code}:{asin}"
 
-    replay_key, earlier = _claim("lookup-replay", user, idempotency_key, fingerprint)
-    if earlier is not None:
-        return _replay(earlier)
-
     def line(source: str, outcome: str, credits: int = 0) -> LookupLine:
         latency_ms = (time.perf_counter() - started) * 1000
         return LookupLine(user.pk, asin, market.code, channel, source, outcome, credits, latency_ms)
 
-    try:
-        charge = _charge(user, LOOKUP_OPERATION, "lookup", fingerprint, replay_key, idempotency_key)
-    except InsufficientCredits:
-        _log(line(LookupLog.Source.NONE, LookupLog.Outcome.INSUFFICIENT_CREDITS))
-        raise
-
-    # A cache hit's line goes out with the cache read itself.
-    hit = line(LookupLog.Source.CACHE, LookupLog.Outcome.OK, -charge.amount)
-    try:
+    def serve(charge: LedgerEntry) -> LookupResult:
+        # A cache hit's line goes out with the cache read itself.
+        hit = line(LookupLog.Source.CACHE, LookupLog.Outcome.OK, -charge.amount)
         fetched = product_record_bytes(
             asin=asin, marketplace=market, on_cache_hit=(lookup_log_buffer_key(), hit.encode())
         )
-    except ProviderError as exc:
-        _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
+        result = LookupResult(
+            asin=asin,
+            marketplace=market.code,
+            record=fetched.body,
+            source=fetched.source,
+            credits_charged=-charge.amount,
+            credits_remaining=charge.balance_after,
+        )
+        if fetched.source == LookupLog.Source.CACHE:
+            _log(hit, buffered=True)
+        else:
+            _log(line(fetched.source, LookupLog.Outcome.OK, result.credits_charged))
+        return result
+
+    claim = _lookup_claim(
+        "lookup-replay", "lookup", user, idempotency_key, fingerprint, _lookup_state, _lookup_replay
+    )
+    try:
+        return metered(
+            user=user,
+            operation=LOOKUP_OPERATION,
+            reference=fingerprint,
+            claim=claim,
+            serve=serve,
+            refund_on=(ProviderError,),
+        )
+    except InsufficientCredits:
+        _log(line(LookupLog.Source.NONE, LookupLog.Outcome.INSUFFICIENT_CREDITS))
+        raise
+    except ProviderError as exc:  # refunded
         outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
         _log(line(LookupLog.Source.NONE, outcome))
         raise
 
-    result = LookupResult(
-        asin=asin,
-        marketplace=market.code,
-        record=fetched.body,
-        source=fetched.source,
-        credits_charged=-charge.amount,
-        credits_remaining=charge.balance_after,
-    )
-    if fetched.source == LookupLog.Source.CACHE:
-        _log(hit, buffered=True)
-    else:
-        _log(line(fetched.source, LookupLog.Outcome.OK, result.credits_charged))
-    _remember(
-        replay_key,
-        {
-            "fingerprint": fingerprint,
-            "record": fetched.body.decode(),
-            "source": fetched.source,
-            "credits_charged": result.credits_charged,
-            "credits_remaining": result.credits_remaining,
-        },
-    )
-    return result
 
-
-def _claim(
-    namespace: str, user: User, idempotency_key: str | None, fingerprint: str
-) -> tuple[str | None, dict[str, Any] | None]:
-    """The Redis key of this request's ``Idempotency-Key`` (None without one), and the answer
-    an earlier request with the key left, if any; see ``_claim_replay_key``."""
-    if not idempotency_key:
-        return None, None
-    replay_key = f"{shared_key(namespace, str(user.pk))}:{idempotency_key.strip()[:200]}"
-    return replay_key, _claim_replay_key(replay_key, fingerprint)
-
-
-def _charge(
+def _lookup_claim(
+    namespace: str,
+    ledger_prefix: str,
     user: User,
-    operation: str,
-    key_prefix: str,
-    reference: str,
-    replay_key: str | None,
     idempotency_key: str | None,
-) -> LedgerEntry:
-    """One charge for this request; when the balance cannot cover it (402), the request's
-    claim on its ``Idempotency-Key`` is given up, so a retry after a top-up runs anew.
-
-    With an ``Idempotency-Key`` the ledger entry's own key derives from it: a retry after a
-    process died between the charge and recording its answer finds that charge instead of
-    making a second one. A charge found refunded (its lookup delivered nothing) is followed
-    by a new one, as a new attempt."""
+    fingerprint: str,
+    state: Callable[[T], dict[str, Any]],
+    replay: Callable[[dict[str, Any]], T],
+) -> Claim[T]:
+    """The claim of a lookup: its ``Idempotency-Key`` in Redis (see ``ReplayClaim``), or none."""
     if not idempotency_key:
-        keys: Iterator[str] = iter([f"{key_prefix}:{uuid.uuid4().hex}"])
-    else:
-        digest = hashlib.sha256(idempotency_key.strip()[:200].encode()).hexdigest()[:40]
-        keys = (f"{key_prefix}:idem:{user.pk}:{digest}:{attempt}" for attempt in itertools.count(1))
-    for ledger_key in keys:
-        asked_at = timezone.now()
-        try:
-            charge = credits_charge(
-                user=user, operation=operation, idempotency_key=ledger_key, reference=reference
-            )
-        except InsufficientCredits:
-            _forget(replay_key)
-            raise
-        if not idempotency_key or charge.created_at >= asked_at or not charge_refunded(charge=charge):
-            return charge
-    raise AssertionError("unreachable: the attempts never run out")
+        return Unkeyed(ledger_prefix=ledger_prefix)
+    key = idempotency_key.strip()[:200]
+    settings = conf.lookup_settings()
+    return ReplayClaim(
+        client=redis_client(),
+        replay_key=f"{shared_key(namespace, str(user.pk))}:{key}",
+        idempotency_key=key,
+        user_id=user.pk,
+        fingerprint=fingerprint,
+        ledger_prefix=ledger_prefix,
+        claim_seconds=int(settings.wait_seconds + 60),
+        keep_seconds=settings.idempotency_seconds,
+        state=state,
+        replay=replay,
+        what="product",
+    )
 
 
-def _refund_undelivered(
-    charge: LedgerEntry, exc: ProviderError, *, replay_key: str | None, fingerprint: str
-) -> None:
-    """Give back the charge of a lookup that delivered nothing, telling the caller the
-    balance on the error. A 404 is kept for an Idempotency-Key's replay; a passing
-    outage is forgotten, so a retry with the same key tries (and pays) again."""
-    refund = credits_refund(charge=charge, reason=exc.code)
-    exc.extra["credits_remaining"] = refund.balance_after
-    exc.headers["X-Credits-Remaining"] = str(refund.balance_after)
-    if exc.status_code == 404:
-        _remember(replay_key, {"fingerprint": fingerprint, "error": _error_state(exc)})
-    else:
-        _forget(replay_key)
+def _lookup_state(result: LookupResult) -> dict[str, Any]:
+    return {
+        "record": result.record.decode(),
+        "source": result.source,
+        "credits_charged": result.credits_charged,
+        "credits_remaining": result.credits_remaining,
+    }
+
+
+def _lookup_replay(state: dict[str, Any]) -> LookupResult:
+    market_code, _, asin = str(state["fingerprint"]).partition(":")
+    return LookupResult(
+        asin=asin,
+        marketplace=market_code,
+        record=str(state["record"]).encode(),
+        source=str(state["source"]),
+        credits_charged=int(state["credits_charged"]),
+        credits_remaining=int(state["credits_remaining"]),
+        replayed=True,
+    )
 
 
 def _log(line: LookupLine, *, buffered: bool = False) -> None:
@@ -207,78 +186,6 @@ def _log(line: LookupLine, *, buffered: bool = False) -> None:
         outcome=line.outcome,
         channel=line.channel,
         seconds=line.latency_ms / 1000,
-    )
-
-
-def _error_state(exc: DomainError) -> dict[str, object]:
-    return {
-        "message": exc.message,
-        "code": exc.code,
-        "status": exc.status_code,
-        "extra": exc.extra,
-        "headers": exc.headers,
-    }
-
-
-def _claim_replay_key(replay_key: str, fingerprint: str) -> dict[str, Any] | None:
-    """The answer kept under this key, or None after claiming the key for this request.
-
-    A request still running under the same key gets 409 rather than a second
-    charge; the claim expires on its own if its request dies."""
-    settings = conf.lookup_settings()
-    client = redis_client()
-    pending = json.dumps({"fingerprint": fingerprint, "pending": True})
-    if client.set(replay_key, pending, nx=True, ex=int(settings.wait_seconds + 60)):
-        return None
-    stored = client.get(replay_key)
-    if stored is None:  # expired in between: claim it now
-        client.set(replay_key, pending, ex=int(settings.wait_seconds + 60))
-        return None
-    state: dict[str, Any] = json.loads(stored)
-    if state["fingerprint"] != fingerprint:
-        raise ConflictError(
-            "This Idempotency-Key was already used for another product; use a new key for a new request.",
-            code="idempotency_key_reused",
-        )
-    if state.get("pending"):
-        raise ConflictError(
-            "A request with this Idempotency-Key is still being processed; retry in a moment.",
-            code="idempotency_key_in_use",
-            headers={"Retry-After": "1"},
-        )
-    return state
-
-
-def _remember(replay_key: str | None, state: dict[str, object]) -> None:
-    if replay_key:
-        redis_client().set(replay_key, json.dumps(state), ex=conf.lookup_settings().idempotency_seconds)
-
-
-def _forget(replay_key: str | None) -> None:
-    if replay_key:
-        redis_client().delete(replay_key)
-
-
-def _replay(state: dict[str, Any]) -> LookupResult:
-    fingerprint = str(state["fingerprint"])
-    error = state.get("error")
-    if isinstance(error, dict):
-        raise DomainError(
-            error["message"],
-            code=error["code"],
-            status_code=error["status"],
-            extra=error["extra"],
-            headers={**error["headers"], REPLAYED_HEADER: "true"},
-        )
-    market_code, _, asin = fingerprint.partition(":")
-    return LookupResult(
-        asin=asin,
-        marketplace=market_code,
-        record=str(state["record"]).encode(),
-        source=str(state["source"]),
-        credits_charged=int(state["credits_charged"]),
-        credits_remaining=int(state["credits_remaining"]),
-        replayed=True,
     )
 
 
@@ -348,30 +255,32 @@ def product_code_lookup(
     market = marketplace_get(marketplace)
     fingerprint = f"{market.code}:{product_code.value}"
 
-    replay_key, earlier = _claim("code-lookup-replay", user, idempotency_key, fingerprint)
-    if earlier is not None:
-        return _code_replay(earlier)
     reference = f"{fingerprint} ({product_code.label})"
-    charge = _charge(user, CODE_LOOKUP_OPERATION, "code-lookup", reference, replay_key, idempotency_key)
 
-    try:
+    def serve(charge: LedgerEntry) -> CodeLookupResult:
         answer, source = _code_answer(product_code, market)
-    except ProviderError as exc:
-        _refund_undelivered(charge, exc, replay_key=replay_key, fingerprint=fingerprint)
-        raise
+        return CodeLookupResult(
+            code=product_code.value,
+            code_type=product_code.type,
+            marketplace=market.code,
+            provider=str(answer["provider"]),
+            matches=list(answer["matches"]),
+            source=source,
+            credits_charged=-charge.amount,
+            credits_remaining=charge.balance_after,
+        )
 
-    result = CodeLookupResult(
-        code=product_code.value,
-        code_type=product_code.type,
-        marketplace=market.code,
-        provider=str(answer["provider"]),
-        matches=list(answer["matches"]),
-        source=source,
-        credits_charged=-charge.amount,
-        credits_remaining=charge.balance_after,
+    claim = _lookup_claim(
+        "code-lookup-replay", "code-lookup", user, idempotency_key, fingerprint, _code_state, _code_replay
     )
-    _remember(replay_key, {"fingerprint": fingerprint, "result": result.body()})
-    return result
+    return metered(
+        user=user,
+        operation=CODE_LOOKUP_OPERATION,
+        reference=reference,
+        claim=claim,
+        serve=serve,
+        refund_on=(ProviderError,),
+    )
 
 
 def _code_answer(code: ProductCode, market: Marketplace) -> tuple[dict[str, Any], str]:
@@ -407,16 +316,11 @@ def _code_answer(code: ProductCode, market: Marketplace) -> tuple[dict[str, Any]
     return answer, source
 
 
+def _code_state(result: CodeLookupResult) -> dict[str, Any]:
+    return {"result": result.body()}
+
+
 def _code_replay(state: dict[str, Any]) -> CodeLookupResult:
-    error = state.get("error")
-    if isinstance(error, dict):
-        raise DomainError(
-            error["message"],
-            code=error["code"],
-            status_code=error["status"],
-            extra=error["extra"],
-            headers={**error["headers"], REPLAYED_HEADER: "true"},
-        )
     body = dict(state["result"])
     body.pop("asins", None)
     body.pop("cache", None)

@@ -90,7 +90,11 @@ def test_stickerless_code_is_its_own_asin_with_confidence_one_and_charged():
     assert result.credits_remaining == 10 - PRICE == balance_get(user=user)
     assert len(entries(user, "charge")) == 1
     assert entries(user, "charge")[0].operation == "fnsku_conversion"
-    assert Conversion.objects.get().status == "resolved"
+    conversion = Conversion.objects.get()
+    assert conversion.status == "resolved"
+    # The charge's key is the row's (stored data: a retry after a deploy finds it).
+    assert entries(user, "charge")[0].idempotency_key == f"fnsku-conversion:{conversion.pk}"
+    assert conversion.charge_entry_id == entries(user, "charge")[0].pk
 
 
 def test_store_hit_answers_from_shared_confirmations():
@@ -369,6 +373,30 @@ def test_nothing_found_is_404_and_refunded():
     assert refund.refund_of_id == charge.pk
     conversion = Conversion.objects.get()
     assert (conversion.status, conversion.credits_charged, conversion.asin) == ("not_found", 0, "")
+    assert error.extra["conversion_id"] == conversion.pk
+    assert list(error.extra)[-2:] == ["credits_remaining", "conversion_id"]
+    assert refund.description == "fnsku_not_found"
+
+
+def test_a_failure_of_our_own_is_refunded_and_gives_the_key_up(monkeypatch):
+    user = funded_user(credits=10)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "_resolve", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        services.fnsku_convert(user=user, fnsku="B07N4M94X4", idempotency_key="k-bug")
+
+    assert balance_get(user=user) == 10
+    (refund,) = entries(user, "refund")
+    assert refund.description == "conversion failed"
+    conversion = Conversion.objects.get()
+    assert (conversion.status, conversion.error_code, conversion.idempotency_key) == (
+        "unavailable",
+        "server_error",
+        None,
+    )
 
 
 def test_catalogue_search_down_is_503_and_refunded():

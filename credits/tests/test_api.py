@@ -1,7 +1,6 @@
 import csv
 import datetime as dt
 import io
-import uuid
 
 import pytest
 from django.urls import path
@@ -12,7 +11,14 @@ from rest_framework.views import APIView
 
 from accounts.tests.factories import UserFactory, api_key_for
 from credits import services
-from credits.metering import INSUFFICIENT_CREDITS_RESPONSE, REMAINING_HEADER, credits_remaining_header
+from credits.metering import (
+    REMAINING_HEADER,
+    KeyedCharge,
+    Unkeyed,
+    insufficient_credits_response,
+    metered,
+    metered_headers,
+)
 from credits.models import CreditAccount, LedgerEntry, Operation
 from credits.tests.factories import funded_user, new_key
 
@@ -45,13 +51,17 @@ def assert_error(response, status: int, code: str) -> dict:
 
 
 class MeteredLookupApi(APIView):
-    @extend_schema(responses={200: None, 402: INSUFFICIENT_CREDITS_RESPONSE})
+    @extend_schema(responses={200: None, 402: insufficient_credits_response()})
     def get(self, request, asin: str):
-        key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
-        entry = services.credits_charge(
-            user=request.user, operation=Operation.ASIN_LOOKUP, idempotency_key=key, reference=asin
+        key = request.headers.get("Idempotency-Key")
+        balance = metered(
+            user=request.user,
+            operation=Operation.ASIN_LOOKUP,
+            reference=asin,
+            claim=KeyedCharge(f"test:{key}") if key else Unkeyed(ledger_prefix="test"),
+            serve=lambda charge: charge.balance_after,
         )
-        return credits_remaining_header(Response({"asin": asin}), balance=entry.balance_after)
+        return metered_headers(Response({"asin": asin}), credits_remaining=balance)
 
 
 urlpatterns = [path("api/v1/metered/<str:asin>", MeteredLookupApi.as_view())]
@@ -90,7 +100,7 @@ def test_metered_endpoint_documents_the_402():
     schema = SchemaGenerator(patterns=urlpatterns).get_schema(request=None, public=True)
 
     response = schema["paths"]["/api/v1/metered/{asin}"]["get"]["responses"]["402"]
-    assert "insufficient_credits" in response["description"]
+    assert response["description"] == "Not enough credits; nothing was charged."
     assert response["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
 
 

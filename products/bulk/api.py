@@ -17,6 +17,7 @@ from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 from core.parsers import BoundedJSONParser
 from core.renderers import JSONOrCSVApi
+from credits.metering import idempotency_key_parameter, insufficient_credits_response
 from products.bulk import exports, selectors, services
 from products.bulk.conf import bulk_settings
 from products.bulk.processors import ASIN_LOOKUP
@@ -30,11 +31,8 @@ from products.bulk.uploads import check_request_size, check_upload_size, upload_
 from products.models import BulkJob
 
 TAGS = ["bulk jobs"]
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Sending the same job again with the same key returns the first job instead of a second one.",
+IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "Sending the same job again with the same key returns the first job instead of a second one."
 )
 # Cancel and retry need no input: no body, or an empty JSON object.
 NO_INPUT = OpenApiRequest(
@@ -141,9 +139,7 @@ class BulkJobListCreateApi(APIView):
                     "undecodable or malformed; or no valid ASIN (the invalid rows are in `detail.rows`)."
                 ),
             ),
-            402: OpenApiResponse(
-                ErrorSerializer, description="Not enough credits for every valid item; nothing created."
-            ),
+            402: insufficient_credits_response("Not enough credits for every valid item; nothing created."),
             409: OpenApiResponse(ErrorSerializer, description="Idempotency-Key used for another job."),
             413: TOO_LARGE,
         },
@@ -197,7 +193,7 @@ class BulkJobRetryApi(APIView):
             202: OpenApiResponse(
                 BulkJobSerializer, description="The job, queued again for its failed items."
             ),
-            402: OpenApiResponse(ErrorSerializer, description="Not enough credits for the failed items."),
+            402: insufficient_credits_response("Not enough credits for the failed items."),
             409: OpenApiResponse(
                 ErrorSerializer,
                 description="The job is still running, nothing failed, or its results were removed.",

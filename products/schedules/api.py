@@ -15,6 +15,7 @@ from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 from core.renderers import JSONOrCSVApi
+from credits.metering import insufficient_credits_response
 from products.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
 from products.bulk.conf import bulk_settings
 from products.bulk.uploads import check_request_size
@@ -154,10 +155,9 @@ class CollectionRunNowApi(APIView):
             202: OpenApiResponse(
                 CollectionRunSerializer, description="The run, started: its bulk job is queued."
             ),
-            402: OpenApiResponse(
-                ErrorSerializer,
-                description="The balance cannot cover the run: it is recorded as skipped (`detail.run`) and "
-                "nothing is charged.",
+            402: insufficient_credits_response(
+                "The balance cannot cover the run: it is recorded as skipped (`detail.run`) and "
+                "nothing is charged."
             ),
             409: OpenApiResponse(
                 ErrorSerializer, description="A run of this collection is still in progress."

@@ -196,6 +196,7 @@ def test_idempotent_retry_after_an_outage_tries_again_and_pays_once():
 
 def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_again(monkeypatch):
     from core.shared_state import redis_client
+    from credits.metering import ReplayClaim
     from products import services
 
     user = funded_user(credits=5)
@@ -204,10 +205,10 @@ def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_ag
     class WorkerDied(BaseException):  # as a SIGKILL: nothing after the charge runs
         pass
 
-    def die(replay_key, state):
+    def die(claim, answer, charge):
         raise WorkerDied
 
-    monkeypatch.setattr(services, "_remember", die)
+    monkeypatch.setattr(ReplayClaim, "delivered", die)
     with pytest.raises(WorkerDied):
         services.product_lookup(user=user, asin=ASIN, idempotency_key=key)
     monkeypatch.undo()
@@ -221,6 +222,47 @@ def test_a_retry_after_a_worker_died_between_charge_and_answer_is_not_charged_ag
     assert retried.json()["product"]["asin"] == ASIN
     assert balance_get(user=user) == 4
     assert len(charges(user)) == 1
+
+
+def test_a_charge_and_an_answer_kept_before_a_deploy_are_found_by_their_key_formats():
+    """The ledger key (``lookup:idem:<user>:<sha256 of the key, 40 hex>:<attempt>``) and the
+    Redis replay state are stored data: a retry after a deploy must find what the code
+    before it wrote."""
+    import hashlib
+    import json
+
+    from core.shared_state import redis_client, shared_key
+    from credits.services import credits_charge
+
+    user = funded_user(credits=5)
+    client = client_for(user)
+    charged_key = str(uuid.uuid4())
+    digest = hashlib.sha256(charged_key.encode()).hexdigest()[:40]
+    credits_charge(user=user, operation="asin_lookup", idempotency_key=f"lookup:idem:{user.pk}:{digest}:1")
+
+    retried = client.post(URL, {"asin": ASIN}, format="json", HTTP_IDEMPOTENCY_KEY=charged_key)
+
+    assert retried.status_code == 200, retried.content
+    assert balance_get(user=user) == 4
+    assert len(charges(user)) == 1
+
+    kept_key = str(uuid.uuid4())
+    kept = {
+        "fingerprint": f"US:{ASIN}",
+        "record": json.dumps({"asin": ASIN, "title": "Kept"}),
+        "source": "upstream",
+        "credits_charged": 1,
+        "credits_remaining": 7,
+    }
+    redis_client().set(f"{shared_key('lookup-replay', str(user.pk))}:{kept_key}", json.dumps(kept), ex=60)
+
+    replayed = client.post(URL, {"asin": ASIN}, format="json", HTTP_IDEMPOTENCY_KEY=kept_key)
+
+    assert replayed.status_code == 200
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed["X-Credits-Remaining"] == "7"
+    assert replayed.json()["product"] == {"asin": ASIN, "title": "Kept"}
+    assert balance_get(user=user) == 4
 
 
 def test_idempotent_not_found_is_replayed():

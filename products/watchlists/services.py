@@ -3,9 +3,10 @@
 A refresh belongs to a due slot (the watchlist's ``next_refresh_at`` when the
 beat's dispatcher queued it). Per (item, slot):
 
-- the lookup's price is charged through the credits ledger under the key
-  ``watchlist:<item>:<slot>``, so a redelivered task finds its first charge
-  instead of charging again; a fetch that delivers nothing is refunded;
+- the lookup's price is charged through the one metered call
+  (credits/metering.py) under the ledger key ``watchlist:<item>:<slot>``, so a
+  redelivered task finds its first charge instead of charging again; a fetch
+  that delivers nothing is refunded;
 - the refresh record (``ItemSnapshot``, unique per item and slot), the
   conditions' states and the alerts they raise are written in one transaction
   under the item's row lock, so an alert is raised once per crossing;
@@ -33,9 +34,9 @@ from accounts.models import User
 from accounts.webhooks.services import EVENT_ALERT_RAISED, webhook_event_emit
 from config.errors import ConflictError, DomainError
 from credits.errors import InsufficientCredits
+from credits.metering import KeyedCharge, metered
 from credits.models import LedgerEntry
 from credits.selectors import balance_get, credit_account_get, ledger_entry_get, price_get
-from credits.services import credits_charge, credits_refund
 from products.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
 from products.providers import ProviderError
@@ -432,22 +433,30 @@ def _record_skip(item: WatchItem, slot: datetime, message: str) -> None:
     )
 
 
+class _ItemRemoved(DomainError):
+    code = "item_deleted"
+
+
 def _refresh_item(watchlist: Watchlist, item: WatchItem, slot: datetime) -> tuple[str, int]:
-    user = watchlist.user
+    def serve(charge: LedgerEntry) -> int:
+        alerts = _record_observation(watchlist, item, slot, _observe(item, slot), charge)
+        if alerts is None:  # removed from the list meanwhile: nothing recorded, nothing kept
+            raise _ItemRemoved()
+        return alerts
+
     try:
-        charge = credits_charge(
-            user=user,
+        alerts = metered(
+            user=watchlist.user,
             operation=REFRESH_OPERATION,
-            idempotency_key=_charge_key(item, slot),
             reference=f"watchlist {watchlist.pk}: {item.asin} ({item.marketplace})",
+            claim=KeyedCharge(_charge_key(item, slot)),
+            serve=serve,
+            refund_on=(ProviderError, _ItemRemoved),
         )
     except InsufficientCredits as exc:
         _record_skip(item, slot, exc.message + " Nothing was charged.")
         return "skipped", 0
-    try:
-        record = _observe(item, slot)
-    except ProviderError as exc:
-        credits_refund(charge=charge, reason=exc.code)
+    except ProviderError as exc:  # refunded
         ItemSnapshot.objects.get_or_create(
             item=item,
             slot=slot,
@@ -458,9 +467,7 @@ def _refresh_item(watchlist: Watchlist, item: WatchItem, slot: datetime) -> tupl
             },
         )
         return "failed", 0
-    alerts = _record_observation(watchlist, item, slot, record, charge)
-    if alerts is None:  # removed from the list meanwhile: nothing recorded, nothing kept
-        credits_refund(charge=charge, reason="item_deleted")
+    except _ItemRemoved:  # refunded
         return "failed", 0
     return "refreshed", alerts
 

@@ -157,6 +157,26 @@ def test_an_upstream_failure_is_refunded_and_recorded(keepa):
     assert "refunded" in snapshot.error_message
 
 
+def test_an_item_removed_during_its_refresh_is_refunded(keepa, monkeypatch):
+    user, watchlist, item = make_watchlist()
+    observe = services._observe
+
+    def removed_meanwhile(observed, slot):
+        record = observe(observed, slot)
+        services.watch_item_delete(item=observed)
+        return record
+
+    monkeypatch.setattr(services, "_observe", removed_meanwhile)
+    report = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+
+    assert report.failed == 1
+    assert balance_get(user=user) == 100
+    (refund,) = LedgerEntry.objects.filter(account__user=user, kind="refund")
+    assert refund.description == "item_deleted"
+    assert refund.refund_of == charges(user)[0]
+    assert not ItemSnapshot.objects.filter(item_id=item.pk).exists()
+
+
 def test_the_dispatcher_queues_due_watchlists_once_per_slot(keepa, monkeypatch):
     queued: list[tuple[int, str]] = []
     monkeypatch.setattr(tasks.watchlist_refresh, "delay", lambda *args: queued.append(args))
