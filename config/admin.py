@@ -1,4 +1,5 @@
-"""The operators' admin site: Django's, with today's figures on its index page.
+"""The operators' admin site: Django's, with today's figures on its index page (computed by
+the app that registers them, analytics/admin.py: config imports no domain app).
 
 Its login is rate-limited like the site's (/accounts/login/): attempts count in
 allauth's "login" bucket per IP, and passwords are checked through allauth's
@@ -8,6 +9,7 @@ account, in the shared Redis cache). Failures on either page lock both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from allauth.account.adapter import get_adapter
@@ -16,8 +18,6 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-
-from config.analytics import today_figures
 
 
 class AdminLoginForm(AdminAuthenticationForm):
@@ -48,6 +48,14 @@ class PlatformAdminSite(admin.AdminSite):
     index_title = "Back office"
     login_form = AdminLoginForm
 
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._today_figures: Callable[[], object] | None = None
+
+    def register_today_figures(self, figures: Callable[[], object]) -> None:
+        """What the index shows as today's figures (``today`` in templates/admin/index.html)."""
+        self._today_figures = figures
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # The site's per-IP budget of login attempts ("login" in ACCOUNT_RATE_LIMITS), 429 over it.
         refused = ratelimit.consume_or_429(request, action="login")
@@ -58,6 +66,6 @@ class PlatformAdminSite(admin.AdminSite):
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         extra_context = dict(extra_context or {})
         # Revenue and error counts are for the operators who may see payments, not every staff account.
-        if request.user.has_perm("billing.view_payment"):
-            extra_context["today"] = today_figures()
+        if self._today_figures is not None and request.user.has_perm("billing.view_payment"):
+            extra_context["today"] = self._today_figures()
         return super().index(request, extra_context)

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "conversion",
     "billing",
     "accounts.webhooks",
+    "analytics",
 ]
 
 MIDDLEWARE = [

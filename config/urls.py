@@ -31,7 +31,7 @@ urlpatterns = [
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
     path("webhooks/", include("accounts.webhooks.urls")),
-    path("analytics/", include("config.analytics_urls")),
+    path("analytics/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs.swagger_ui, name="api-docs"),

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from config import analytics
+from analytics import selectors
 from config.types import AuthedHttpRequest
 from core.csv_export import csv_response
 from credits import selectors as credit_selectors
@@ -36,7 +36,7 @@ def _csv_response(header: list[str], rows: Iterable[list[Any]], *, filename: str
 def user_analytics(request: AuthedHttpRequest) -> HttpResponse:
     days = _days(request)
     usage = credit_selectors.usage_summary(user=request.user, days=days)
-    since, _ = analytics.day_bounds(usage.start, usage.end)
+    since, _ = selectors.day_bounds(usage.start, usage.end)
     top = lookup_analytics.lookup_top_products(user=request.user, since=since, limit=TOP_PRODUCTS)
     bulk = lookup_analytics.bulk_jobs_by_day(user=request.user, start=usage.start, end=usage.end)
 
@@ -103,7 +103,7 @@ def operator_analytics(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_authenticated and request.user.is_active and request.user.is_staff):
         raise Http404
     days = _days(request)
-    report = analytics.operator_report(days=days)
+    report = selectors.operator_report(days=days)
     latency = report.latency
     context = {
         "days": days,

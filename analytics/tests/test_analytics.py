@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from analytics import selectors
 from billing import services as billing_services
 from billing.models import Payment, WebhookEvent
 from billing.tests.factories import CreditPackFactory, paid_payment
-from config import analytics
 from conversion.models import Conversion, ConversionFeedback
 from credits import services as credit_services
 from credits.models import LedgerEntry, Operation
@@ -195,7 +195,7 @@ class TestOperatorReport:
     def known(self):
         # Ledger entries are append-only (a trigger refuses UPDATE), so they cannot be
         # back-dated: the period ends today, where the services write them.
-        today = analytics.utc_today()
+        today = selectors.utc_today()
         start = today - dt.timedelta(days=6)
         starter = CreditPackFactory(name="Starter", credits=500, price=900)
         pro = CreditPackFactory(name="Pro", credits=10_000, price=12_900)
@@ -223,7 +223,7 @@ class TestOperatorReport:
         return {"today": today, "start": start, "users": users, "buyers": buyers}
 
     def test_revenue_users_and_latency(self, known):
-        report = analytics.operator_report(days=7, today=known["today"])
+        report = selectors.operator_report(days=7, today=known["today"])
 
         assert (report.start, report.end) == (known["start"], known["today"])
         [total] = report.revenue.totals
@@ -275,7 +275,7 @@ class TestOperatorReport:
 class TestConversionQuality:
     def test_confidence_bands_and_corrections(self):
         user = UserFactory()
-        since, until = analytics.day_bounds(DAY, DAY)
+        since, until = selectors.day_bounds(DAY, DAY)
 
         def conversion(confidence, status="resolved", when=None):
             return Conversion.objects.create(
@@ -307,7 +307,7 @@ class TestConversionQuality:
                 created_at=at(DAY),
             )
 
-        quality = analytics.conversion_quality(since=since, until=until)
+        quality = selectors.conversion_quality(since=since, until=until)
 
         assert quality.available
         assert (quality.conversions, quality.answered) == (7, 6)
@@ -318,10 +318,10 @@ class TestConversionQuality:
         def missing(app_label, model_name):
             raise LookupError(model_name)
 
-        monkeypatch.setattr(analytics.apps, "get_model", missing)
-        since, until = analytics.day_bounds(DAY, DAY)
+        monkeypatch.setattr(selectors.apps, "get_model", missing)
+        since, until = selectors.day_bounds(DAY, DAY)
 
-        quality = analytics.conversion_quality(since=since, until=until)
+        quality = selectors.conversion_quality(since=since, until=until)
 
         assert not quality.available
         assert quality.correction_percent is None
@@ -332,7 +332,7 @@ class TestConversionQuality:
 
 class TestTodayFigures:
     def test_revenue_signups_and_errors_of_today(self):
-        today = analytics.utc_today()
+        today = selectors.utc_today()
         yesterday = today - dt.timedelta(days=1)
         pack = CreditPackFactory(price=900)
         sold = sale(pack, today)
@@ -355,7 +355,7 @@ class TestTodayFigures:
             ]
         )
 
-        figures = analytics.today_figures()
+        figures = selectors.today_figures()
 
         assert [(row.currency, row.net) for row in figures.revenue] == [("usd", 600)]
         assert figures.signups == 3
