@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "products.schedules",
     "conversion",
     "billing",
-    "accounts.webhooks",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -595,7 +595,7 @@ CELERY_BEAT_SCHEDULE["schedules-expire-results"] = {
     "task": "schedules.collection_results_expire",
     "schedule": 3600.0,
 }
-# --- Outgoing webhooks to users' systems (accounts/webhooks/conf.py). See docs/webhooks.md. ---
+# --- Outgoing webhooks to users' systems (webhooks/conf.py). See docs/webhooks.md. ---
 # Endpoints must be https on public addresses; this (or DEBUG) also allows http://localhost and
 # http://127.0.0.1 receivers, for development and tests.
 WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
@@ -617,7 +617,7 @@ CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue"] = {
     "schedule": WEBHOOKS_REQUEUE_INTERVAL,
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
-    "accounts.webhooks.models.WebhookDelivery.Status"
+    "webhooks.models.WebhookDelivery.Status"
 )
 
 # --- Watchlists (products/watchlists/) ---------------------------------------------------

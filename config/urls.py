@@ -14,7 +14,7 @@ api_v1 = [
     path("payments/", include("billing.api_urls")),
     path("conversion/", include("conversion.api_urls")),
     path("", include("products.watchlists.api_urls")),
-    path("", include("accounts.webhooks.api_urls")),
+    path("", include("webhooks.api_urls")),
     path("", include("products.schedules.api_urls")),
 ]
 
@@ -30,7 +30,7 @@ urlpatterns = [
     path("convert/", include("conversion.urls")),
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
-    path("webhooks/", include("accounts.webhooks.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("analytics/", include("config.analytics_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -31,7 +31,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
-from accounts.webhooks.services import EVENT_ALERT_RAISED, webhook_event_emit
 from config.errors import ConflictError, DomainError
 from credits.errors import InsufficientCredits
 from credits.metering import KeyedCharge, metered
@@ -53,6 +52,7 @@ from products.watchlists.models import (
     interval_delta,
 )
 from products.watchlists.selectors import REFRESH_OPERATION, watch_item_count
+from webhooks.services import EVENT_ALERT_RAISED, webhook_event_emit
 
 THRESHOLD_FIELDS = (
     "price_below",

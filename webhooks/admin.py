@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
 from core.admin import NoAddAdminMixin, NoChangeAdminMixin
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)

@@ -1,4 +1,4 @@
-"""The webhooks pages: thin views over accounts/webhooks/services.py and selectors.py."""
+"""The webhooks pages: thin views over webhooks/services.py and selectors.py."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.webhooks import selectors, services
-from accounts.webhooks.forms import WebhookEndpointEditForm, WebhookEndpointForm, WebhookRotateForm
-from accounts.webhooks.models import WebhookEndpoint
 from config.errors import DomainError, NotFoundError
 from config.types import AuthedHttpRequest
+from webhooks import selectors, services
+from webhooks.forms import WebhookEndpointEditForm, WebhookEndpointForm, WebhookRotateForm
+from webhooks.models import WebhookEndpoint
 
 RECENT_DELIVERIES = 50
 

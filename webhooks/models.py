@@ -13,7 +13,7 @@ from django.utils import timezone
 class WebhookEndpoint(models.Model):
     """A URL of the user's that receives the events it subscribes to, signed with its secret.
 
-    The secret is stored encrypted (accounts/webhooks/crypto.py), since every
+    The secret is stored encrypted (webhooks/crypto.py), since every
     delivery is signed with it; after a rotation the previous one stays valid
     until ``previous_secret_expires_at`` (deliveries carry both signatures)."""
 

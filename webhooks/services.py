@@ -28,9 +28,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.webhooks import conf, crypto, net
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
 from config.errors import ConflictError, DomainError, NotFoundError
+from webhooks import conf, crypto, net
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -117,7 +117,7 @@ def _deliveries_create(
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    from accounts.webhooks.tasks import webhook_delivery_send
+    from webhooks.tasks import webhook_delivery_send
 
     for delivery_id in delivery_ids:
         try:

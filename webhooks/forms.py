@@ -1,6 +1,6 @@
 from django import forms
 
-from accounts.webhooks.services import EVENTS
+from webhooks.services import EVENTS
 
 
 class WebhookEndpointForm(forms.Form):

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
 from config.errors import NotFoundError
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -2,11 +2,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory, api_key_for
-from accounts.webhooks import services
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
-from accounts.webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
-from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
-from accounts.webhooks.tests.receiver import verify
+from webhooks import services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
+from webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
+from webhooks.tests.receiver import verify
 
 pytestmark = pytest.mark.django_db
 

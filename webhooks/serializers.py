@@ -2,8 +2,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
-from accounts.webhooks.services import EVENTS
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import EVENTS
 
 EVENT_FIELD = serializers.ListField(
     child=serializers.ChoiceField(choices=list(EVENTS)),

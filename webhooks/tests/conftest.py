@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from accounts.webhooks.tests.receiver import Receiver
+from webhooks.tests.receiver import Receiver
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Ids of the deliveries whose task was queued (instead of sending messages to the broker)."""
-    from accounts.webhooks import tasks
+    from webhooks import tasks
 
     ids: list[int] = []
     monkeypatch.setattr(tasks.webhook_delivery_send, "delay", ids.append)

@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from accounts.webhooks import services
-from accounts.webhooks.models import WebhookDelivery
-from accounts.webhooks.services import EVENT_BULK_JOB_FINISHED, webhook_event_emit
-from accounts.webhooks.tests.receiver import verify
+from webhooks import services
+from webhooks.models import WebhookDelivery
+from webhooks.services import EVENT_BULK_JOB_FINISHED, webhook_event_emit
+from webhooks.tests.receiver import verify
 
 pytestmark = [
     pytest.mark.postgres,

@@ -8,22 +8,22 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from accounts.webhooks import services
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
-from accounts.webhooks.net import UrlRefused
-from accounts.webhooks.services import (
-    EVENT_ALERT_RAISED,
-    EVENT_BALANCE_LOW,
-    EVENT_BULK_JOB_FINISHED,
-    webhook_event_emit,
-)
-from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
-from accounts.webhooks.tests.receiver import verify
 from config.errors import DomainError
 from credits.selectors import balance_get, price_get
 from credits.services import credits_charge, credits_hold
 from credits.tests.factories import funded_user, new_key
 from products.tests.bulk_helpers import asins, create_job, run_job
+from webhooks import services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.net import UrlRefused
+from webhooks.services import (
+    EVENT_ALERT_RAISED,
+    EVENT_BALANCE_LOW,
+    EVENT_BULK_JOB_FINISHED,
+    webhook_event_emit,
+)
+from webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
+from webhooks.tests.receiver import verify
 
 pytestmark = pytest.mark.django_db
 Status = WebhookDelivery.Status

@@ -3,9 +3,9 @@
 import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.webhooks import services
-from accounts.webhooks.models import WebhookDelivery
-from accounts.webhooks.tests.receiver import verify
+from webhooks import services
+from webhooks.models import WebhookDelivery
+from webhooks.tests.receiver import verify
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

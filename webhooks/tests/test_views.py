@@ -3,10 +3,10 @@ import re
 import pytest
 
 from accounts.tests.factories import UserFactory
-from accounts.webhooks import services
-from accounts.webhooks.models import WebhookDelivery, WebhookEndpoint
-from accounts.webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
-from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
+from webhooks import services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import EVENT_ALERT_RAISED, EVENT_BALANCE_LOW, EVENT_BULK_JOB_FINISHED
+from webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 
 pytestmark = pytest.mark.django_db
 

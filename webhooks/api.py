@@ -1,4 +1,4 @@
-"""The webhooks API: thin views over accounts/webhooks/services.py and selectors.py."""
+"""The webhooks API: thin views over webhooks/services.py and selectors.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.webhooks import selectors, services
-from accounts.webhooks.serializers import (
+from config.exception_handlers import ErrorSerializer
+from config.pagination import Pagination, paginated_response
+from config.types import AuthedRequest
+from webhooks import selectors, services
+from webhooks.serializers import (
     WebhookDeliveryDetailSerializer,
     WebhookDeliveryFilterSerializer,
     WebhookDeliverySerializer,
@@ -18,9 +21,6 @@ from accounts.webhooks.serializers import (
     WebhookEndpointWithSecretSerializer,
     WebhookRotateInputSerializer,
 )
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
 
 TAGS = ["webhooks"]
 NO_INPUT = OpenApiRequest(

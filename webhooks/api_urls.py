@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.webhooks import api
+from webhooks import api
 
 urlpatterns = [
     path("webhooks", api.WebhookEndpointListCreateApi.as_view(), name="webhooks"),

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from accounts.webhooks.net import PinnedAdapter, address_allowed
-from accounts.webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
+from webhooks.net import PinnedAdapter, address_allowed
+from webhooks.tests.addresses import TRANSITION_ADDRESSES_TO_PRIVATE
 
 
 def self_signed(tmp_path, name: str):

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from accounts.webhooks.conf import webhook_settings
 from config.errors import DomainError
+from webhooks.conf import webhook_settings
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

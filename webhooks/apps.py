@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class WebhooksConfig(AppConfig):
-    name = "accounts.webhooks"
+    name = "webhooks"
     label = "webhooks"
     verbose_name = "Webhooks"

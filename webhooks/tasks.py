@@ -1,10 +1,10 @@
-"""Celery tasks of webhooks: thin wrappers that take ids and call accounts/webhooks/services.py."""
+"""Celery tasks of webhooks: thin wrappers that take ids and call webhooks/services.py."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.webhooks import services
+from webhooks import services
 
 # One attempt: name resolution, connect (3 s) and read (10 s) timeouts. The hard limit
 # stays below the attempt's lease (conf.ATTEMPT_LEASE_SECONDS), so a killed attempt's

@@ -18,8 +18,8 @@ import secrets
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
-from accounts.webhooks.conf import webhook_settings
 from core.encryption import fernet
+from webhooks.conf import webhook_settings
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a label, not a secret
 
