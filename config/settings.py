@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "credits",
     "products",
-    "products.watchlists",
+    "watchlists",
     "products.schedules",
     "conversion",
     "billing",
@@ -620,7 +620,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatu
     "webhooks.models.WebhookDelivery.Status"
 )
 
-# --- Watchlists (products/watchlists/) ---------------------------------------------------
+# --- Watchlists (watchlists/) ---------------------------------------------------
 # Items per watchlist, and the CSV import's limits (bytes, rows).
 WATCHLIST_MAX_ITEMS = env.int("WATCHLIST_MAX_ITEMS", default=500)
 WATCHLIST_IMPORT_MAX_BYTES = env.int("WATCHLIST_IMPORT_MAX_BYTES", default=1024 * 1024)
@@ -632,7 +632,7 @@ CELERY_BEAT_SCHEDULE["watchlists-refresh-due"] = {
     "schedule": env.float("WATCHLIST_DISPATCH_INTERVAL", default=60.0),
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {"WatchItemSnapshotStatusEnum": "products.watchlists.models.ItemSnapshot.Status"}
+    {"WatchItemSnapshotStatusEnum": "watchlists.models.ItemSnapshot.Status"}
 )
 # htmx from npm (package.json), served as vendor/htmx/: the job page's live progress.
 STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"))

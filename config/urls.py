@@ -13,7 +13,7 @@ api_v1 = [
     path("credits/", include("credits.api_urls")),
     path("payments/", include("billing.api_urls")),
     path("conversion/", include("conversion.api_urls")),
-    path("", include("products.watchlists.api_urls")),
+    path("", include("watchlists.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("products.schedules.api_urls")),
 ]
@@ -25,7 +25,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("products/", include("products.urls")),
     path("bulk/", include("products.bulk.urls")),
-    path("watchlists/", include("products.watchlists.urls")),
+    path("watchlists/", include("watchlists.urls")),
     path("collections/", include("products.schedules.urls")),
     path("convert/", include("conversion.urls")),
     path("credits/", include("credits.urls")),

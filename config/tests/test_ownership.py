@@ -159,14 +159,14 @@ def _collection_run_results(user: User) -> dict[str, Any]:
 
 
 def _watchlist(user: User) -> dict[str, Any]:
-    from products.watchlists import services
+    from watchlists import services
 
     return {"watchlist_id": services.watchlist_create(user=user, name=f"A's deals {next(_names)}").pk}
 
 
 def _watch_item(user: User) -> dict[str, Any]:
-    from products.watchlists import services
-    from products.watchlists.models import Watchlist
+    from watchlists import services
+    from watchlists.models import Watchlist
 
     params = _watchlist(user)
     watchlist = Watchlist.objects.get(pk=params["watchlist_id"])

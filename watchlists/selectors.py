@@ -12,7 +12,7 @@ from accounts.models import User
 from config.errors import NotFoundError
 from credits.models import Operation
 from credits.selectors import price_get
-from products.watchlists.models import INTERVAL_HOURS, Alert, Interval, ItemSnapshot, WatchItem, Watchlist
+from watchlists.models import INTERVAL_HOURS, Alert, Interval, ItemSnapshot, WatchItem, Watchlist
 
 # A month, for costs: 30 days.
 HOURS_PER_MONTH = 30 * 24

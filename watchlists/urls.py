@@ -1,6 +1,6 @@
 from django.urls import path
 
-from products.watchlists import views
+from watchlists import views
 
 urlpatterns = [
     path("", views.watchlists, name="watchlists-page"),

@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from credits.tests.factories import funded_user
-from products.watchlists import services
-from products.watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
-from products.watchlists.tests.helpers import ASIN
+from watchlists import services
+from watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
+from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
 

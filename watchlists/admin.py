@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin import NoChangeAdminMixin
-from products.watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
+from watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
 
 
 class WatchItemInline(admin.TabularInline[WatchItem, Watchlist]):

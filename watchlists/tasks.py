@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from products.watchlists import services
+from watchlists import services
 
 
 @shared_task(name="watchlists.refresh_due", ignore_result=True, soft_time_limit=50, time_limit=60)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from products.watchlists import api
+from watchlists import api
 
 urlpatterns = [
     path("watchlists", api.WatchlistListCreateApi.as_view(), name="watchlists"),

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from products.watchlists.tests.helpers import KeepaStub, keepa_stub
+from watchlists.tests.helpers import KeepaStub, keepa_stub
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from config.tests.test_csp_browser import sign_in, visit, watch
 from credits.tests.factories import funded_user
-from products.watchlists.models import Alert, ItemSnapshot, Watchlist
-from products.watchlists.tests.helpers import ASIN
+from watchlists.models import Alert, ItemSnapshot, Watchlist
+from watchlists.tests.helpers import ASIN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

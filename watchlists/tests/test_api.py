@@ -11,9 +11,9 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_key_for
 from credits.tests.factories import funded_user
-from products.watchlists import services
-from products.watchlists.models import Alert, WatchItem, Watchlist
-from products.watchlists.tests.helpers import ASIN
+from watchlists import services
+from watchlists.models import Alert, WatchItem, Watchlist
+from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
-from products.watchlists import services
-from products.watchlists.models import Alert
-from products.watchlists.tests.helpers import ASIN
+from watchlists import services
+from watchlists.models import Alert
+from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from products.watchlists.models import Alert, Condition, Interval, ItemSnapshot, WatchItem, Watchlist
-from products.watchlists.selectors import watchlist_cost
+from watchlists.models import Alert, Condition, Interval, ItemSnapshot, WatchItem, Watchlist
+from watchlists.selectors import watchlist_cost
 
 
 class CostSerializer(serializers.Serializer[Any]):

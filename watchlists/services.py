@@ -41,7 +41,7 @@ from products.marketplaces import marketplace_get
 from products.providers import ProviderError
 from products.store import product_record_bytes
 from products.validation import normalize_asin
-from products.watchlists.models import (
+from watchlists.models import (
     Alert,
     Condition,
     ConditionState,
@@ -51,7 +51,7 @@ from products.watchlists.models import (
     Watchlist,
     interval_delta,
 )
-from products.watchlists.selectors import REFRESH_OPERATION, watch_item_count
+from watchlists.selectors import REFRESH_OPERATION, watch_item_count
 from webhooks.services import EVENT_ALERT_RAISED, webhook_event_emit
 
 THRESHOLD_FIELDS = (
@@ -343,7 +343,7 @@ def watchlists_refresh_due(*, now: datetime | None = None, limit: int = 500) -> 
 
     Two dispatchers at once take different rows (``skip_locked``); a missed
     stretch (the beat was down) is refreshed once, and the cadence kept."""
-    from products.watchlists.tasks import watchlist_refresh
+    from watchlists.tasks import watchlist_refresh
 
     now = now or timezone.now()
     due: list[tuple[int, datetime]] = []
@@ -671,7 +671,7 @@ def alert_event_data(alert: Alert, watchlist: Watchlist) -> dict[str, Any]:
 
 
 def _email_later(alert_ids: list[int]) -> None:
-    from products.watchlists.tasks import alerts_email
+    from watchlists.tasks import alerts_email
 
     alerts_email.delay(alert_ids)
 

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.errors import DomainError
 from config.types import AuthedHttpRequest
 from products.bulk.uploads import check_upload_size
-from products.watchlists import selectors, services
-from products.watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
-from products.watchlists.models import Interval, WatchItem, Watchlist
+from watchlists import selectors, services
+from watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
+from watchlists.models import Interval, WatchItem, Watchlist
 
 
 def _watchlist(request: AuthedHttpRequest, watchlist_id: int) -> Watchlist:

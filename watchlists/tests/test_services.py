@@ -14,10 +14,10 @@ from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_charge
 from credits.tests.factories import funded_user
-from products.watchlists import services, tasks
-from products.watchlists.models import Alert, ConditionState, ItemSnapshot, Watchlist
-from products.watchlists.selectors import watchlist_cost
-from products.watchlists.tests.helpers import ASIN
+from watchlists import services, tasks
+from watchlists.models import Alert, ConditionState, ItemSnapshot, Watchlist
+from watchlists.selectors import watchlist_cost
+from watchlists.tests.helpers import ASIN
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

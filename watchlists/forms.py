@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from products.marketplaces import DEFAULT_MARKETPLACE, MARKETPLACES
-from products.watchlists.models import Interval
+from watchlists.models import Interval
 
 
 class WatchlistForm(forms.Form):

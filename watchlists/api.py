@@ -15,9 +15,9 @@ from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 from products.bulk.uploads import check_upload_size, upload_error
-from products.watchlists import selectors, services
-from products.watchlists.models import WatchItem, Watchlist
-from products.watchlists.serializers import (
+from watchlists import selectors, services
+from watchlists.models import WatchItem, Watchlist
+from watchlists.serializers import (
     AlertSerializer,
     AlertsReadInputSerializer,
     AlertsReadSerializer,

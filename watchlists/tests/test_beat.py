@@ -27,9 +27,9 @@ from config.celery import app
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
-from products.watchlists import services
-from products.watchlists.models import Alert, ItemSnapshot
-from products.watchlists.tests.helpers import ASIN
+from watchlists import services
+from watchlists.models import Alert, ItemSnapshot
+from watchlists.tests.helpers import ASIN
 
 pytestmark = [
     pytest.mark.postgres,
@@ -98,7 +98,7 @@ def test_the_alert_fires_once_per_crossing_on_the_beat_schedule(keepa):
 def test_a_refresh_delivered_twice_to_worker_processes_charges_once(keepa, celery_workers):
     """The same refresh message twice (a redelivery), on two real worker processes at once."""
     from products.tests.conftest import KEEPA_KEY
-    from products.watchlists.tasks import watchlist_refresh
+    from watchlists.tasks import watchlist_refresh
 
     env = {
         "PRODUCT_PROVIDERS": "keepa",
