@@ -68,11 +68,11 @@ INSTALLED_APPS = [
     "accounts",
     "credits",
     "products",
-    "products.watchlists",
+    "watchlists",
     "products.schedules",
     "conversion",
     "billing",
-    "accounts.webhooks",
+    "webhooks",
     "analytics",
 ]
 
@@ -596,7 +596,7 @@ CELERY_BEAT_SCHEDULE["schedules-expire-results"] = {
     "task": "schedules.collection_results_expire",
     "schedule": 3600.0,
 }
-# --- Outgoing webhooks to users' systems (accounts/webhooks/conf.py). See docs/webhooks.md. ---
+# --- Outgoing webhooks to users' systems (webhooks/conf.py). See docs/webhooks.md. ---
 # Endpoints must be https on public addresses; this (or DEBUG) also allows http://localhost and
 # http://127.0.0.1 receivers, for development and tests.
 WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
@@ -618,10 +618,10 @@ CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue"] = {
     "schedule": WEBHOOKS_REQUEUE_INTERVAL,
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
-    "accounts.webhooks.models.WebhookDelivery.Status"
+    "webhooks.models.WebhookDelivery.Status"
 )
 
-# --- Watchlists (products/watchlists/) ---------------------------------------------------
+# --- Watchlists (watchlists/) ---------------------------------------------------
 # Items per watchlist, and the CSV import's limits (bytes, rows).
 WATCHLIST_MAX_ITEMS = env.int("WATCHLIST_MAX_ITEMS", default=500)
 WATCHLIST_IMPORT_MAX_BYTES = env.int("WATCHLIST_IMPORT_MAX_BYTES", default=1024 * 1024)
@@ -633,7 +633,7 @@ CELERY_BEAT_SCHEDULE["watchlists-refresh-due"] = {
     "schedule": env.float("WATCHLIST_DISPATCH_INTERVAL", default=60.0),
 }
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {"WatchItemSnapshotStatusEnum": "products.watchlists.models.ItemSnapshot.Status"}
+    {"WatchItemSnapshotStatusEnum": "watchlists.models.ItemSnapshot.Status"}
 )
 # htmx from npm (package.json), served as vendor/htmx/: the job page's live progress.
 STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"))

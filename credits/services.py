@@ -20,7 +20,7 @@ before its account.
 
 Both return the account's low-balance threshold with the new balance, so a
 debit that takes the balance below it is noticed without another query and
-announced to the user's webhooks (``balance.low``, accounts/webhooks).
+announced to the user's webhooks (``balance.low``, webhooks).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.webhooks.services import EVENT_BALANCE_LOW, webhook_event_emit
 from config.errors import ConflictError, DomainError
 from config.metrics import record_ledger_entry
 from credits import selectors
 from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
+from webhooks.services import EVENT_BALANCE_LOW, webhook_event_emit
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -159,14 +159,14 @@ def _collection_run_results(user: User) -> dict[str, Any]:
 
 
 def _watchlist(user: User) -> dict[str, Any]:
-    from products.watchlists import services
+    from watchlists import services
 
     return {"watchlist_id": services.watchlist_create(user=user, name=f"A's deals {next(_names)}").pk}
 
 
 def _watch_item(user: User) -> dict[str, Any]:
-    from products.watchlists import services
-    from products.watchlists.models import Watchlist
+    from watchlists import services
+    from watchlists.models import Watchlist
 
     params = _watchlist(user)
     watchlist = Watchlist.objects.get(pk=params["watchlist_id"])
@@ -175,8 +175,8 @@ def _watch_item(user: User) -> dict[str, Any]:
 
 
 def _webhook_endpoint(user: User) -> dict[str, Any]:
-    from accounts.webhooks import crypto
-    from accounts.webhooks.models import WebhookEndpoint
+    from webhooks import crypto
+    from webhooks.models import WebhookEndpoint
 
     endpoint = WebhookEndpoint.objects.create(
         user=user,
@@ -188,7 +188,7 @@ def _webhook_endpoint(user: User) -> dict[str, Any]:
 
 
 def _webhook_delivery(user: User) -> dict[str, Any]:
-    from accounts.webhooks import services
+    from webhooks import services
 
     endpoint_id = _webhook_endpoint(user)["endpoint_id"]
     return {"delivery_id": services.webhook_endpoint_ping(user=user, endpoint_id=endpoint_id).pk}

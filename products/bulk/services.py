@@ -50,7 +50,6 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.webhooks.services import EVENT_BULK_JOB_FINISHED, webhook_event_emit
 from config.errors import ConflictError
 from credits.selectors import credit_hold_get, price_get
 from credits.services import credits_hold, credits_settle_hold
@@ -68,6 +67,7 @@ from products.bulk.uploads import (
     upload_error,
 )
 from products.models import BulkItem, BulkJob
+from webhooks.services import EVENT_BULK_JOB_FINISHED, webhook_event_emit
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -1,0 +1,262 @@
+"""Watchlist pages: create with a cost preview, items and thresholds, charts, CSV import, notifications."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from credits.tests.factories import funded_user
+from watchlists import services
+from watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
+from watchlists.tests.helpers import ASIN
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user():
+    return funded_user(credits=100)
+
+
+@pytest.fixture
+def client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def no_inline_scripts(html: str) -> bool:
+    scripts = re.findall(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", html, flags=re.S)
+    inline = [
+        body for attrs, body in scripts if "src=" not in attrs and 'type="application/json"' not in attrs
+    ]
+    return not any(body.strip() for body in inline) and not re.search(r"\son[a-z]+=", html)
+
+
+def test_the_nav_links_to_watchlists(client):
+    assert 'href="/watchlists/"' in client.get("/watchlists/").content.decode()
+
+
+def test_create_shows_the_cost_first_then_saves(client, user):
+    preview = client.post(
+        "/watchlists/", {"name": "Deals", "interval": "hourly", "preview": "1", "items": "4"}
+    )
+    assert preview.status_code == 200
+    assert not Watchlist.objects.exists()
+    assert "2,880 credits a month" in preview.content.decode()
+    created = client.post("/watchlists/", {"name": "Deals", "interval": "hourly"})
+    watchlist = Watchlist.objects.get(user=user)
+    assert created.status_code == 302
+    assert created["Location"] == f"/watchlists/{watchlist.pk}/"
+    page = client.get("/watchlists/")
+    assert "Deals" in page.content.decode()
+    assert no_inline_scripts(page.content.decode())
+    duplicate = client.post("/watchlists/", {"name": "Deals", "interval": "daily"})
+    assert duplicate.status_code == 400
+    assert "already have a watchlist" in duplicate.content.decode()
+
+
+def test_the_cost_partial_is_computed_on_the_server(client):
+    response = client.get("/watchlists/cost", {"interval": "every_6h", "items": "3"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="cost-preview"' in html
+    assert "360 credits a month" in html
+
+
+def test_edit_previews_the_new_interval_cost_before_saving(client, user):
+    watchlist = services.watchlist_create(user=user, name="W", interval="daily")
+    services.watch_item_add(watchlist=watchlist, asin=ASIN)
+    services.watch_item_add(watchlist=watchlist, asin="B0TESTKEE2")
+    preview = client.post(
+        f"/watchlists/{watchlist.pk}/edit", {"name": "W", "interval": "hourly", "preview": "1"}
+    )
+    assert "1,440 credits a month" in preview.content.decode()
+    assert Watchlist.objects.get(pk=watchlist.pk).interval == "daily"
+    saved = client.post(f"/watchlists/{watchlist.pk}/edit", {"name": "W2", "interval": "hourly"})
+    assert saved.status_code == 302
+    assert Watchlist.objects.get(pk=watchlist.pk).interval == "hourly"
+
+
+def test_add_items_with_thresholds_and_see_errors(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    ok = client.post(
+        f"/watchlists/{watchlist.pk}/items/add",
+        {"asin": ASIN.lower(), "marketplace": "US", "price_below": "19.99", "alert_out_of_stock": "on"},
+    )
+    assert ok.status_code == 302
+    item = WatchItem.objects.get(watchlist=watchlist)
+    assert item.price_below == Decimal("19.99")
+    assert item.alert_out_of_stock
+    bad = client.post(f"/watchlists/{watchlist.pk}/items/add", {"asin": "NOPE", "marketplace": "US"})
+    assert bad.status_code == 400
+    assert "exactly 10 characters" in bad.content.decode()
+    no_seller = client.post(
+        f"/watchlists/{watchlist.pk}/items/add",
+        {"asin": "B0TESTKEE2", "marketplace": "US", "alert_buy_box_won": "on"},
+    )
+    assert no_seller.status_code == 400
+    assert "need your seller id" in no_seller.content.decode()
+    detail = client.get(f"/watchlists/{watchlist.pk}/")
+    assert ASIN in detail.content.decode()
+    assert no_inline_scripts(detail.content.decode())
+
+
+def test_csv_import_on_the_page_reports_each_bad_row(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    upload = SimpleUploadedFile(
+        "l.csv", f"asin,marketplace,price_below\n{ASIN},US,10\nBAD,US,\nB0TESTKEE2,US,-1\n".encode()
+    )
+    response = client.post(f"/watchlists/{watchlist.pk}/import", {"file": upload})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "1 added, 0 updated, 2 rows with errors" in html
+    assert re.search(r"<td>3</td><td><code>BAD</code></td>", html)
+    assert "a price must be above 0" in html
+    assert WatchItem.objects.filter(watchlist=watchlist).count() == 1
+    binary = client.post(
+        f"/watchlists/{watchlist.pk}/import", {"file": SimpleUploadedFile("x.csv", b"\x00\x00\x01")}
+    )
+    assert binary.status_code == 400
+    assert "Nothing was imported" in binary.content.decode()
+
+
+def test_a_csv_over_the_size_limit_is_refused_on_the_page(client, user, settings):
+    settings.WATCHLIST_IMPORT_MAX_BYTES = 100
+    watchlist = services.watchlist_create(user=user, name="W")
+    upload = SimpleUploadedFile("big.csv", b"asin\n" + f"{ASIN}\n".encode() * 20)
+
+    response = client.post(f"/watchlists/{watchlist.pk}/import", {"file": upload})
+
+    assert response.status_code == 413
+    assert "the limit is" in response.content.decode()
+    assert not WatchItem.objects.filter(watchlist=watchlist).exists()
+
+
+def test_item_page_draws_history_charts_from_stored_refreshes(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
+    start = timezone.now() - timedelta(hours=3)
+    for hour, (price, rank) in enumerate([("25.00", 1500), ("19.50", 1200), (None, None)]):
+        ItemSnapshot.objects.create(
+            item=item,
+            slot=start + timedelta(hours=hour),
+            taken_at=start + timedelta(hours=hour),
+            status="ok",
+            currency="USD" if price else "",
+            price=Decimal(price) if price else None,
+            sales_rank=rank,
+            in_stock=bool(price),
+        )
+    ItemSnapshot.objects.create(
+        item=item, slot=start + timedelta(hours=4), status="skipped", error_message="Not enough credits"
+    )
+    page = client.get(f"/watchlists/{watchlist.pk}/items/{item.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert no_inline_scripts(html)
+    assert 'src="/static/watchlists/watchlists.js"' in html
+    assert "vendor/chartjs/chart.umd.js" in html
+    data = json.loads(
+        re.search(
+            r'<script id="watch-history-data" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert data["currency"] == "USD"
+    assert [p[1] for p in data["price"]] == ["25.00", "19.50", None]
+    assert [p[1] for p in data["rank"]] == [1500, 1200, None]
+    assert 'id="price-chart"' in html
+    assert 'id="rank-chart"' in html
+    assert "Not enough credits" in html
+
+
+def test_thresholds_edit_and_delete(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
+    saved = client.post(
+        f"/watchlists/{watchlist.pk}/items/{item.pk}/",
+        {"rank_worse_than": "5000", "buy_box_seller_id": "a1b2"},
+    )
+    assert saved.status_code == 302
+    item.refresh_from_db()
+    assert item.rank_worse_than == 5000
+    assert item.buy_box_seller_id == "A1B2"
+    assert client.post(f"/watchlists/{watchlist.pk}/items/{item.pk}/delete").status_code == 302
+    assert not WatchItem.objects.filter(pk=item.pk).exists()
+    assert client.post(f"/watchlists/{watchlist.pk}/delete").status_code == 302
+    assert not Watchlist.objects.filter(pk=watchlist.pk).exists()
+
+
+def test_another_users_pages_are_404(client):
+    other = funded_user(credits=0)
+    theirs = services.watchlist_create(user=other, name="Theirs")
+    item = services.watch_item_add(watchlist=theirs, asin=ASIN)
+    alert = Alert.objects.create(
+        user=other,
+        item=item,
+        watchlist_name="Theirs",
+        asin=ASIN,
+        marketplace="US",
+        condition="price_below",
+        crossing=1,
+        message="theirs",
+    )
+    for method, url in [
+        ("get", f"/watchlists/{theirs.pk}/"),
+        ("get", f"/watchlists/{theirs.pk}/edit"),
+        ("post", f"/watchlists/{theirs.pk}/delete"),
+        ("post", f"/watchlists/{theirs.pk}/items/add"),
+        ("post", f"/watchlists/{theirs.pk}/import"),
+        ("get", f"/watchlists/{theirs.pk}/items/{item.pk}/"),
+        ("post", f"/watchlists/{theirs.pk}/items/{item.pk}/delete"),
+    ]:
+        assert getattr(client, method)(url).status_code == 404, url
+    assert client.post("/watchlists/notifications/read", {"alert": alert.pk}).status_code == 404
+    assert Watchlist.objects.filter(pk=theirs.pk).exists()
+    assert Alert.objects.get(pk=alert.pk).read_at is None
+
+
+def test_notifications_list_read_and_unread(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
+    first, second = (
+        Alert.objects.create(
+            user=user,
+            item=item,
+            watchlist_name="W",
+            asin=ASIN,
+            marketplace="US",
+            condition="price_below",
+            crossing=n,
+            message=f"{ASIN} (US): alert number {n}",
+        )
+        for n in (1, 2)
+    )
+    page = client.get("/watchlists/notifications/")
+    html = page.content.decode()
+    assert "2 unread" in html
+    assert "alert number 1" in html
+    assert no_inline_scripts(html)
+    assert client.post("/watchlists/notifications/read", {"alert": first.pk}).status_code == 302
+    first.refresh_from_db()
+    assert first.read_at is not None
+    unread = client.get("/watchlists/notifications/?unread=1").content.decode()
+    assert "alert number 2" in unread
+    assert "alert number 1" not in unread
+    client.post("/watchlists/notifications/read")
+    second.refresh_from_db()
+    assert second.read_at is not None
+    assert "0 unread" in client.get("/watchlists/notifications/").content.decode()
+
+
+def test_pages_need_login():
+    response = Client().get("/watchlists/")
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
