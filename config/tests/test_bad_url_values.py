@@ -39,7 +39,17 @@ BAD_VALUES = {
 # In an <int:...> parameter 10,000 digits pass the route's pattern (and stop at Python's
 # 4,300-digit limit); the other kinds are refused by the pattern before any view.
 INT_BAD_VALUES = {**BAD_VALUES, "long": "9" * 10_000}
-PROJECT_PACKAGES = ("accounts", "analytics", "billing", "config", "conversion", "credits", "products")
+PROJECT_PACKAGES = (
+    "accounts",
+    "analytics",
+    "billing",
+    "config",
+    "conversion",
+    "credits",
+    "products",
+    "watchlists",
+    "webhooks",
+)
 # The admin's changelist reads these itself; any other name is a lookup it refuses.
 ADMIN_QUERY_NAMES = frozenset({"q", "o", "p"})
 # Read by Django's and allauth's sign-in views.
