@@ -38,10 +38,10 @@ from django.utils import timezone
 
 from accounts.webhooks.services import EVENT_BALANCE_LOW, webhook_event_emit
 from config.errors import ConflictError, DomainError
-from config.metrics import record_ledger_entry
 from credits import selectors
 from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
+from monitoring.metrics import record_ledger_entry
 
 if TYPE_CHECKING:
     from accounts.models import User

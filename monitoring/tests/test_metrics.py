@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory, api_key_for
 from billing.tests.stripe_fakes import WEBHOOK_SECRET, event, new_id, post_event
-from config.metrics import platform_metric_names
 from credits.models import CreditAccount
 from credits.tests.factories import funded_user
+from monitoring.metrics import platform_metric_names
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ Two kinds:
   webhook events, rate-limiter waits, Celery tasks. Services call the small
   ``record_*`` helpers below with one line. Under gunicorn or a Celery prefork
   pool, ``PROMETHEUS_MULTIPROC_DIR`` makes every process write its values to
-  files there, and ``/metrics`` adds them up (``config.metrics_view``).
+  files there, and ``/metrics`` adds them up (``monitoring.metrics_view``).
 - **Read at scrape time** (``ScrapeTimeCollector``): state that lives in
   Redis or the database and is the same whichever process is asked: circuit
   breakers, the bulk backlog, FNSKU conversions by status and confidence band,
