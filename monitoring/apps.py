@@ -16,6 +16,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from monitoring.metrics import instrument_connection
+        from monitoring.metrics import instrument_connection, register_celery_queues
 
         connection_created.connect(instrument_connection, dispatch_uid="apip-db-metrics")
+        register_celery_queues()
