@@ -52,9 +52,9 @@ from billing.errors import (
 )
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
 from config.errors import ConflictError, NotFoundError
-from config.metrics import record_webhook_event
 from credits.models import LedgerEntry
 from credits.services import credits_grant, credits_reverse
+from monitoring.metrics import record_webhook_event
 
 if TYPE_CHECKING:
     from accounts.models import User

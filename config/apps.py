@@ -1,16 +1,15 @@
-"""The project's own app: monitoring wiring (database metrics) and the back office's template tags."""
+"""config as an installed app only for its operations commands (envvars, dbbackup, dbrestore).
+
+They document and back up what config/settings.py configures (config/envvars.py,
+config/backup.py), so they stay next to it. The app has no models, migrations or
+templates; monitoring, which it used to register under the label "monitoring",
+is the ``monitoring`` app now.
+"""
 
 from django.apps import AppConfig
 
 
-class MonitoringConfig(AppConfig):
+class OperationsConfig(AppConfig):
     name = "config"
-    label = "monitoring"
-    verbose_name = "Monitoring"
-
-    def ready(self) -> None:
-        from django.db.backends.signals import connection_created
-
-        from config.metrics import instrument_connection
-
-        connection_created.connect(instrument_connection, dispatch_uid="apip-db-metrics")
+    label = "config"
+    verbose_name = "Operations"

@@ -31,7 +31,7 @@ def ping() -> str:
 
 # --- Monitoring: task metrics, request ids, logging ---------------------------------------------
 # A task's log lines carry the id of the request that enqueued it (a message
-# header), its run is counted and timed (config/metrics.py), and a worker given
+# header), its run is counted and timed (monitoring/metrics.py), and a worker given
 # CELERY_METRICS_PORT serves its pool's metrics there (PROMETHEUS_MULTIPROC_DIR
 # shared by the pool's processes, emptied when the worker starts).
 
@@ -74,7 +74,7 @@ def _task_finished_signal(
     task_id: str | None = None, task: Any = None, state: str | None = None, **kwargs: Any
 ) -> None:
     from config.logging import request_id_var
-    from config.metrics import CELERY_TASK_SECONDS, CELERY_TASKS
+    from monitoring.metrics import CELERY_TASK_SECONDS, CELERY_TASKS
 
     name = getattr(task, "name", None) or "unknown"
     CELERY_TASKS.labels(name, (state or "unknown").lower()).inc()

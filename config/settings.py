@@ -74,11 +74,17 @@ INSTALLED_APPS = [
     "billing",
     "webhooks",
     "analytics",
+    # /metrics, /health, database metrics (django_db_*).
+    "monitoring",
+    # config itself only for its operations commands (envvars, dbbackup, dbrestore).
+    "config.apps.OperationsConfig",
 ]
 
 MIDDLEWARE = [
     # Request count, status and latency for the alerts and the dashboard (django-prometheus's series).
-    "config.metrics_middleware.RequestMetricsMiddleware",
+    "monitoring.metrics_middleware.RequestMetricsMiddleware",
+    # Every request gets an id (X-Request-ID, echoed back) that its log lines and tasks carry.
+    "config.logging.RequestIdMiddleware",
     # 414 in the API's error shape for a URL over MAX_URL_LENGTH (config/request_limits.py).
     "config.request_limits.UrlLengthMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -639,7 +645,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 STATICFILES_DIRS.append(("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"))
 
 # --- Monitoring: metrics, logs ---------------------------------------------------------------
-# Read by config/metrics.py, config/metrics_view.py and config/logging.py.
+# Read by monitoring/metrics.py, monitoring/metrics_view.py and config/logging.py.
 
 # /metrics is restricted by a bearer token (Authorization: Bearer <token>) and/or the
 # scrapers' networks (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); either admits. With neither
@@ -689,13 +695,6 @@ PROMETHEUS_LATENCY_BUCKETS = (
 # Cache hits and misses (django_cache_*), with django-redis unchanged underneath.
 if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
     CACHES["default"]["BACKEND"] = "django_prometheus.cache.backends.redis.RedisCache"
-# Database metrics (django_db_*) and the back office's template tags.
-INSTALLED_APPS.append("config.apps.MonitoringConfig")
-# Every request gets an id (X-Request-ID, echoed back) that its log lines and tasks carry.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("config.metrics_middleware.RequestMetricsMiddleware") + 1,
-    "config.logging.RequestIdMiddleware",
-)
 # The chain of API calls that carry an API key (config/handlers.py): no static files,
 # sessions, CSRF, auth middleware, messages, allauth or htmx, which such a call never uses.
 BROWSER_ONLY_MIDDLEWARE = frozenset(

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from config import api_docs, health, metrics_view
+from config import api_docs
+from monitoring import health, metrics_view
 
 handler404 = "config.exception_handlers.not_found"
 handler500 = "config.exception_handlers.server_error"

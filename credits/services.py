@@ -37,10 +37,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import ConflictError, DomainError
-from config.metrics import record_ledger_entry
 from credits import selectors
 from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
+from monitoring.metrics import record_ledger_entry
 from webhooks.services import EVENT_BALANCE_LOW, webhook_event_emit
 
 if TYPE_CHECKING:

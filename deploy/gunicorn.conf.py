@@ -28,7 +28,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
 # --- Metrics of all workers (prometheus_client multiprocess mode) -----------------------------
 # Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and
-# /metrics (config/metrics_view.py) adds up every worker's files, so a scrape
+# /metrics (monitoring/metrics_view.py) adds up every worker's files, so a scrape
 # sees the whole server whichever worker answers it. Set before any worker
 # imports prometheus_client; one directory per server (its master's pid unless
 # set), emptied at start so a restart does not count an earlier run twice.

@@ -5,8 +5,8 @@ products/conf.py and ``PROVIDER_RATE_LIMITS``.
 
 from __future__ import annotations
 
-from config import metrics
 from core.ratelimit import RateLimitExceeded, TokenBucket
+from monitoring import metrics
 from products import conf
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from accounts.models import User
-from config.metrics import record_lookup
 from core.shared_state import redis_client, shared_key
 from credits.errors import InsufficientCredits
 from credits.metering import Claim, ReplayClaim, Unkeyed, metered
+from monitoring.metrics import record_lookup
 from products import conf
 from products.marketplaces import Marketplace, marketplace_get
 from products.models import LookupLog

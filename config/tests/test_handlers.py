@@ -93,7 +93,7 @@ def test_the_short_chain_leaves_out_only_what_a_key_never_uses(settings):
     assert chain == [m for m in settings.MIDDLEWARE if m in chain]  # same order
     assert set(settings.MIDDLEWARE) - set(chain) == settings.BROWSER_ONLY_MIDDLEWARE
     for kept in (
-        "config.metrics_middleware.RequestMetricsMiddleware",
+        "monitoring.metrics_middleware.RequestMetricsMiddleware",
         "config.logging.RequestIdMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "config.csp.CSPMiddleware",

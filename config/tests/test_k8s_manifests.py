@@ -21,8 +21,8 @@ import yaml
 from django.test import override_settings
 from django.urls import resolve
 
-from config import health, metrics_view
 from config.envvars import settings_env_vars
+from monitoring import health, metrics_view
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 K8S_DIR = BASE_DIR / "deploy" / "k8s"

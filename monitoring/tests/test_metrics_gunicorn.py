@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tests.factories import api_key_for
 from config.tests.gunicorn import gunicorn, production_environment
-from config.tests.promtool import promtool
 from credits.tests.factories import funded_user
+from monitoring.tests.promtool import promtool
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 WORKERS = 3

@@ -3,8 +3,10 @@
 ``/health`` answers as long as the process serves requests and touches nothing
 else, so a slow database never gets a healthy pod killed. ``/health/ready``
 checks each dependency the platform needs to do useful work and says which one
-failed. It also reports each configured provider's circuit breaker
-(``providers``) without counting it against readiness: with a provider's
+failed. It also adds what the apps registered as readiness reports
+(``monitoring.registry.register_readiness_report``), which inform without
+counting against readiness: products adds each configured provider's circuit
+breaker (``providers``, products/collectors.py). With a provider's
 circuit open the platform still serves cached and stored products and falls
 back to the next provider, and taking every pod out of the load balancer
 because an upstream is down would turn a partial outage into a full one.
@@ -24,6 +26,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
+
+from monitoring.registry import readiness_reports
 
 
 def check_database() -> None:
@@ -82,23 +86,7 @@ def readiness(request: HttpRequest) -> JsonResponse:
             "status": "ok" if ready else "unavailable",
             "failed": failed,
             "checks": checks,
-            "providers": provider_circuits(),
+            **{key: report() for key, report in readiness_reports().items()},
         },
         status=200 if ready else 503,
     )
-
-
-def provider_circuits() -> dict[str, dict[str, object]]:
-    """Each configured provider's circuit (closed, open, half_open); informational only."""
-    from products.providers import provider_status
-
-    try:
-        return {
-            name: {"circuit": status["circuit"], "configured": status["configured"]}
-            for name, status in provider_status().items()
-        }
-    except Exception as exc:  # Redis down: the cache check already fails readiness
-        from products import conf
-
-        error = f"{type(exc).__name__}: {exc}"
-        return {name: {"circuit": "unknown", "error": error} for name in conf.product_providers()}

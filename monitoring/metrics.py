@@ -6,15 +6,20 @@ Two kinds:
   webhook events, rate-limiter waits, Celery tasks. Services call the small
   ``record_*`` helpers below with one line. Under gunicorn or a Celery prefork
   pool, ``PROMETHEUS_MULTIPROC_DIR`` makes every process write its values to
-  files there, and ``/metrics`` adds them up (``config.metrics_view``).
+  files there, and ``/metrics`` adds them up (``monitoring.metrics_view``).
 - **Read at scrape time** (``ScrapeTimeCollector``): state that lives in
-  Redis or the database and is the same whichever process is asked: circuit
-  breakers, the bulk backlog, FNSKU conversions by status and confidence band,
-  the Celery queue length and the ledger reconciliation. Each is computed at
-  most once per ``METRICS_DB_TTL`` seconds across all processes (kept in the
-  shared cache), so several scrapers and pods do not multiply the queries.
-  Apps that are not installed, or whose tables are not migrated yet, are
-  skipped (``apip_collector_up{collector}`` says which ones answered).
+  Redis or the database and is the same whichever process is asked. Each app
+  registers its own collector with ``monitoring.registry`` from its
+  ``AppConfig.ready()``: products the circuit breakers and the bulk backlog
+  (products/collectors.py), conversion the FNSKU conversions by status and
+  confidence band (conversion/collectors.py), credits the ledger
+  reconciliation (credits/collectors.py); monitoring itself the Celery queue
+  length (below). A collector given a TTL setting (``METRICS_DB_TTL``,
+  ``METRICS_RECONCILIATION_TTL``) is computed at most once per that many
+  seconds across all processes (kept in the shared cache), so several
+  scrapers and pods do not multiply the queries. Apps that are not installed
+  register nothing; a collector whose tables are not migrated yet answers
+  ``None`` (``apip_collector_up{collector}`` says which ones answered).
 
 Upstream HTTP calls are counted by products/providers/http.py
 (``products_upstream_requests_total{provider,operation,outcome}`` and
@@ -35,7 +40,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from core.confidence import CONFIDENCE_BANDS
+from monitoring.registry import collectors, register_collector
 
 logger = logging.getLogger(__name__)
 
@@ -201,63 +206,6 @@ def _cached(key: str, ttl: float, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def _model(app_label: str, model_name: str) -> Any:
-    """The model if its app is installed and its table exists, else None."""
-    from django.apps import apps
-
-    if not apps.is_installed(app_label):
-        return None
-    try:
-        model = apps.get_model(app_label, model_name, require_ready=False)
-    except LookupError:
-        return None
-    if model._meta.db_table not in _table_names():
-        return None
-    return model
-
-
-def _table_names() -> set[str]:
-    with connection.cursor() as cursor:
-        return set(connection.introspection.table_names(cursor))
-
-
-def circuit_states() -> dict[str, str]:
-    from products.providers import provider_status
-
-    return {name: str(status["circuit"]) for name, status in provider_status().items()}
-
-
-def bulk_counts() -> dict[str, dict[str, int]] | None:
-    from django.db.models import Count
-
-    item_model = _model("products", "BulkItem")
-    job_model = _model("products", "BulkJob")
-    if item_model is None or job_model is None:
-        return None
-    items = item_model.objects.values_list("status").annotate(n=Count("id")).order_by()
-    jobs = job_model.objects.values_list("status").annotate(n=Count("id")).order_by()
-    return {"items": dict(items), "jobs": dict(jobs)}
-
-
-def conversion_counts() -> list[tuple[str, str, int]] | None:
-    from django.db.models import Case, CharField, Count, Value, When
-
-    model = _model("conversion", "Conversion")
-    if model is None:
-        return None
-    whens = [When(confidence__gte=band.low, then=Value(band.metric_label)) for band in CONFIDENCE_BANDS]
-    band = Case(*whens, default=Value("none"), output_field=CharField())
-    rows = model.objects.annotate(band=band).values_list("status", "band").annotate(n=Count("id")).order_by()
-    return [(status, band_label, n) for status, band_label, n in rows]
-
-
-def reconciliation() -> dict[str, int]:
-    from credits.selectors import accounts_out_of_balance
-
-    out = accounts_out_of_balance()
-    return {"accounts": len(out), "difference": sum(abs(a.difference) for a in out)}
-
-
 def celery_queue_lengths() -> dict[str, int] | None:
     """Messages waiting in the Redis broker's queues (other brokers: not measured here)."""
     from django.conf import settings
@@ -274,111 +222,59 @@ def celery_queue_lengths() -> dict[str, int] | None:
         client.close()
 
 
+def celery_queue_families(queues: dict[str, int]) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "apip_celery_queue_length", "Messages waiting in the broker, by queue.", labels=["queue"]
+    )
+    for queue, length in sorted(queues.items()):
+        family.add_metric([queue], length)
+    yield family
+
+
+def register_celery_queues() -> None:
+    register_collector(
+        "celery_queues",
+        celery_queue_lengths,
+        celery_queue_families,
+        metric_names=["apip_celery_queue_length"],
+    )
+
+
 class ScrapeTimeCollector(Collector):
-    """Gauges computed when /metrics is scraped (see the module's docstring)."""
+    """Gauges computed when /metrics is scraped: each registered collector's (see the module's docstring)."""
 
     def collect(self) -> Iterator[Metric]:
         from django.conf import settings
 
-        ttl = settings.METRICS_DB_TTL
         up = GaugeMetricFamily(
             "apip_collector_up",
             "1 when a scrape-time collector answered, 0 when it failed or its app's tables are missing.",
             labels=["collector"],
         )
-
-        def run(name: str, compute: Callable[[], Any], cache_ttl: float | None) -> Any:
+        for collector in collectors():
+            ttl = None if collector.ttl_setting is None else getattr(settings, collector.ttl_setting)
             try:
-                value = compute() if cache_ttl is None else _cached(name, cache_ttl, compute)
+                value = (
+                    collector.compute() if ttl is None else _cached(collector.name, ttl, collector.compute)
+                )
+                families = [] if value is None else list(collector.families(value))
             except Exception as exc:  # one broken source must not fail the whole scrape
-                logger.warning("metrics collector %s failed: %s: %s", name, type(exc).__name__, exc)
-                up.add_metric([name], 0)
-                return None
-            up.add_metric([name], 0 if value is None else 1)
-            return value
-
-        circuits = run("circuits", circuit_states, None)
-        if circuits is not None:
-            family = GaugeMetricFamily(
-                "apip_provider_circuit_state",
-                "Circuit breaker of each configured provider: 1 for its state (closed, open, half_open).",
-                labels=["provider", "state"],
-            )
-            for provider, current in sorted(circuits.items()):
-                for state in ("closed", "open", "half_open"):
-                    family.add_metric([provider, state], 1 if current == state else 0)
-            yield family
-
-        bulk = run("bulk", bulk_counts, ttl)
-        if bulk is not None:
-            items = GaugeMetricFamily(
-                "apip_bulk_items", "Bulk job items by status (all jobs).", labels=["status"]
-            )
-            for status in ("pending", "claimed", "succeeded", "failed", "cancelled", "invalid"):
-                items.add_metric([status], bulk["items"].get(status, 0))
-            yield items
-            yield GaugeMetricFamily(
-                "apip_bulk_backlog_items",
-                "Bulk job items waiting or being worked on (pending and claimed).",
-                value=bulk["items"].get("pending", 0) + bulk["items"].get("claimed", 0),
-            )
-            jobs = GaugeMetricFamily("apip_bulk_jobs", "Bulk jobs by status.", labels=["status"])
-            for status in ("queued", "running", "completed", "failed", "cancelled"):
-                jobs.add_metric([status], bulk["jobs"].get(status, 0))
-            yield jobs
-
-        conversions = run("conversions", conversion_counts, ttl)
-        if conversions is not None:
-            family = GaugeMetricFamily(
-                "apip_fnsku_conversions",
-                "FNSKU conversions logged, by status and confidence band (none: no confidence).",
-                labels=["status", "confidence_band"],
-            )
-            for status, band, count in sorted(conversions):
-                family.add_metric([status, band], count)
-            yield family
-
-        queues = run("celery_queues", celery_queue_lengths, None)
-        if queues is not None:
-            family = GaugeMetricFamily(
-                "apip_celery_queue_length", "Messages waiting in the broker, by queue.", labels=["queue"]
-            )
-            for queue, length in sorted(queues.items()):
-                family.add_metric([queue], length)
-            yield family
-
-        recon = run("reconciliation", reconciliation, settings.METRICS_RECONCILIATION_TTL)
-        if recon is not None:
-            yield GaugeMetricFamily(
-                "apip_credits_accounts_out_of_balance",
-                "Credit accounts whose balance differs from their ledger entries' sum (or is negative).",
-                value=recon["accounts"],
-            )
-            yield GaugeMetricFamily(
-                "apip_credits_reconciliation_difference",
-                "Sum over those accounts of |balance - sum of ledger entries|, in credits.",
-                value=recon["difference"],
-            )
+                logger.warning("metrics collector %s failed: %s: %s", collector.name, type(exc).__name__, exc)
+                up.add_metric([collector.name], 0)
+                continue
+            up.add_metric([collector.name], 0 if value is None else 1)
+            yield from families
         yield up
 
 
-# Names this module exports (with the _total/_bucket/... suffixes Prometheus adds), for tests.
-SCRAPE_TIME_METRICS = (
-    "apip_collector_up",
-    "apip_provider_circuit_state",
-    "apip_bulk_items",
-    "apip_bulk_backlog_items",
-    "apip_bulk_jobs",
-    "apip_fnsku_conversions",
-    "apip_celery_queue_length",
-    "apip_credits_accounts_out_of_balance",
-    "apip_credits_reconciliation_difference",
-)
+def scrape_time_metric_names() -> set[str]:
+    """``apip_collector_up`` and the families of every registered collector."""
+    return {"apip_collector_up"}.union(*(collector.metric_names for collector in collectors()))
 
 
 def platform_metric_names() -> set[str]:
-    """Every series name this module (and the upstream client) can export."""
-    names: set[str] = set(SCRAPE_TIME_METRICS) | set(EXTERNAL_METRICS)
+    """Every series name this module, the registered collectors and the upstream client can export."""
+    names: set[str] = scrape_time_metric_names() | set(EXTERNAL_METRICS)
     for metric in (
         LOOKUPS,
         LOOKUP_SECONDS,

@@ -10,9 +10,10 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory, api_key_for
 from billing.tests.stripe_fakes import WEBHOOK_SECRET, event, new_id, post_event
-from config.metrics import platform_metric_names
 from credits.models import CreditAccount
 from credits.tests.factories import funded_user
+from monitoring import registry
+from monitoring.metrics import platform_metric_names
 
 pytestmark = pytest.mark.django_db
 
@@ -171,11 +172,38 @@ def test_fnsku_conversions_are_counted_by_status_and_confidence_band(client):
     assert value(samples, "apip_fnsku_conversions", status="not_found", confidence_band="none") == 1
 
 
-def test_every_platform_series_is_declared_in_config_metrics(client):
+def test_every_platform_series_is_declared_in_monitoring_metrics_or_a_registered_collector(client):
     samples = scrape(client)
     exported = {name for name, _ in samples if name.startswith("apip_")}
 
     assert exported <= platform_metric_names()
+
+
+def test_each_app_registers_its_own_scrape_time_collectors():
+    assert [collector.name for collector in registry.collectors()] == [
+        "reconciliation",  # credits
+        "circuits",  # products
+        "bulk",  # products
+        "conversions",  # conversion
+        "celery_queues",  # monitoring
+    ]
+    assert list(registry.readiness_reports()) == ["providers"]
+
+
+def test_a_failing_collector_is_reported_down_and_the_others_still_answer(client, monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("source unavailable")
+
+    def families(value):
+        raise AssertionError("not called for a failed collector")
+
+    monkeypatch.setitem(
+        registry._collectors, "broken", registry.ScrapeCollector("broken", broken, families, ("apip_broken",))
+    )
+    samples = scrape(client)
+
+    assert samples[("apip_collector_up", (("collector", "broken"),))] == 0
+    assert samples[("apip_collector_up", (("collector", "circuits"),))] == 1
 
 
 # --- Restriction -------------------------------------------------------------------------

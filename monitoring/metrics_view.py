@@ -30,7 +30,7 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from config.errors import error_body
-from config.metrics import ScrapeTimeCollector
+from monitoring.metrics import ScrapeTimeCollector
 
 
 class _ProcessRegistry(Collector):

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from accounts.tests.factories import UserFactory, api_key_for
-from config.tests.test_metrics import scrape, value
+from monitoring.tests.test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -35,5 +35,5 @@ def test_requests_are_counted_by_view_status_and_timed(client):
 
 
 def test_the_metrics_middleware_runs_first_so_latency_covers_the_whole_chain():
-    assert settings.MIDDLEWARE[0] == "config.metrics_middleware.RequestMetricsMiddleware"
+    assert settings.MIDDLEWARE[0] == "monitoring.metrics_middleware.RequestMetricsMiddleware"
     assert not [name for name in settings.MIDDLEWARE if name.startswith("django_prometheus.middleware")]

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config import health
+from monitoring import health
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ import prometheus_client
 import pytest
 import yaml
 
-from config.metrics import platform_metric_names
-from config.tests.promtool import promtool
+from monitoring.metrics import platform_metric_names
+from monitoring.tests.promtool import promtool
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PROMETHEUS = BASE_DIR / "deploy" / "prometheus"
