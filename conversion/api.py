@@ -1,4 +1,3 @@
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -9,8 +8,10 @@ from config.errors import NotFoundError
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
-from conversion import selectors, services
+from conversion import selectors
 from conversion.bulk import BULK_KIND
+from conversion.convert import conversion_body, fnsku_convert
+from conversion.feedback import conversion_feedback
 from conversion.serializers import (
     ConversionBulkInputSerializer,
     ConversionBulkUploadSerializer,
@@ -25,7 +26,12 @@ from conversion.serializers import (
     SpApiConnectionOutputSerializer,
     SyncInputSerializer,
 )
-from conversion.tasks import fba_inventory_sync_task
+from conversion.sources import (
+    fba_inventory_sync_queue,
+    inventory_report_import,
+    spapi_connection_delete,
+    spapi_connection_set,
+)
 from core.parsers import BoundedJSONParser
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
@@ -63,7 +69,7 @@ class ConvertApi(APIView):
     def post(self, request: AuthedRequest) -> Response:
         serializer = ConvertInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.fnsku_convert(
+        result = fnsku_convert(
             user=request.user,
             idempotency_key=request.headers.get("Idempotency-Key"),
             **serializer.validated_data,
@@ -88,14 +94,14 @@ class ConversionListApi(APIView):
 
 class _ConversionRowSerializer(ConversionOutputSerializer):
     def to_representation(self, instance: object) -> dict[str, object]:
-        return services.conversion_body(instance)  # type: ignore[arg-type]
+        return conversion_body(instance)  # type: ignore[arg-type]
 
 
 class ConversionDetailApi(APIView):
     @extend_schema(operation_id="conversion_retrieve", tags=TAGS, responses=ConversionOutputSerializer)
     def get(self, request: AuthedRequest, conversion_id: int) -> Response:
         conversion = selectors.conversion_get(user=request.user, conversion_id=conversion_id)
-        return Response(services.conversion_body(conversion))
+        return Response(conversion_body(conversion))
 
 
 class FeedbackApi(APIView):
@@ -113,7 +119,7 @@ class FeedbackApi(APIView):
     def post(self, request: AuthedRequest, conversion_id: int) -> Response:
         serializer = FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        feedback = services.conversion_feedback(
+        feedback = conversion_feedback(
             user=request.user, conversion_id=conversion_id, asin=serializer.validated_data["asin"]
         )
         return Response(
@@ -135,7 +141,7 @@ class MappingImportApi(APIView):
     def post(self, request: AuthedRequest) -> Response:
         serializer = MappingImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.inventory_report_import(
+        result = inventory_report_import(
             user=request.user,
             file=serializer.validated_data["file"],
             marketplace=serializer.validated_data["marketplace"],
@@ -183,12 +189,12 @@ class SpApiConnectionApi(APIView):
     def put(self, request: AuthedRequest) -> Response:
         serializer = SpApiConnectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        spapi_connection = services.spapi_connection_set(user=request.user, **serializer.validated_data)
+        spapi_connection = spapi_connection_set(user=request.user, **serializer.validated_data)
         return Response(SpApiConnectionOutputSerializer(spapi_connection).data)
 
     @extend_schema(operation_id="conversion_spapi_connection_delete", tags=TAGS, responses={204: None})
     def delete(self, request: AuthedRequest) -> Response:
-        services.spapi_connection_delete(user=request.user)
+        spapi_connection_delete(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -214,9 +220,8 @@ class FbaSyncApi(APIView):
         market = marketplace_get(serializer.validated_data["marketplace"])
         if selectors.spapi_connection_get(user=request.user) is None:
             raise NotFoundError("No Seller Central account is connected.", code="spapi_not_connected")
-        user_id = request.user.pk
-        transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, market.code))
-        return Response({"queued": True, "marketplace": market.code}, status=status.HTTP_202_ACCEPTED)
+        queued = fba_inventory_sync_queue(user=request.user, marketplace=market.code)
+        return Response({"queued": True, "marketplace": queued}, status=status.HTTP_202_ACCEPTED)
 
 
 class ConversionBulkApi(APIView):

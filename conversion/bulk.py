@@ -9,11 +9,17 @@ confirmed or corrected like any other.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conversion.services import BulkItemOutcome, conversions_resolve_many
-from conversion.validation import normalize_fnsku
+from config.errors import DomainError
+from conversion import conf
+from conversion.convert import conversion_finish, conversion_resolve
+from conversion.mappings import mapping_learn
+from conversion.models import Conversion
+from conversion.validation import clean_label_text, normalize_fnsku
 from credits.models import Operation
 from products.bulk.kinds import BulkKind, ClaimedItem, ExportColumn, ItemOutcome, JobContext
 from products.marketplaces import marketplace_get
@@ -38,6 +44,22 @@ RESULT_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class BulkItemOutcome:
+    """One FNSKU of a batch: an answer, or why there is none (``error_code``)."""
+
+    fnsku: str
+    ok: bool
+    conversion_id: int | None = None
+    asin: str | None = None
+    title: str | None = None
+    confidence: float | None = None
+    status: str = ""
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    error_code: str = ""
+    error_message: str = ""
+
+
 def convert_many(
     *,
     user: User,
@@ -46,15 +68,107 @@ def convert_many(
     label_texts: dict[str, str] | None = None,
     idempotency_keys: dict[str, str] | None = None,
 ) -> list[BulkItemOutcome]:
-    """One outcome per entry of ``fnskus``, in order (``label_texts``: printed names by FNSKU;
-    ``idempotency_keys``: a key per FNSKU so a redelivered batch reuses what it finished)."""
-    return conversions_resolve_many(
-        user=user,
-        fnskus=fnskus,
-        marketplace=marketplace,
-        label_texts=label_texts,
-        idempotency_keys=idempotency_keys,
+    """One outcome per entry of ``fnskus``, in order: a batch resolved for ``user`` without
+    charging (the bulk job engine charges through its hold). ``label_texts``: printed names
+    by FNSKU.
+
+    ``idempotency_keys`` (by FNSKU, e.g. the bulk item's ``bulk:<job>:<item>``)
+    make a redelivered batch reuse the conversions it already finished rather
+    than resolving and logging them twice.
+
+    Each FNSKU is validated on its own (a bad one is an outcome, not an
+    exception); answers are learnt and logged (channel ``bulk``) like single
+    conversions, so they can be confirmed or corrected. The seller's FBA
+    inventory is synced at most once for the batch."""
+    market = marketplace_get(marketplace)
+    labels = {normalize_fnsku_or_none(k): v for k, v in (label_texts or {}).items()}
+    settings = conf.conversion_settings()
+    outcomes = []
+    synced = False
+    for raw in fnskus:
+        started = time.perf_counter()
+        try:
+            code = normalize_fnsku(raw)
+        except DomainError as exc:
+            outcomes.append(
+                BulkItemOutcome(fnsku=str(raw), ok=False, error_code=exc.code, error_message=exc.message)
+            )
+            continue
+        label = clean_label_text(labels.get(code, ""))
+        key = (idempotency_keys or {}).get(code)
+        conversion = None
+        if key:
+            conversion, _ = Conversion.objects.get_or_create(
+                user=user,
+                idempotency_key=key,
+                defaults={
+                    "fnsku": code,
+                    "marketplace": market.code,
+                    "label_text": label,
+                    "channel": Conversion.Channel.BULK,
+                },
+            )
+            if conversion.status in (*Conversion.ANSWERED, Conversion.Status.NOT_FOUND):
+                outcomes.append(_bulk_outcome(conversion))
+                continue
+        outcome = conversion_resolve(user, code, market, label, allow_fba_sync=not synced)
+        synced = True
+        if conversion is None:
+            conversion = Conversion.objects.create(
+                user=user,
+                fnsku=code,
+                marketplace=market.code,
+                label_text=label,
+                channel=Conversion.Channel.BULK,
+            )
+        if outcome.error is None:
+            mapping_learn(resolution=outcome.resolution, learn_confidence=settings.learn_confidence)
+        conversion_finish(
+            conversion,
+            status=outcome.status,
+            resolution=outcome.resolution,
+            started=started,
+            error_code=outcome.error.code if outcome.error else "",
+        )
+        outcomes.append(
+            BulkItemOutcome(
+                fnsku=code,
+                ok=outcome.error is None,
+                conversion_id=conversion.pk,
+                asin=conversion.asin or None,
+                title=conversion.title or None,
+                confidence=conversion.confidence,
+                status=conversion.status,
+                candidates=conversion.candidates,
+                error_code=outcome.error.code if outcome.error else "",
+                error_message=outcome.error.message if outcome.error else "",
+            )
+        )
+    return outcomes
+
+
+def _bulk_outcome(conversion: Conversion) -> BulkItemOutcome:
+    """A finished conversion as a batch outcome (a redelivered item answered before)."""
+    answered = conversion.status in Conversion.ANSWERED
+    return BulkItemOutcome(
+        fnsku=conversion.fnsku,
+        ok=answered,
+        conversion_id=conversion.pk,
+        asin=conversion.asin or None,
+        title=conversion.title or None,
+        confidence=conversion.confidence,
+        status=conversion.status,
+        candidates=conversion.candidates,
+        error_code="" if answered else (conversion.error_code or "fnsku_not_found"),
+        error_message="" if answered else "No ASIN could be found for this FNSKU.",
     )
+
+
+def normalize_fnsku_or_none(raw: str) -> str | None:
+    try:
+        return normalize_fnsku(raw)
+    except DomainError:
+        return None
 
 
 def outcome_row(outcome: BulkItemOutcome) -> dict[str, object]:

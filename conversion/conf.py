@@ -9,12 +9,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from core.ratelimit import RateLimit
-
-# getInventorySummaries' usage plan (../shared/reference/sp-api/fbaInventory.json):
-# 2 requests/s, burst 2, per selling partner: each seller has a bucket of their own.
-FBA_INVENTORY_RATE = RateLimit(rate=2.0, burst=2.0)
-
 
 @dataclass(frozen=True, slots=True)
 class ConversionSettings:

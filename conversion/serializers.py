@@ -1,4 +1,4 @@
-"""API input and the documented shape of a conversion (conversion/services.py ``conversion_body``)."""
+"""API input and the documented shape of a conversion (conversion/convert.py ``conversion_body``)."""
 
 from typing import Any
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import User
-from conversion import services
+from conversion import sources
 from products.providers import ProviderError
 
 
@@ -22,4 +22,4 @@ def fba_inventory_sync_task(user_id: int, marketplace: str) -> int:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return 0
-    return services.fba_inventory_sync(user=user, marketplace=marketplace).items
+    return sources.fba_inventory_sync(user=user, marketplace=marketplace).items

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -14,18 +13,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.errors import DomainError
 from config.types import AuthedHttpRequest
-from conversion import conf, selectors, services
+from conversion import conf, selectors
 from conversion.bulk import BULK_KIND
-from conversion.fba_inventory import app_configured
+from conversion.convert import conversion_body, fnsku_convert
+from conversion.feedback import conversion_feedback
 from conversion.forms import FeedbackForm, InventoryImportForm, ScanForm, SpApiConnectionForm, SyncForm
 from conversion.models import Conversion
-from conversion.tasks import fba_inventory_sync_task
+from conversion.sources import (
+    fba_inventory_sync_queue,
+    inventory_report_import,
+    spapi_connection_delete,
+    spapi_connection_set,
+)
 from credits.models import Operation
 from credits.selectors import price_get
 from products import services as product_services
 from products.bulk import services as bulk_services
 from products.bulk.forms import BulkUploadForm
 from products.marketplaces import MARKETPLACES, marketplace_get
+from products.providers.fba_inventory import app_configured
 from products.validation import looks_like_barcode
 
 
@@ -65,7 +71,7 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
         context.update(barcode_context)
         return _scan_answer(request, data, context, body, status)
     try:
-        result = services.fnsku_convert(
+        result = fnsku_convert(
             user=request.user,
             fnsku=request.POST.get("fnsku", ""),
             marketplace=data.get("marketplace") or "US",
@@ -82,7 +88,7 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
             "credits_remaining": exc.extra.get("credits_remaining"),
         }
     else:
-        conversion = services.conversion_body(result.conversion, credits_remaining=result.credits_remaining)
+        conversion = conversion_body(result.conversion, credits_remaining=result.credits_remaining)
         conversion["amazon_url"] = (
             marketplace_get(result.conversion.marketplace).product_url(result.conversion.asin)
             if result.conversion.asin
@@ -152,7 +158,7 @@ def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
             {"ok": False, "error": {"code": "invalid", "message": "Give an ASIN."}}, status=400
         )
     try:
-        given = services.conversion_feedback(
+        given = conversion_feedback(
             user=request.user, conversion_id=conversion_id, asin=form.cleaned_data["asin"]
         )
     except DomainError as exc:
@@ -175,7 +181,7 @@ def sources(request: AuthedHttpRequest) -> HttpResponse:
             if action == "import":
                 import_form = InventoryImportForm(request.POST, request.FILES)
                 if import_form.is_valid():
-                    import_result = services.inventory_report_import(
+                    import_result = inventory_report_import(
                         user=request.user,
                         file=import_form.cleaned_data["file"],
                         marketplace=import_form.cleaned_data["marketplace"],
@@ -183,22 +189,22 @@ def sources(request: AuthedHttpRequest) -> HttpResponse:
             elif action == "connect":
                 connection_form = SpApiConnectionForm(request.POST)
                 if connection_form.is_valid():
-                    services.spapi_connection_set(user=request.user, **connection_form.cleaned_data)
+                    spapi_connection_set(user=request.user, **connection_form.cleaned_data)
                     messages.success(
                         request, "Seller Central connected; your FBA inventory syncs in the background."
                     )
-                    user_id = request.user.pk
-                    transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, "US"))
+                    fba_inventory_sync_queue(user=request.user, marketplace="US")
                     return redirect("convert-sources")
             elif action == "disconnect":
-                services.spapi_connection_delete(user=request.user)
+                spapi_connection_delete(user=request.user)
                 messages.success(request, "Seller Central disconnected; its inventory mappings were removed.")
                 return redirect("convert-sources")
             elif action == "sync":
                 sync_form = SyncForm(request.POST)
                 if sync_form.is_valid():
-                    user_id, market = request.user.pk, sync_form.cleaned_data["marketplace"]
-                    transaction.on_commit(lambda: fba_inventory_sync_task.delay(user_id, market))
+                    market = fba_inventory_sync_queue(
+                        user=request.user, marketplace=sync_form.cleaned_data["marketplace"]
+                    )
                     messages.success(request, f"A sync of your FBA inventory in {market} is queued.")
                     return redirect("convert-sources")
         except DomainError as exc:

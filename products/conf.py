@@ -27,6 +27,11 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     "spapi.pricing": RateLimit(rate=0.5, burst=1.0),
 }
 
+# getInventorySummaries' usage plan (../shared/reference/sp-api/fbaInventory.json):
+# 2 requests/s, burst 2, per selling partner: each seller has a bucket of their own
+# (``spapi.fba_inventory.<seller id>``), so it is not one of the buckets above.
+FBA_INVENTORY_RATE = RateLimit(rate=2.0, burst=2.0)
+
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:

@@ -26,7 +26,7 @@ from accounts.models import ApiKeyScope
 from accounts.tests.factories import api_key_for
 from billing.services import pack_checkout_start
 from billing.tests.factories import CreditPackFactory
-from conversion.services import fnsku_convert
+from conversion.convert import fnsku_convert
 from credits.tests.factories import funded_user
 from products.tests.bulk_helpers import asins, create_job
 

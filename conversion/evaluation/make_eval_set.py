@@ -102,8 +102,8 @@ def parse_title(title: str) -> dict[str, str]:
     """Brand, adjective, noun and variant of a sandbox title (``[SAMPLE] B A N, V``)."""
     body = title.removeprefix("[SAMPLE] ")
     left, _, variant = body.rpartition(", ")
-    brand = next(b for b in sandbox._BRANDS if left.startswith(b + " "))
-    noun = next(n for n, _ in sandbox._PRODUCTS if left.endswith(" " + n))
+    brand = next(b for b in sandbox.BRANDS if left.startswith(b + " "))
+    noun = next(n for n, _ in sandbox.PRODUCTS if left.endswith(" " + n))
     adjective = left[len(brand) + 1 : len(left) - len(noun) - 1]
     return {"brand": brand, "adjective": adjective, "noun": noun, "variant": variant}
 
@@ -295,17 +295,17 @@ class Generator:
         if rng.random() < 0.5:
             # Made of the catalogue's own words, but not a product in it: the hardest look-alike.
             while True:
-                brand = rng.choice(sandbox._BRANDS)
-                noun = rng.choice(sandbox._PRODUCTS)[0]
-                adjective, variant = rng.choice(sandbox._ADJECTIVES), rng.choice(sandbox._VARIANTS)
+                brand = rng.choice(sandbox.BRANDS)
+                noun = rng.choice(sandbox.PRODUCTS)[0]
+                adjective, variant = rng.choice(sandbox.ADJECTIVES), rng.choice(sandbox.VARIANTS)
                 title = f"[SAMPLE] {brand} {adjective} {noun}, {variant}"
                 if title not in titles:
                     break
             note = ["catalogue words"]
         else:
             title = (
-                f"[SAMPLE] {rng.choice(FOREIGN_BRANDS)} {rng.choice(sandbox._ADJECTIVES)} "
-                f"{rng.choice(FOREIGN_NOUNS)}, {rng.choice(sandbox._VARIANTS)}"
+                f"[SAMPLE] {rng.choice(FOREIGN_BRANDS)} {rng.choice(sandbox.ADJECTIVES)} "
+                f"{rng.choice(FOREIGN_NOUNS)}, {rng.choice(sandbox.VARIANTS)}"
             )
             note = ["other products"]
         text = title.removeprefix("[SAMPLE] ")

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from config.errors import ConflictError, DomainError, NotFoundError
-from conversion import services
+from conversion import convert, sources
+from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
 from conversion.tests.conftest import lookalike_pair
 from conversion.tests.spapi_stub import SpApiStub, summary
@@ -61,7 +62,7 @@ def test_every_bad_input_is_refused_uncharged(fnsku, marketplace, code):
     user = funded_user(credits=10)
 
     with pytest.raises(DomainError) as caught:
-        services.fnsku_convert(user=user, fnsku=fnsku, marketplace=marketplace)
+        convert.fnsku_convert(user=user, fnsku=fnsku, marketplace=marketplace)
 
     assert caught.value.status_code == 400
     assert caught.value.code == code
@@ -76,7 +77,7 @@ def test_every_bad_input_is_refused_uncharged(fnsku, marketplace, code):
 def test_stickerless_code_is_its_own_asin_with_confidence_one_and_charged():
     user = funded_user(credits=10)
 
-    result = services.fnsku_convert(user=user, fnsku=" b07n4m94x4 ")
+    result = convert.fnsku_convert(user=user, fnsku=" b07n4m94x4 ")
 
     body = result.body()
     assert body["fnsku"] == "B07N4M94X4"
@@ -102,7 +103,7 @@ def test_store_hit_answers_from_shared_confirmations():
     asin = "B0TESTKEEP"
     shared_confirmation("X001STORE1", asin, users=3)
 
-    body = services.fnsku_convert(user=user, fnsku="X001STORE1").body()
+    body = convert.fnsku_convert(user=user, fnsku="X001STORE1").body()
 
     assert body["asin"] == asin
     assert body["status"] == "resolved"
@@ -117,15 +118,15 @@ def test_store_hit_answers_from_shared_confirmations():
 def test_another_users_own_mappings_are_not_used():
     owner = funded_user(credits=10)
     other = funded_user(credits=10)
-    services.inventory_report_import(
+    sources.inventory_report_import(
         user=owner, file=io.BytesIO(b"sku,fnsku,asin\nSKU-1,X001PRIVAT,B0TESTKEEP\n")
     )
 
     with pytest.raises(DomainError) as caught:
-        services.fnsku_convert(user=other, fnsku="X001PRIVAT")
+        convert.fnsku_convert(user=other, fnsku="X001PRIVAT")
 
     assert caught.value.code == "fnsku_not_found"
-    assert services.fnsku_convert(user=owner, fnsku="X001PRIVAT").body()["asin"] == "B0TESTKEEP"
+    assert convert.fnsku_convert(user=owner, fnsku="X001PRIVAT").body()["asin"] == "B0TESTKEEP"
 
 
 def test_inventory_report_import_then_conversion():
@@ -139,7 +140,7 @@ def test_inventory_report_import_then_conversion():
         b"\n"
     )
 
-    result = services.inventory_report_import(user=user, file=io.BytesIO(report))
+    result = sources.inventory_report_import(user=user, file=io.BytesIO(report))
 
     assert (result.rows, result.created, result.updated, result.skipped, result.duplicates) == (4, 2, 0, 1, 1)
     assert result.errors[0]["line"] == 4
@@ -147,14 +148,14 @@ def test_inventory_report_import_then_conversion():
     row = FnskuMapping.objects.get(user=user, fnsku="X001OTHER1")
     assert (row.asin, row.source, row.seller_sku) == ("B07N4M94X4", "inventory_report", "SKU-2")
 
-    body = services.fnsku_convert(user=user, fnsku="X001REPORT").body()
+    body = convert.fnsku_convert(user=user, fnsku="X001REPORT").body()
     assert body["asin"] == "B0TESTKEEP"
     assert body["status"] == "resolved"
     # The later line about the same FNSKU won.
     assert any(e["source"] == "inventory_report" and "SKU-4" in e["detail"] for e in body["evidence"])
 
     # A newer report moves the FNSKU to another ASIN: the user's row follows it.
-    again = services.inventory_report_import(
+    again = sources.inventory_report_import(
         user=user, file=io.BytesIO(b"seller-sku,fnsku,asin\nSKU-1,X001REPORT,B08N5WRWNW\n")
     )
     assert (again.created, again.updated) == (0, 1)
@@ -171,7 +172,7 @@ def test_inventory_report_import_then_conversion():
 def test_unusable_report_is_refused_and_nothing_written(content, code):
     user = funded_user(credits=1)
     with pytest.raises(DomainError) as caught:
-        services.inventory_report_import(user=user, file=io.BytesIO(content))
+        sources.inventory_report_import(user=user, file=io.BytesIO(content))
     assert caught.value.code == code
     assert not FnskuMapping.objects.exists()
 
@@ -180,7 +181,7 @@ def test_report_limits(settings):
     user = funded_user(credits=1)
     settings.CONVERSION_IMPORT_MAX_ROWS = 2
     with pytest.raises(DomainError) as caught:
-        services.inventory_report_import(
+        sources.inventory_report_import(
             user=user,
             file=io.BytesIO(
                 b"fnsku,asin\nX001AAAAAA,B0TESTKEEP\nX001BBBBBB,B0TESTKEEP\nX001CCCCCC,B0TESTKEEP\n"
@@ -189,7 +190,7 @@ def test_report_limits(settings):
     assert caught.value.code == "file_too_long"
     settings.CONVERSION_IMPORT_MAX_BYTES = 10
     with pytest.raises(DomainError) as caught:
-        services.inventory_report_import(user=user, file=io.BytesIO(b"fnsku,asin\nX001AAAAAA,B0TESTKEEP\n"))
+        sources.inventory_report_import(user=user, file=io.BytesIO(b"fnsku,asin\nX001AAAAAA,B0TESTKEEP\n"))
     assert caught.value.status_code == 413
     assert not FnskuMapping.objects.exists()
 
@@ -223,13 +224,13 @@ def spapi_stub(settings):
 
 def test_fba_inventory_answers_through_sp_api(spapi_stub):
     user = funded_user(credits=10)
-    connection = services.spapi_connection_set(
+    connection = sources.spapi_connection_set(
         user=user, selling_partner_id=SELLER.lower(), refresh_token=REFRESH_TOKEN
     )
     assert REFRESH_TOKEN not in connection.refresh_token_encrypted
     assert connection.token_hint == "6789"
 
-    body = services.fnsku_convert(user=user, fnsku="X001FBAHIT").body()
+    body = convert.fnsku_convert(user=user, fnsku="X001FBAHIT").body()
 
     assert body["asin"] == "B07N4M94X4"
     assert body["status"] == "resolved"
@@ -260,18 +261,18 @@ def test_fba_inventory_answers_through_sp_api(spapi_stub):
     assert sync.items_seen == 3
 
     # The next conversion within the sync interval reads the store, not Amazon.
-    assert services.fnsku_convert(user=user, fnsku="X001AAAAAA").body()["asin"] == "B0TESTKEEP"
+    assert convert.fnsku_convert(user=user, fnsku="X001AAAAAA").body()["asin"] == "B0TESTKEEP"
     with pytest.raises(DomainError):
-        services.fnsku_convert(user=user, fnsku="X001NOTMIN")
+        convert.fnsku_convert(user=user, fnsku="X001NOTMIN")
     assert len(spapi_stub.calls("GET", "/fba/inventory/v1/summaries")) == 2
 
 
 def test_incremental_sync_asks_only_for_changes(spapi_stub):
     user = funded_user(credits=10)
-    services.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
-    services.fba_inventory_sync(user=user, marketplace="US")
+    sources.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
+    sources.fba_inventory_sync(user=user, marketplace="US")
 
-    result = services.fba_inventory_sync(user=user, marketplace="US")
+    result = sources.fba_inventory_sync(user=user, marketplace="US")
 
     assert result.complete
     later = spapi_stub.calls("GET", "/fba/inventory/v1/summaries")[2]
@@ -282,12 +283,12 @@ def test_incremental_sync_asks_only_for_changes(spapi_stub):
 
 def test_revoked_authorisation_is_reported_not_charged_twice(spapi_stub):
     user = funded_user(credits=10)
-    services.spapi_connection_set(
+    sources.spapi_connection_set(
         user=user, selling_partner_id=SELLER, refresh_token="Atzr|revoked-token-000000000"
     )
 
     with pytest.raises(DomainError) as caught:
-        services.fnsku_convert(user=user, fnsku="X001FBAHIT")
+        convert.fnsku_convert(user=user, fnsku="X001FBAHIT")
 
     assert caught.value.code == "fnsku_not_found"
     assert balance_get(user=user) == 10
@@ -298,11 +299,11 @@ def test_revoked_authorisation_is_reported_not_charged_twice(spapi_stub):
 def test_connecting_needs_the_platform_app_and_a_real_token(settings, spapi_stub):
     user = funded_user(credits=1)
     with pytest.raises(DomainError) as caught:
-        services.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token="not-a-token")
+        sources.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token="not-a-token")
     assert caught.value.code == "invalid_refresh_token"
     settings.SPAPI_CLIENT_SECRET = ""
     with pytest.raises(DomainError) as caught:
-        services.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
+        sources.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
     assert caught.value.code == "spapi_not_configured"
     assert not SpApiConnection.objects.exists()
 
@@ -314,7 +315,7 @@ def test_label_text_picks_the_right_one_of_look_alike_products():
     user = funded_user(credits=10)
     asin_a, title_a, asin_b, _title_b = lookalike_pair()
 
-    body = services.fnsku_convert(user=user, fnsku="X001LABEL1", label_text=f"{title_a.upper()} New").body()
+    body = convert.fnsku_convert(user=user, fnsku="X001LABEL1", label_text=f"{title_a.upper()} New").body()
 
     assert body["asin"] == asin_a
     scores = {c["asin"]: c["score"] for c in body["candidates"]}
@@ -330,10 +331,10 @@ def test_label_text_breaks_a_tie_between_conflicting_confirmations():
     shared_confirmation("X001TIE001", asin_a, users=1)
     shared_confirmation("X001TIE001", asin_b, users=1)
 
-    to_b = services.fnsku_convert(
+    to_b = convert.fnsku_convert(
         user=user, fnsku="X001TIE001", label_text=f"{title_b} Used - Like New"
     ).body()
-    to_a = services.fnsku_convert(user=user, fnsku="X001TIE001", label_text=title_a).body()
+    to_a = convert.fnsku_convert(user=user, fnsku="X001TIE001", label_text=title_a).body()
 
     assert to_b["asin"] == asin_b
     assert to_a["asin"] == asin_a
@@ -344,8 +345,8 @@ def test_a_confident_search_answer_is_learnt_for_next_time(settings):
     user = funded_user(credits=10)
     asin_a, title_a, _, _ = lookalike_pair()
 
-    services.fnsku_convert(user=user, fnsku="X001LEARN1", label_text=title_a)
-    services.fnsku_convert(user=user, fnsku="X001LEARN1", label_text=title_a)
+    convert.fnsku_convert(user=user, fnsku="X001LEARN1", label_text=title_a)
+    convert.fnsku_convert(user=user, fnsku="X001LEARN1", label_text=title_a)
 
     learnt = FnskuMapping.objects.get(fnsku="X001LEARN1")
     assert (learnt.user, learnt.source, learnt.asin) == (None, "provider", asin_a)
@@ -360,7 +361,7 @@ def test_nothing_found_is_404_and_refunded():
     user = funded_user(credits=10)
 
     with pytest.raises(DomainError) as caught:
-        services.fnsku_convert(user=user, fnsku="X00NOTHING")
+        convert.fnsku_convert(user=user, fnsku="X00NOTHING")
 
     error = caught.value
     assert (error.status_code, error.code) == (404, "fnsku_not_found")
@@ -384,9 +385,9 @@ def test_a_failure_of_our_own_is_refunded_and_gives_the_key_up(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(services, "_resolve", broken)
+    monkeypatch.setattr(convert, "conversion_resolve", broken)
     with pytest.raises(RuntimeError, match="a bug"):
-        services.fnsku_convert(user=user, fnsku="B07N4M94X4", idempotency_key="k-bug")
+        convert.fnsku_convert(user=user, fnsku="B07N4M94X4", idempotency_key="k-bug")
 
     assert balance_get(user=user) == 10
     (refund,) = entries(user, "refund")
@@ -403,7 +404,7 @@ def test_catalogue_search_down_is_503_and_refunded():
     user = funded_user(credits=10)
 
     with pytest.raises(UpstreamUnavailable) as caught:
-        services.fnsku_convert(user=user, fnsku="X001DOWN01", label_text=f"Water Bottle {OUTAGE_ASIN}")
+        convert.fnsku_convert(user=user, fnsku="X001DOWN01", label_text=f"Water Bottle {OUTAGE_ASIN}")
 
     assert caught.value.status_code == 503
     assert caught.value.headers["Retry-After"] == "30"
@@ -415,7 +416,7 @@ def test_no_credits_is_402_and_nothing_charged():
     user = funded_user(credits=1)
 
     with pytest.raises(InsufficientCredits) as caught:
-        services.fnsku_convert(user=user, fnsku="B07N4M94X4")
+        convert.fnsku_convert(user=user, fnsku="B07N4M94X4")
 
     assert caught.value.status_code == 402
     assert caught.value.extra == {"balance": 1, "price": PRICE, "operation": "fnsku_conversion"}
@@ -430,8 +431,8 @@ def test_no_credits_is_402_and_nothing_charged():
 def test_a_repeated_key_answers_again_and_charges_once():
     user = funded_user(credits=10)
 
-    first = services.fnsku_convert(user=user, fnsku="B07N4M94X4", idempotency_key="k-1")
-    second = services.fnsku_convert(user=user, fnsku="b07n4m94x4", idempotency_key="k-1")
+    first = convert.fnsku_convert(user=user, fnsku="B07N4M94X4", idempotency_key="k-1")
+    second = convert.fnsku_convert(user=user, fnsku="b07n4m94x4", idempotency_key="k-1")
 
     assert second.replayed
     assert not first.replayed
@@ -439,7 +440,7 @@ def test_a_repeated_key_answers_again_and_charges_once():
     assert len(entries(user, "charge")) == 1
     assert balance_get(user=user) == 10 - PRICE
     with pytest.raises(ConflictError) as caught:
-        services.fnsku_convert(user=user, fnsku="B08N5WRWNW", idempotency_key="k-1")
+        convert.fnsku_convert(user=user, fnsku="B08N5WRWNW", idempotency_key="k-1")
     assert caught.value.code == "idempotency_key_reused"
 
 
@@ -447,7 +448,7 @@ def test_a_repeated_key_of_a_not_found_answers_not_found_again_free():
     user = funded_user(credits=10)
     for _ in range(2):
         with pytest.raises(DomainError) as caught:
-            services.fnsku_convert(user=user, fnsku="X00NOTHING", idempotency_key="k-404")
+            convert.fnsku_convert(user=user, fnsku="X00NOTHING", idempotency_key="k-404")
         assert caught.value.code == "fnsku_not_found"
     assert caught.value.headers.get("Idempotent-Replayed") == "true"
     assert len(entries(user, "charge")) == 1
@@ -462,14 +463,14 @@ def test_feedback_feeds_the_mapping_store():
     asin_a, _title_a, asin_b, _ = lookalike_pair()
     shared_confirmation("X001FEEDBK", asin_a, users=1)
 
-    answer = services.fnsku_convert(user=alice, fnsku="X001FEEDBK").conversion
+    answer = convert.fnsku_convert(user=alice, fnsku="X001FEEDBK").conversion
     assert answer.asin == asin_a
 
-    feedback = services.conversion_feedback(user=alice, conversion_id=answer.pk, asin=asin_b.lower())
+    feedback = conversion_feedback(user=alice, conversion_id=answer.pk, asin=asin_b.lower())
 
     assert feedback.verdict == ConversionFeedback.Verdict.CORRECTED
     # Alice's own word is strong evidence for her next conversion of this code ...
-    assert services.fnsku_convert(user=alice, fnsku="X001FEEDBK").conversion.asin == asin_b
+    assert convert.fnsku_convert(user=alice, fnsku="X001FEEDBK").conversion.asin == asin_b
     own = FnskuMapping.objects.get(user=alice, fnsku="X001FEEDBK")
     assert (own.source, own.asin) == ("confirmed", asin_b)
     # ... and counted once into the shared rows: one user for B, one against A.
@@ -480,43 +481,43 @@ def test_feedback_feeds_the_mapping_store():
     assert shared[asin_a].times_rejected == 1
 
     # Bob confirms B too: two users now, and Carol, who never said anything, gets B.
-    bobs = services.fnsku_convert(user=bob, fnsku="X001FEEDBK").conversion
-    services.conversion_feedback(user=bob, conversion_id=bobs.pk, asin=asin_b)
+    bobs = convert.fnsku_convert(user=bob, fnsku="X001FEEDBK").conversion
+    conversion_feedback(user=bob, conversion_id=bobs.pk, asin=asin_b)
     assert FnskuMapping.objects.get(user=None, fnsku="X001FEEDBK", asin=asin_b).times_confirmed == 2
-    assert services.fnsku_convert(user=carol, fnsku="X001FEEDBK").conversion.asin == asin_b
+    assert convert.fnsku_convert(user=carol, fnsku="X001FEEDBK").conversion.asin == asin_b
 
     # Saying it again does not count twice.
-    services.conversion_feedback(user=bob, conversion_id=bobs.pk, asin=asin_b)
+    conversion_feedback(user=bob, conversion_id=bobs.pk, asin=asin_b)
     assert FnskuMapping.objects.get(user=None, fnsku="X001FEEDBK", asin=asin_b).times_confirmed == 2
 
 
 def test_feedback_on_another_users_conversion_is_not_found():
     owner, other = funded_user(credits=10), funded_user(credits=10)
-    conversion = services.fnsku_convert(user=owner, fnsku="B07N4M94X4").conversion
+    conversion = convert.fnsku_convert(user=owner, fnsku="B07N4M94X4").conversion
 
     with pytest.raises(NotFoundError):
-        services.conversion_feedback(user=other, conversion_id=conversion.pk, asin="B07N4M94X4")
+        conversion_feedback(user=other, conversion_id=conversion.pk, asin="B07N4M94X4")
     assert not ConversionFeedback.objects.exists()
 
 
 def test_feedback_can_teach_a_code_that_was_not_found():
     user = funded_user(credits=10)
     with pytest.raises(DomainError) as caught:
-        services.fnsku_convert(user=user, fnsku="X001UNKNWN")
+        convert.fnsku_convert(user=user, fnsku="X001UNKNWN")
     conversion_id = caught.value.extra["conversion_id"]
 
-    services.conversion_feedback(user=user, conversion_id=conversion_id, asin="B0TESTKEEP")
+    conversion_feedback(user=user, conversion_id=conversion_id, asin="B0TESTKEEP")
 
-    assert services.fnsku_convert(user=user, fnsku="X001UNKNWN").conversion.asin == "B0TESTKEEP"
+    assert convert.fnsku_convert(user=user, fnsku="X001UNKNWN").conversion.asin == "B0TESTKEEP"
 
 
 def test_disconnecting_removes_the_token_and_the_inventory_mappings(spapi_stub):
     user = funded_user(credits=10)
-    services.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
-    services.fba_inventory_sync(user=user, marketplace="US")
-    services.inventory_report_import(user=user, file=io.BytesIO(b"fnsku,asin\nX001REPORT,B0TESTKEEP\n"))
+    sources.spapi_connection_set(user=user, selling_partner_id=SELLER, refresh_token=REFRESH_TOKEN)
+    sources.fba_inventory_sync(user=user, marketplace="US")
+    sources.inventory_report_import(user=user, file=io.BytesIO(b"fnsku,asin\nX001REPORT,B0TESTKEEP\n"))
 
-    services.spapi_connection_delete(user=user)
+    sources.spapi_connection_delete(user=user)
 
     assert not SpApiConnection.objects.exists()
     assert list(FnskuMapping.objects.filter(user=user).values_list("source", flat=True)) == [

@@ -119,8 +119,11 @@ _USD_RATES = {
     "SGD": 1.35,
 }
 
-_BRANDS = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Litware", "Adventure Works", "Proseware")
-_ADJECTIVES = (
+# The words sample titles are made of (``[SAMPLE] <brand> <adjective> <product>, <variant>``):
+# public, so the FNSKU evaluation set (conversion/evaluation/) can take titles apart and
+# make look-alikes that are not in the catalogue.
+BRANDS = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Litware", "Adventure Works", "Proseware")
+ADJECTIVES = (
     "Compact",
     "Heavy-Duty",
     "Ergonomic",
@@ -132,8 +135,8 @@ _ADJECTIVES = (
     "Foldable",
     "Insulated",
 )
-_VARIANTS = ("Black", "Blue", "Graphite", "2-Pack", "Large", "Small", "Olive Green", "White")
-_PRODUCTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+VARIANTS = ("Black", "Blue", "Graphite", "2-Pack", "Large", "Small", "Olive Green", "White")
+PRODUCTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Water Bottle", ("Home & Kitchen", "Kitchen & Dining", "Water Bottles")),
     ("Desk Lamp", ("Tools & Home Improvement", "Lighting & Ceiling Fans", "Desk Lamps")),
     ("Bluetooth Speaker", ("Electronics", "Portable Audio & Video", "Portable Speakers")),
@@ -164,9 +167,9 @@ def _check_digit(digits: str) -> str:
 
 def _identity(product: random.Random) -> tuple[str, tuple[str, ...], str]:
     """Brand, category path and title: the first draws of a product's generator."""
-    brand = product.choice(_BRANDS)
-    noun, path = product.choice(_PRODUCTS)
-    title = f"[SAMPLE] {brand} {product.choice(_ADJECTIVES)} {noun}, {product.choice(_VARIANTS)}"
+    brand = product.choice(BRANDS)
+    noun, path = product.choice(PRODUCTS)
+    title = f"[SAMPLE] {brand} {product.choice(ADJECTIVES)} {noun}, {product.choice(VARIANTS)}"
     return brand, path, title
 
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from config.errors import DomainError
-from conversion.services import inventory_report_import
+from conversion.sources import inventory_report_import
 
 
 class Command(BaseCommand):

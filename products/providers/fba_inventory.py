@@ -1,5 +1,9 @@
 """A seller's FBA inventory through SP-API FBA Inventory v1 ``getInventorySummaries``.
 
+An upstream wire format like the product providers' (it lives with them, so nothing
+outside ``products/providers/`` decodes an SP-API answer); the FNSKU conversion's
+FBA sync (conversion/sources.py) reads a seller's summaries through ``inventory_pages``.
+
 The wire format is in ../shared/reference/sp-api/fbaInventory.json: GET
 /fba/inventory/v1/summaries with ``granularityType=Marketplace``,
 ``granularityId`` and ``marketplaceIds`` (the marketplace id), optionally
@@ -26,10 +30,9 @@ from typing import Any
 
 import requests
 
-from conversion.conf import FBA_INVENTORY_RATE
 from core.ratelimit import TokenBucket
 from products import conf as products_conf
-from products.conf import SpApiSettings
+from products.conf import FBA_INVENTORY_RATE, SpApiSettings
 from products.marketplaces import Marketplace
 from products.providers import ProviderNotConfigured, UpstreamBadResponse
 from products.providers.base import decoding

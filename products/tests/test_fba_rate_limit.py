@@ -1,9 +1,8 @@
 import pytest
 from redis import RedisError
 
-from conversion import fba_inventory
 from core.ratelimit import RateLimitExceeded
-from products.providers import RateLimited
+from products.providers import RateLimited, fba_inventory
 
 
 @pytest.fixture

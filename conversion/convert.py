@@ -1,0 +1,368 @@
+"""Converting one FNSKU: the metered call, the resolution's outcome and the conversion's log.
+
+A conversion is a metered call (credits/metering.py), like the product lookup:
+validate (400, nothing charged) -> charge ``fnsku_conversion`` -> resolve ->
+refund when nothing was found (404) or the sources needed could not answer
+(503) -> learn -> log. The log is the ``Conversion`` row itself, the call's
+claim, taken before the charge so an ``Idempotency-Key`` retried (or raced)
+charges once and answers what the first request answered.
+
+``conversion_resolve`` and ``conversion_finish`` are shared with the bulk job
+kind (conversion/bulk.py), which resolves and logs the same way but is charged
+from its job's hold instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import ConflictError, DomainError
+from conversion import conf
+from conversion.mappings import mapping_learn
+from conversion.models import Conversion
+from conversion.resolvers import PlatformSources, Query, Resolution, resolve
+from conversion.sources import fba_inventory_notes, fba_inventory_notes_without_sync
+from conversion.validation import clean_label_text, normalize_fnsku
+from credits.metering import REMAINING_HEADER, REPLAYED_HEADER, KeyedCharge, metered
+from credits.models import Operation
+from credits.selectors import balance_get
+from products.marketplaces import Marketplace, marketplace_get
+from products.providers import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from credits.models import LedgerEntry
+
+CONVERSION_OPERATION = Operation.FNSKU_CONVERSION
+Status = Conversion.Status
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    conversion: Conversion
+    credits_remaining: int
+    replayed: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return conversion_body(self.conversion, credits_remaining=self.credits_remaining)
+
+
+def conversion_body(conversion: Conversion, *, credits_remaining: int | None = None) -> dict[str, Any]:
+    """The API's answer for a conversion (also the page's, and the list's items)."""
+    best = conversion.candidates[0] if conversion.candidates and conversion.asin else {}
+    return {
+        "id": conversion.pk,
+        "fnsku": conversion.fnsku,
+        "marketplace": conversion.marketplace,
+        "label_text": conversion.label_text,
+        "asin": conversion.asin or None,
+        "title": conversion.title or None,
+        "image": best.get("image"),
+        "confidence": conversion.confidence,
+        "status": conversion.status,
+        "candidates": conversion.candidates,
+        "evidence": conversion.evidence,
+        "credits_charged": conversion.credits_charged,
+        "credits_remaining": credits_remaining,
+        "created_at": conversion.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@dataclass
+class Outcome:
+    """What a resolution means for the user: an answer, nothing found, or sources down."""
+
+    status: str
+    resolution: Resolution
+    error: DomainError | None = None
+
+
+def fnsku_convert(
+    *,
+    user: User,
+    fnsku: str,
+    marketplace: str = "US",
+    label_text: str = "",
+    idempotency_key: str | None = None,
+    channel: str = Conversion.Channel.API,
+) -> ConversionResult:
+    """Convert one FNSKU for ``user`` at the ``fnsku_conversion`` price.
+
+    Bad input raises (400) before anything is charged. Nothing found (404) or
+    sources down (503) is refunded in the same call and raised. With
+    ``idempotency_key`` a repeated call answers what the first one answered,
+    charging once."""
+    started = time.perf_counter()
+    code = normalize_fnsku(fnsku)
+    market = marketplace_get(marketplace)
+    label = clean_label_text(label_text)
+    settings = conf.conversion_settings()
+
+    claim = _ConversionClaim(
+        user, code, market, label, channel, idempotency_key, settings.pending_timeout, started
+    )
+
+    def serve(charge: LedgerEntry) -> ConversionResult:
+        claim.outcome = outcome = conversion_resolve(user, code, market, label, allow_fba_sync=True)
+        if outcome.error is not None:
+            raise outcome.error
+        mapping_learn(resolution=outcome.resolution, learn_confidence=settings.learn_confidence)
+        return ConversionResult(claim.conversion, credits_remaining=charge.balance_after)
+
+    return metered(
+        user=user,
+        operation=CONVERSION_OPERATION,
+        reference=f"{market.code}:{code}",
+        claim=claim,
+        serve=serve,
+        refund_on=(Exception,),
+    )
+
+
+class _ConversionClaim(KeyedCharge[ConversionResult]):
+    """A conversion's claim is its own row (``_claim``), which is also its log and its
+    replayed answer; its charge's ledger key is the row's, ``fnsku-conversion:<id>``.
+
+    Nothing delivered: a conversion not found is kept for replay, sources down (or a
+    failure of our own) give the key up, so a retry with it tries (and pays) again."""
+
+    def __init__(
+        self,
+        user: User,
+        fnsku: str,
+        market: Marketplace,
+        label: str,
+        channel: str,
+        idempotency_key: str | None,
+        pending_timeout: int,
+        started: float,
+    ) -> None:
+        super().__init__()
+        self.request = (user, fnsku, market, label, channel, idempotency_key, pending_timeout)
+        self.started = started
+        self.outcome: Outcome | None = None
+
+    def take(self) -> ConversionResult | None:
+        self.conversion, earlier = _claim(*self.request)
+        if earlier:
+            return _replay(self.conversion)
+        self.ledger_key = f"fnsku-conversion:{self.conversion.pk}"
+        return None
+
+    def given_up(self) -> None:
+        conversion_finish(
+            self.conversion, status=Status.INSUFFICIENT_CREDITS, started=self.started, release_key=True
+        )
+
+    def refund_reason(self, error: Exception) -> str:
+        expected = self._expected(error)
+        return expected.code if expected is not None else "conversion failed"
+
+    def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
+        expected = self._expected(error)
+        if expected is None or self.outcome is None:
+            conversion_finish(
+                self.conversion,
+                status=Status.UNAVAILABLE,
+                started=self.started,
+                release_key=True,
+                error_code="server_error",
+            )
+            return
+        expected.extra["conversion_id"] = self.conversion.pk
+        conversion_finish(
+            self.conversion,
+            status=self.outcome.status,
+            resolution=self.outcome.resolution,
+            started=self.started,
+            # A passing outage: a retry with the same key tries (and pays) again.
+            release_key=self.outcome.status == Status.UNAVAILABLE,
+            error_code=expected.code,
+        )
+
+    def delivered(self, answer: ConversionResult, charge: LedgerEntry) -> None:
+        assert self.outcome is not None
+        conversion_finish(
+            self.conversion,
+            status=self.outcome.status,
+            resolution=self.outcome.resolution,
+            started=self.started,
+            credits=-charge.amount,
+            charge_entry_id=charge.pk,
+        )
+
+    def _expected(self, error: Exception) -> DomainError | None:
+        """``error`` if it is the resolution's own answer (not found, sources down)."""
+        if self.outcome is not None and error is self.outcome.error:
+            return self.outcome.error
+        return None
+
+
+def conversion_resolve(
+    user: User, fnsku: str, market: Marketplace, label: str, *, allow_fba_sync: bool
+) -> Outcome:
+    """Resolve one FNSKU and say what it means for the user (an answer, not found, sources
+    down); neither charges nor logs (``fnsku_convert`` and the bulk processor do)."""
+    settings = conf.conversion_settings()
+    query = Query(fnsku=fnsku, marketplace=market, label_text=label, now=timezone.now())
+    sources = PlatformSources(
+        user, fba_sync=fba_inventory_notes if allow_fba_sync else fba_inventory_notes_without_sync
+    )
+    resolution = resolve(query, sources, search_limit=settings.search_limit)
+    best = resolution.best
+    if best is not None and resolution.confidence >= settings.min_confidence:
+        status = (
+            Status.RESOLVED if resolution.confidence >= settings.resolved_confidence else Status.AMBIGUOUS
+        )
+        return Outcome(status, resolution)
+    evidence = [e.to_dict() for e in resolution.evidence]
+    if resolution.search_error is not None:
+        failed = resolution.search_error
+        return Outcome(
+            Status.UNAVAILABLE,
+            resolution,
+            UpstreamUnavailable(
+                f"{fnsku} is not in any mapping we know of, and the catalogue search by its label "
+                "text could not run right now; you were not charged. Try again shortly.",
+                provider=failed.provider,
+                retry_after=failed.retry_after,
+                extra={"fnsku": fnsku, "marketplace": market.code, "evidence": evidence},
+            ),
+        )
+    hint = (
+        " Add the product name printed on the label (label_text), import your inventory report, "
+        "or connect your Seller Central account."
+        if not label
+        else " Check the label text, or import your inventory report."
+    )
+    return Outcome(
+        Status.NOT_FOUND,
+        resolution,
+        DomainError(
+            f"No ASIN found for FNSKU {fnsku} in the {market.code} marketplace; you were not charged.{hint}",
+            code="fnsku_not_found",
+            status_code=404,
+            extra={"fnsku": fnsku, "marketplace": market.code, "evidence": evidence},
+        ),
+    )
+
+
+def _candidates_json(resolution: Resolution, limit: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "asin": c.asin,
+            "title": c.title,
+            "image": c.image,
+            "score": round(c.raw, 4),
+            "label_similarity": round(c.similarity, 3) if c.similarity is not None else None,
+            "sources": c.sources,
+        }
+        for c in resolution.scored.candidates[:limit]
+    ]
+
+
+def conversion_finish(
+    conversion: Conversion,
+    *,
+    status: str,
+    started: float,
+    resolution: Resolution | None = None,
+    release_key: bool = False,
+    credits: int = 0,
+    charge_entry_id: int | None = None,
+    error_code: str = "",
+) -> None:
+    settings = conf.conversion_settings()
+    conversion.status = status
+    conversion.error_code = error_code
+    conversion.credits_charged = credits
+    conversion.charge_entry_id = charge_entry_id
+    if resolution is not None:
+        answered = status in Conversion.ANSWERED
+        best = resolution.best
+        conversion.asin = best.asin if answered and best else ""
+        conversion.title = ((best.title or "") if answered and best else "")[:500]
+        conversion.confidence = round(resolution.confidence, 4) if answered else None
+        conversion.candidates = _candidates_json(resolution, settings.candidates_shown) if answered else []
+        conversion.evidence = [e.to_dict() for e in resolution.evidence]
+    if release_key:
+        conversion.idempotency_key = None
+    conversion.latency_ms = (time.perf_counter() - started) * 1000
+    conversion.updated_at = timezone.now()
+    conversion.save()
+
+
+def _claim(
+    user: User,
+    fnsku: str,
+    market: Marketplace,
+    label: str,
+    channel: str,
+    idempotency_key: str | None,
+    pending_timeout: int,
+) -> tuple[Conversion, bool]:
+    """The conversion row for this request, and whether it is an earlier request's (to replay).
+
+    Without a key, a new row. With one, the unique (user, key) constraint
+    decides who runs: the loser replays the winner's answer, waits (409 while
+    it runs), or takes over a claim abandoned by a dead process."""
+    key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
+    fields = {
+        "user": user,
+        "fnsku": fnsku,
+        "marketplace": market.code,
+        "label_text": label,
+        "channel": channel,
+        "idempotency_key": key,
+    }
+    if key is None:
+        return Conversion.objects.create(**fields), False
+    try:
+        with transaction.atomic():
+            return Conversion.objects.create(**fields), False
+    except IntegrityError:
+        pass
+    earlier = Conversion.objects.get(user=user, idempotency_key=key)
+    if (earlier.fnsku, earlier.marketplace, earlier.label_text) != (fnsku, market.code, label):
+        raise ConflictError(
+            "This Idempotency-Key was already used for another conversion; use a new key for a new request.",
+            code="idempotency_key_reused",
+        )
+    if earlier.status != Status.PENDING:
+        return earlier, True
+    stale = timezone.now() - timedelta(seconds=pending_timeout)
+    # Take over a claim whose request died; the charge key is the row's, so it is never paid twice.
+    if Conversion.objects.filter(pk=earlier.pk, status=Status.PENDING, updated_at__lt=stale).update(
+        updated_at=timezone.now()
+    ):
+        earlier.refresh_from_db()
+        return earlier, False
+    raise ConflictError(
+        "A conversion with this Idempotency-Key is still being processed; retry in a moment.",
+        code="idempotency_key_in_use",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _replay(conversion: Conversion) -> ConversionResult:
+    balance = balance_get(user=conversion.user)
+    if conversion.status == Status.NOT_FOUND:
+        raise DomainError(
+            f"No ASIN found for FNSKU {conversion.fnsku} in the {conversion.marketplace} marketplace; "
+            "you were not charged.",
+            code="fnsku_not_found",
+            status_code=404,
+            extra={
+                "fnsku": conversion.fnsku,
+                "marketplace": conversion.marketplace,
+                "evidence": conversion.evidence,
+            },
+            headers={REPLAYED_HEADER: "true", REMAINING_HEADER: str(balance)},
+        )
+    return ConversionResult(conversion, credits_remaining=balance, replayed=True)
