@@ -22,7 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import selectors, services
+from billing import selectors, stripe_events
 from billing.conf import stripe_config
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
 from config.errors import DomainError
@@ -270,7 +270,7 @@ class WebhookEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[WebhookEvent]):
                 )
                 continue
             try:
-                event = services.webhook_event_reprocess(event=event)
+                event = stripe_events.webhook_event_reprocess(event=event)
             except DomainError as exc:
                 event.refresh_from_db()
                 reason = event.error.splitlines()[0] if event.error else exc.message

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors, services
+from billing import checkout, selectors, stripe_events
 from billing.serializers import (
     CheckoutInputSerializer,
     CheckoutSerializer,
@@ -31,7 +31,7 @@ def checkout_urls(request: Request | Any) -> dict[str, str]:
     """Absolute success and cancel URLs of the billing pages for this host."""
     success = request.build_absolute_uri(reverse("billing-success"))
     return {
-        "success_url": f"{success}?session_id={services.SESSION_ID_PLACEHOLDER}",
+        "success_url": f"{success}?session_id={checkout.SESSION_ID_PLACEHOLDER}",
         "cancel_url": request.build_absolute_uri(reverse("billing-cancel")),
     }
 
@@ -63,7 +63,7 @@ class CheckoutApi(APIView):
     def post(self, request: AuthedRequest) -> Response:
         serializer = CheckoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        start = services.pack_checkout_start(
+        start = checkout.pack_checkout_start(
             user=request.user, pack_id=serializer.validated_data["pack"], **checkout_urls(request)
         )
         data = {
@@ -144,8 +144,8 @@ class StripeWebhookApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        event = services.webhook_event_record(
+        event = stripe_events.webhook_event_record(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
-        event = services.webhook_event_process(event=event)
+        event = stripe_events.webhook_event_process(event=event)
         return Response(WebhookAckSerializer({"id": event.stripe_id, "status": event.status}).data)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import selectors, services
+from billing import checkout, selectors
 from billing.api import checkout_urls
 from billing.conf import stripe_config
 from billing.models import Payment
@@ -42,7 +42,7 @@ def billing_page(request: AuthedHttpRequest) -> HttpResponse:
 @require_POST
 def billing_buy(request: AuthedHttpRequest, pack_id: int) -> HttpResponse:
     try:
-        start = services.pack_checkout_start(user=request.user, pack_id=pack_id, **checkout_urls(request))
+        start = checkout.pack_checkout_start(user=request.user, pack_id=pack_id, **checkout_urls(request))
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("billing")
@@ -55,7 +55,7 @@ def sandbox_checkout(request: AuthedHttpRequest, session_id: str) -> HttpRespons
     payment = _own_sandbox_payment(request, session_id)
     if request.method == "POST":
         try:
-            payment = services.sandbox_checkout_complete(user=request.user, checkout_session_id=session_id)
+            payment = checkout.sandbox_checkout_complete(user=request.user, checkout_session_id=session_id)
         except NotFoundError as exc:
             raise Http404(exc.message) from exc
         except DomainError as exc:
@@ -71,7 +71,7 @@ def sandbox_checkout(request: AuthedHttpRequest, session_id: str) -> HttpRespons
 @require_POST
 def sandbox_checkout_cancel(request: AuthedHttpRequest, session_id: str) -> HttpResponse:
     _own_sandbox_payment(request, session_id)
-    services.sandbox_checkout_cancel(user=request.user, checkout_session_id=session_id)
+    checkout.sandbox_checkout_cancel(user=request.user, checkout_session_id=session_id)
     return redirect("billing-cancel")
 
 

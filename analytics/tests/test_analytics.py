@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from analytics import selectors
-from billing import services as billing_services
+from billing import payments as billing_payments
 from billing.models import Payment, WebhookEvent
 from billing.tests.factories import CreditPackFactory, paid_payment
 from conversion.models import Conversion, ConversionFeedback
@@ -181,7 +181,7 @@ def sale(pack, day: dt.date, **kwargs) -> Payment:
 
 
 def refund(payment: Payment, amount_refunded: int, day: dt.date) -> None:
-    billing_services.payment_refund_apply(
+    billing_payments.payment_refund_apply(
         payment=payment,
         charge_id=f"ch_{payment.pk}",
         charge_amount=payment.amount,

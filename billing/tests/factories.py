@@ -5,7 +5,7 @@ from typing import Any
 import factory
 
 from accounts.tests.factories import UserFactory
-from billing import services
+from billing import checkout
 from billing.models import CreditPack, Payment
 from billing.tests.stripe_fakes import new_id
 
@@ -44,7 +44,7 @@ def paid_payment(**kwargs: Any) -> Payment:
     """A Stripe payment fulfilled through the one fulfilment path, with its PaymentIntent."""
     payment: Payment = PaymentFactory(**kwargs)
     payment_intent = new_id("pi")
-    services.payment_fulfil(
+    checkout.payment_fulfil(
         checkout_session_id=payment.checkout_session_id,
         payment_intent_id=payment_intent,
         amount_paid=payment.amount,

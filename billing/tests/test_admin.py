@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 
 from accounts.tests.factories import UserFactory
-from billing import services
+from billing import payments
 from billing.models import CreditPack, Payment, WebhookEvent
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 from billing.tests.stripe_fakes import charge, checkout_session, event, new_id, post_event
@@ -69,7 +69,7 @@ class TestPayments:
     def test_shortfalls_are_shown_and_filterable(self, operator):
         short = paid_payment(pack=CreditPackFactory(credits=500, price=900))
         credits_adjust(user=short.user, amount=-400, reason="spent", actor=None)
-        services.payment_refund_apply(
+        payments.payment_refund_apply(
             payment=short, charge_id="ch_short", charge_amount=900, amount_refunded=900
         )
         fine = paid_payment()
@@ -164,7 +164,7 @@ class TestRevenue:
     def test_the_report_has_the_numbers_and_a_chart(self, operator):
         payment = paid_payment(pack=CreditPackFactory(name="Starter", credits=500, price=900))
         Payment.objects.filter(pk=payment.pk).update(paid_at=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC))
-        services.payment_refund_apply(
+        payments.payment_refund_apply(
             payment=payment,
             charge_id="ch_1",
             charge_amount=900,

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from billing import services
+from billing import payments
 from billing.models import Payment
 from billing.tests.factories import CreditPackFactory, paid_payment
 from credits.models import LedgerEntry
@@ -69,7 +69,7 @@ def test_the_admin_revenue_report_draws_its_chart(browser_page, live_server):
     payment = paid_payment(pack=CreditPackFactory(name="Chart pack", credits=500, price=900))
     yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     Payment.objects.filter(pk=payment.pk).update(paid_at=yesterday)
-    services.payment_refund_apply(
+    payments.payment_refund_apply(
         payment=payment, charge_id="ch_chart", charge_amount=900, amount_refunded=300
     )
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from billing import services
+from billing import checkout
 from billing.models import Payment, Reversal, WebhookEvent
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 from billing.tests.stripe_fakes import charge, checkout_session, event, post_event
@@ -123,7 +123,7 @@ def test_racing_clicks_on_the_sandbox_pay_button_grant_once(settings):
     )
 
     def pay() -> str:
-        paid = services.sandbox_checkout_complete(
+        paid = checkout.sandbox_checkout_complete(
             user=user_payment.user, checkout_session_id="sandbox_cs_race"
         )
         return paid.status

@@ -9,8 +9,8 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, transaction
 
+from billing.checkout import SANDBOX_SESSION_PREFIX
 from billing.models import CreditPack, Payment, checkout_session_id_valid
-from billing.services import SANDBOX_SESSION_PREFIX
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 
 pytestmark = pytest.mark.django_db

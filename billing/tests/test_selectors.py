@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from billing import selectors, services
+from billing import checkout, payments, selectors
 from billing.models import Payment
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 from credits.services import credits_adjust
@@ -26,7 +26,7 @@ def sale(pack, day, **kwargs):
 
 
 def refund(payment, amount_refunded, day):
-    services.payment_refund_apply(
+    payments.payment_refund_apply(
         payment=payment,
         charge_id=f"ch_{payment.pk}",
         charge_amount=payment.amount,
@@ -51,7 +51,7 @@ def sales():
     refund(euro_sale, 500, "2026-04-11")
     PaymentFactory(pack=starter)  # pending: not a sale
     expired = PaymentFactory(pack=starter)
-    services.payment_close(checkout_session_id=expired.checkout_session_id, status="expired")
+    checkout.payment_close(checkout_session_id=expired.checkout_session_id, status="expired")
     return {"starter": starter, "pro": pro, "euro": euro}
 
 

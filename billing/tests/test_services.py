@@ -10,7 +10,8 @@ import responses
 from django.db.models import Sum
 
 from accounts.tests.factories import UserFactory
-from billing import services
+from billing import checkout as checkouts
+from billing import payments
 from billing.errors import CheckoutUnavailable, EventNotReady, PaymentProviderError
 from billing.models import Payment, Reversal
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
@@ -27,7 +28,7 @@ CANCEL_URL = "http://testserver/billing/cancel/"
 
 
 def start(user, pack):
-    return services.pack_checkout_start(
+    return checkouts.pack_checkout_start(
         user=user, pack_id=pack.pk, success_url=SUCCESS_URL, cancel_url=CANCEL_URL
     )
 
@@ -69,7 +70,7 @@ class TestSandboxCheckoutStart:
         retired = CreditPackFactory(active=False)
         for pack_id in (retired.pk, 999_999):
             with pytest.raises(NotFoundError) as caught:
-                services.pack_checkout_start(
+                checkouts.pack_checkout_start(
                     user=user, pack_id=pack_id, success_url=SUCCESS_URL, cancel_url=CANCEL_URL
                 )
             assert caught.value.code == "pack_not_found"
@@ -192,10 +193,10 @@ class TestFulfil:
     def test_grants_the_pack_once_under_the_sessions_key(self):
         payment = PaymentFactory(pack=CreditPackFactory(credits=500, price=900))
 
-        first = services.payment_fulfil(
+        first = checkouts.payment_fulfil(
             checkout_session_id=payment.checkout_session_id, payment_intent_id="pi_1", amount_paid=900
         )
-        second = services.payment_fulfil(checkout_session_id=payment.checkout_session_id)
+        second = checkouts.payment_fulfil(checkout_session_id=payment.checkout_session_id)
 
         assert (first.granted_now, second.granted_now) == (True, False)
         [entry] = entries(payment.user, "purchase")
@@ -208,7 +209,7 @@ class TestFulfil:
 
     def test_records_what_stripe_says_was_paid(self):
         payment = PaymentFactory(pack=CreditPackFactory(price=900, currency="usd"))
-        services.payment_fulfil(
+        checkouts.payment_fulfil(
             checkout_session_id=payment.checkout_session_id, amount_paid=850, currency="USD"
         )
         payment.refresh_from_db()
@@ -225,18 +226,18 @@ class TestFulfil:
             idempotency_key=payment.grant_key,
             reason="earlier",
         )
-        services.payment_fulfil(checkout_session_id=payment.checkout_session_id)
+        checkouts.payment_fulfil(checkout_session_id=payment.checkout_session_id)
         assert entries(payment.user, "purchase").count() == 1
         assert balance_get(user=payment.user) == 500
 
     def test_an_unknown_session_is_not_found(self):
         with pytest.raises(NotFoundError):
-            services.payment_fulfil(checkout_session_id="cs_test_unknown")
+            checkouts.payment_fulfil(checkout_session_id="cs_test_unknown")
 
     def test_money_stripe_reports_paid_buys_the_credits_even_after_expiry(self):
         payment = PaymentFactory()
-        services.payment_close(checkout_session_id=payment.checkout_session_id, status="expired")
-        services.payment_fulfil(checkout_session_id=payment.checkout_session_id)
+        checkouts.payment_close(checkout_session_id=payment.checkout_session_id, status="expired")
+        checkouts.payment_fulfil(checkout_session_id=payment.checkout_session_id)
         payment.refresh_from_db()
         assert (payment.status, payment.closed_at) == ("paid", None)
         assert balance_get(user=payment.user) == payment.credits
@@ -246,20 +247,20 @@ class TestClose:
     @pytest.mark.parametrize("status", ["failed", "expired"])
     def test_closes_a_pending_payment(self, status):
         payment = PaymentFactory()
-        services.payment_close(checkout_session_id=payment.checkout_session_id, status=status)
+        checkouts.payment_close(checkout_session_id=payment.checkout_session_id, status=status)
         payment.refresh_from_db()
         assert payment.status == status
         assert payment.closed_at is not None
 
     def test_a_paid_payment_stays_paid(self):
         payment = paid_payment()
-        services.payment_close(checkout_session_id=payment.checkout_session_id, status="expired")
+        checkouts.payment_close(checkout_session_id=payment.checkout_session_id, status="expired")
         payment.refresh_from_db()
         assert payment.status == "paid"
         assert balance_get(user=payment.user) == payment.credits
 
     def test_an_unknown_session_gives_none(self):
-        assert services.payment_close(checkout_session_id="cs_test_nope", status="failed") is None
+        assert checkouts.payment_close(checkout_session_id="cs_test_nope", status="failed") is None
 
 
 # --- Sandbox -----------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ class TestSandbox:
         user = UserFactory()
         checkout = start(user, CreditPackFactory(credits=500))
         for _ in range(3):
-            payment = services.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
+            payment = checkouts.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
         assert (payment.status, payment.credits_granted) == ("paid", 500)
         assert entries(user, "purchase").count() == 1
         assert balance_get(user=user) == 500
@@ -278,13 +279,13 @@ class TestSandbox:
     def test_only_the_owner_can_pay(self):
         checkout = start(UserFactory(), CreditPackFactory())
         with pytest.raises(NotFoundError):
-            services.sandbox_checkout_complete(user=UserFactory(), checkout_session_id=checkout.session_id)
+            checkouts.sandbox_checkout_complete(user=UserFactory(), checkout_session_id=checkout.session_id)
         assert Payment.objects.get().status == "pending"
 
     def test_a_stripe_session_cannot_be_paid_in_the_sandbox(self):
         payment = PaymentFactory()
         with pytest.raises(NotFoundError):
-            services.sandbox_checkout_complete(
+            checkouts.sandbox_checkout_complete(
                 user=payment.user, checkout_session_id=payment.checkout_session_id
             )
         assert balance_get(user=payment.user) == 0
@@ -292,9 +293,9 @@ class TestSandbox:
     def test_a_cancelled_checkout_cannot_be_paid(self):
         user = UserFactory()
         checkout = start(user, CreditPackFactory())
-        services.sandbox_checkout_cancel(user=user, checkout_session_id=checkout.session_id)
+        checkouts.sandbox_checkout_cancel(user=user, checkout_session_id=checkout.session_id)
         with pytest.raises(ConflictError):
-            services.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
+            checkouts.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
         assert Payment.objects.get().status == "expired"
         assert balance_get(user=user) == 0
 
@@ -303,7 +304,7 @@ class TestSandbox:
         checkout = start(user, CreditPackFactory())
         settings.STRIPE_SECRET_KEY = SECRET_KEY
         with pytest.raises(CheckoutUnavailable):
-            services.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
+            checkouts.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
         assert balance_get(user=user) == 0
 
 
@@ -311,7 +312,7 @@ class TestSandbox:
 
 
 def refund(payment, amount_refunded, *, charge_id="ch_1", charge_amount=None):
-    return services.payment_refund_apply(
+    return payments.payment_refund_apply(
         payment=payment,
         charge_id=charge_id,
         charge_amount=charge_amount if charge_amount is not None else payment.amount,
@@ -398,7 +399,7 @@ class TestRefunds:
 
 
 def open_dispute(payment, dispute_id="dp_1"):
-    return services.payment_dispute_apply(payment=payment, dispute_id=dispute_id, amount=payment.amount)
+    return payments.payment_dispute_apply(payment=payment, dispute_id=dispute_id, amount=payment.amount)
 
 
 class TestDisputes:
@@ -441,7 +442,7 @@ class TestDisputes:
         spend(payment.user, 100)
         open_dispute(payment)  # takes 400, 100 short
         for _ in range(2):
-            services.payment_dispute_close(payment=payment, dispute_id="dp_1", dispute_status="won")
+            payments.payment_dispute_close(payment=payment, dispute_id="dp_1", dispute_status="won")
         assert balance_get(user=payment.user) == 400
         payment.refresh_from_db()
         assert (payment.status, payment.dispute_status) == ("paid", "won")
@@ -453,7 +454,7 @@ class TestDisputes:
     def test_a_lost_dispute_keeps_the_credits(self):
         payment = paid_payment(pack=CreditPackFactory(credits=500))
         open_dispute(payment)
-        services.payment_dispute_close(payment=payment, dispute_id="dp_1", dispute_status="lost")
+        payments.payment_dispute_close(payment=payment, dispute_id="dp_1", dispute_status="lost")
         payment.refresh_from_db()
         assert (payment.status, payment.dispute_status, payment.credits_reversed) == ("disputed", "lost", 500)
         assert balance_get(user=payment.user) == 0
@@ -461,7 +462,7 @@ class TestDisputes:
     def test_a_closing_before_its_opening_is_not_ready(self):
         payment = paid_payment()
         with pytest.raises(EventNotReady):
-            services.payment_dispute_close(payment=payment, dispute_id="dp_x", dispute_status="won")
+            payments.payment_dispute_close(payment=payment, dispute_id="dp_x", dispute_status="won")
 
 
 def test_new_ids_look_like_stripes():

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
-from billing import services
+from billing import checkout
 from billing.models import Payment, Reversal, WebhookEvent
 from billing.tests.factories import CreditPackFactory, PaymentFactory
 from billing.tests.stripe_fakes import (
@@ -358,7 +358,7 @@ class TestFailures:
         def broken_grant(**kwargs):
             raise RuntimeError("ledger unavailable")
 
-        monkeypatch.setattr(services, "credits_grant", broken_grant)
+        monkeypatch.setattr(checkout, "credits_grant", broken_grant)
         response = post_event(client, delivered)
 
         assert response.status_code == 500
@@ -385,7 +385,7 @@ class TestFailures:
         def broken_grant(**kwargs):
             raise RuntimeError("ledger unavailable")
 
-        monkeypatch.setattr(services, "credits_grant", broken_grant)
+        monkeypatch.setattr(checkout, "credits_grant", broken_grant)
         response = post_event(client, completed(payment))
 
         assert response.status_code == 500

@@ -24,7 +24,7 @@ from schemathesis import Case
 
 from accounts.models import ApiKeyScope
 from accounts.tests.factories import api_key_for
-from billing.services import pack_checkout_start
+from billing.checkout import pack_checkout_start
 from billing.tests.factories import CreditPackFactory
 from conversion.convert import fnsku_convert
 from credits.tests.factories import funded_user
