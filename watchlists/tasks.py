@@ -1,16 +1,16 @@
-"""Celery tasks of watchlists: thin wrappers that take ids and call services.py."""
+"""Celery tasks of watchlists: thin wrappers that take ids and call services.py and refresh.py."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from watchlists import services
+from watchlists import refresh, services
 
 
 @shared_task(name="watchlists.refresh_due", ignore_result=True, soft_time_limit=50, time_limit=60)
 def watchlists_refresh_due() -> int:
     """Periodic (beat, every WATCHLIST_DISPATCH_INTERVAL seconds): queue the due watchlists' refreshes."""
-    return len(services.watchlists_refresh_due())
+    return len(refresh.watchlists_refresh_due())
 
 
 @shared_task(
@@ -25,7 +25,7 @@ def watchlists_refresh_due() -> int:
 )
 def watchlist_refresh(watchlist_id: int, slot: str) -> dict[str, int]:
     """Refresh one watchlist for one due slot; a redelivery or retry charges and alerts nothing twice."""
-    report = services.watchlist_refresh(watchlist_id=watchlist_id, slot=slot)
+    report = refresh.watchlist_refresh(watchlist_id=watchlist_id, slot=slot)
     return {
         "refreshed": report.refreshed,
         "skipped": report.skipped,

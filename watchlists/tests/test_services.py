@@ -14,7 +14,7 @@ from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_charge
 from credits.tests.factories import funded_user
-from watchlists import services, tasks
+from watchlists import refresh, services, tasks
 from watchlists.models import Alert, ConditionState, ItemSnapshot, Watchlist
 from watchlists.selectors import watchlist_cost
 from watchlists.tests.helpers import ASIN
@@ -39,7 +39,7 @@ def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa):
     alerts_after = []
     for hour, cents in enumerate([2500, 1899, 1799, 2100, 1500]):
         keepa.market.price = cents
-        services.watchlist_refresh(watchlist_id=watchlist.pk, slot=start + timedelta(hours=hour))
+        refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=start + timedelta(hours=hour))
         alerts_after.append(Alert.objects.filter(item=item).count())
 
     assert alerts_after == [0, 1, 1, 1, 2]
@@ -87,7 +87,7 @@ def test_each_condition_fires_on_its_own_crossing(keepa):
             step["seller"],
             step["rank"],
         )
-        services.watchlist_refresh(watchlist_id=watchlist.pk, slot=start + timedelta(hours=hour))
+        refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=start + timedelta(hours=hour))
         raised.append(
             sorted(
                 Alert.objects.filter(snapshot__slot=start + timedelta(hours=hour)).values_list(
@@ -107,8 +107,8 @@ def test_a_redelivered_refresh_charges_and_alerts_once(keepa):
     user, watchlist, _item = make_watchlist(price_below="20.00")
     keepa.market.price = 1500
     slot = timezone.now()
-    first = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
-    again = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot.isoformat())
+    first = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
+    again = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot.isoformat())
     assert (first.refreshed, first.alerts) == (1, 1)
     assert (again.refreshed, again.alerts) == (0, 0)
     assert len(charges(user)) == 1
@@ -121,9 +121,9 @@ def test_a_task_that_died_after_charging_is_not_charged_again(keepa):
     user, watchlist, item = make_watchlist()
     slot = timezone.now()
     # The first delivery charged, then its worker died before recording anything.
-    credits_charge(user=user, operation="asin_lookup", idempotency_key=services._charge_key(item, slot))
+    credits_charge(user=user, operation="asin_lookup", idempotency_key=refresh._charge_key(item, slot))
     assert balance_get(user=user) == 99
-    report = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
+    report = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
     assert report.refreshed == 1
     assert len(charges(user)) == 1
     assert balance_get(user=user) == 99
@@ -133,7 +133,7 @@ def test_a_task_that_died_after_charging_is_not_charged_again(keepa):
 def test_not_enough_credits_skips_the_refresh_and_charges_nothing(keepa):
     user, watchlist, _item = make_watchlist(credits=1)
     services.watch_item_add(watchlist=watchlist, asin="B0TESTKEE2", marketplace="US")
-    report = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+    report = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
     assert report.skipped == 2
     assert report.refreshed == 0
     assert balance_get(user=user) == 1
@@ -148,7 +148,7 @@ def test_not_enough_credits_skips_the_refresh_and_charges_nothing(keepa):
 def test_an_upstream_failure_is_refunded_and_recorded(keepa):
     user, watchlist, item = make_watchlist()
     keepa.market.status = 500
-    report = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+    report = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
     assert report.failed == 1
     assert balance_get(user=user) == 100
     snapshot = ItemSnapshot.objects.get(item=item)
@@ -159,15 +159,15 @@ def test_an_upstream_failure_is_refunded_and_recorded(keepa):
 
 def test_an_item_removed_during_its_refresh_is_refunded(keepa, monkeypatch):
     user, watchlist, item = make_watchlist()
-    observe = services._observe
+    observe = refresh._observe
 
     def removed_meanwhile(observed, slot):
         record = observe(observed, slot)
         services.watch_item_delete(item=observed)
         return record
 
-    monkeypatch.setattr(services, "_observe", removed_meanwhile)
-    report = services.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+    monkeypatch.setattr(refresh, "_observe", removed_meanwhile)
+    report = refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
 
     assert report.failed == 1
     assert balance_get(user=user) == 100
@@ -182,14 +182,14 @@ def test_the_dispatcher_queues_due_watchlists_once_per_slot(keepa, monkeypatch):
     monkeypatch.setattr(tasks.watchlist_refresh, "delay", lambda *args: queued.append(args))
     _user, watchlist, _item = make_watchlist(interval="every_6h")
     created = Watchlist.objects.get(pk=watchlist.pk).next_refresh_at
-    due = services.watchlists_refresh_due(now=created + timedelta(minutes=1))
+    due = refresh.watchlists_refresh_due(now=created + timedelta(minutes=1))
     assert due == [(watchlist.pk, created)]
     assert queued == [(watchlist.pk, created.isoformat())]  # after commit
     assert Watchlist.objects.get(pk=watchlist.pk).next_refresh_at == created + timedelta(hours=6)
-    assert services.watchlists_refresh_due(now=created + timedelta(hours=5)) == []
+    assert refresh.watchlists_refresh_due(now=created + timedelta(hours=5)) == []
     # The beat was down for a day: one refresh, and the cadence is kept.
     later = created + timedelta(hours=30, minutes=5)
-    assert services.watchlists_refresh_due(now=later) == [(watchlist.pk, created + timedelta(hours=6))]
+    assert refresh.watchlists_refresh_due(now=later) == [(watchlist.pk, created + timedelta(hours=6))]
     assert Watchlist.objects.get(pk=watchlist.pk).next_refresh_at == created + timedelta(hours=36)
 
 
@@ -197,10 +197,10 @@ def test_changing_a_threshold_rearms_its_condition(keepa):
     _user, watchlist, item = make_watchlist(price_below="20.00")
     keepa.market.price = 1500
     slot = timezone.now()
-    services.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
+    refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot)
     assert not ConditionState.objects.get(item=item).armed
     services.watch_item_update(item=item, thresholds={"price_below": "16.00"})
-    services.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot + timedelta(hours=1))
+    refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=slot + timedelta(hours=1))
     assert Alert.objects.filter(item=item).count() == 2
 
 
