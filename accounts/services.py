@@ -23,7 +23,7 @@ from accounts.selectors import (
     auth_cache_key,
     revoked_marker_name,
 )
-from config.errors import DomainError
+from core.errors import DomainError
 from credits.services import credits_account_open
 
 API_KEY_SCHEME = "apip_"

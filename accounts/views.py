@@ -7,8 +7,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import ApiKeyCreateForm
-from config.errors import DomainError, NotFoundError
 from config.types import AuthedHttpRequest
+from core.errors import DomainError, NotFoundError
 from credits.services import credits_account_open
 
 

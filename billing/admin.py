@@ -25,8 +25,8 @@ from django.utils.html import format_html
 from billing import selectors, services
 from billing.conf import stripe_config
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
-from config.errors import DomainError
 from core.admin import NoAddAdminMixin, NoChangeAdminMixin, ViewOnlyAdminMixin
+from core.errors import DomainError
 from core.money import format_money
 
 MAX_REPORT_DAYS = 400

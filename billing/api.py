@@ -22,9 +22,9 @@ from billing.serializers import (
     PaymentSerializer,
     WebhookAckSerializer,
 )
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 
 
 def checkout_urls(request: Request | Any) -> dict[str, str]:

@@ -51,7 +51,7 @@ from billing.errors import (
     WebhookProcessingFailed,
 )
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
-from config.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, NotFoundError
 from credits.models import LedgerEntry
 from credits.services import credits_grant, credits_reverse
 from monitoring.metrics import record_webhook_event

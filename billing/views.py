@@ -14,8 +14,8 @@ from billing import selectors, services
 from billing.api import checkout_urls
 from billing.conf import stripe_config
 from billing.models import Payment
-from config.errors import DomainError, NotFoundError
 from config.types import AuthedHttpRequest
+from core.errors import DomainError, NotFoundError
 from credits.services import credits_account_open
 
 PAYMENTS_PER_PAGE = 20

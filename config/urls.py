@@ -5,8 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 from config import api_docs
 from monitoring import health, metrics_view
 
-handler404 = "config.exception_handlers.not_found"
-handler500 = "config.exception_handlers.server_error"
+handler404 = "core.api_errors.not_found"
+handler500 = "core.api_errors.server_error"
 
 api_v1 = [
     path("products/", include("products.api_urls")),

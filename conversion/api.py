@@ -5,9 +5,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFoundError
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
 from conversion import selectors, services
 from conversion.bulk import BULK_KIND
@@ -26,6 +23,9 @@ from conversion.serializers import (
     SyncInputSerializer,
 )
 from conversion.tasks import fba_inventory_sync_task
+from core.api_errors import ErrorSerializer
+from core.errors import NotFoundError
+from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response

@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
 from config.types import AuthedHttpRequest
 from conversion import conf, selectors, services
 from conversion.bulk import BULK_KIND
@@ -20,6 +19,8 @@ from conversion.fba_inventory import app_configured
 from conversion.forms import FeedbackForm, InventoryImportForm, ScanForm, SpApiConnectionForm, SyncForm
 from conversion.models import Conversion
 from conversion.tasks import fba_inventory_sync_task
+from core.api_errors import http_status
+from core.errors import DomainError
 from credits.models import Operation
 from credits.selectors import price_get
 from products import services as product_services
@@ -73,7 +74,7 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
             channel=Conversion.Channel.PAGE,
         )
     except DomainError as exc:
-        status = exc.status_code
+        status = http_status(exc)
         context["error"] = exc
         body = {
             "ok": False,
@@ -119,7 +120,7 @@ def _scan_barcode(request: AuthedHttpRequest, marketplace: str) -> tuple[int, di
             "error": {"code": exc.code, "message": exc.message},
             "credits_remaining": exc.extra.get("credits_remaining"),
         }
-        return exc.status_code, body, {"error": exc}
+        return http_status(exc), body, {"error": exc}
     market = marketplace_get(found.marketplace)
     barcode = {
         "code": found.code,
@@ -157,7 +158,7 @@ def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
         )
     except DomainError as exc:
         return JsonResponse(
-            {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=exc.status_code
+            {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=http_status(exc)
         )
     return JsonResponse({"ok": True, "asin": given.asin, "verdict": given.verdict})
 

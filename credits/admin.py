@@ -21,8 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
 from core.admin import NoAddAdminMixin, NoDeleteAdminMixin, ViewOnlyAdminMixin
+from core.errors import DomainError
 from credits import services
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
 

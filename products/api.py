@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import User
 from accounts.selectors import ApiKeyPrincipal
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
 from config.throttling import RESERVED_ATTR
 from config.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products import selectors, services
 from products.querylog import lookup_cache_stats

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
-from config.errors import ConflictError, DomainError
+from core.errors import ConflictError, DomainError
 from credits.errors import InsufficientCredits
 from credits.metering import KeyedCharge, metered
 from credits.models import LedgerEntry
@@ -88,7 +88,7 @@ _FALSE = frozenset({"", "0", "false", "no", "n", "off"})
 
 
 def _invalid(field_name: str, message: str, code: str = "invalid_threshold") -> DomainError:
-    return DomainError(message, code=code, status_code=400, extra={"field": field_name})
+    return DomainError(message, code=code, extra={"field": field_name})
 
 
 # --- Watchlists ------------------------------------------------------------------------------

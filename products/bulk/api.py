@@ -12,9 +12,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from core.renderers import JSONOrCSVApi
 from credits.metering import idempotency_key_parameter, insufficient_credits_response

@@ -11,9 +11,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from core.renderers import JSONOrCSVApi
 from credits.metering import insufficient_credits_response
 from products.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results

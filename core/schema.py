@@ -8,7 +8,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
-from config.exception_handlers import ErrorSerializer
+from core.api_errors import ErrorSerializer
 
 
 class AutoSchema(SpectacularAutoSchema):
