@@ -12,7 +12,7 @@ from accounts.serializers import (
     ApiKeySerializer,
     MeSerializer,
 )
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import ApiKeyCreateForm
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from core.errors import DomainError, NotFoundError
 from credits.services import credits_account_open
 

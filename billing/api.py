@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.types import AuthedRequest
 from billing import selectors, services
 from billing.serializers import (
     CheckoutInputSerializer,
@@ -22,7 +23,6 @@ from billing.serializers import (
     PaymentSerializer,
     WebhookAckSerializer,
 )
-from config.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 

@@ -5,7 +5,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
 from conversion import selectors, services
 from conversion.bulk import BULK_KIND
 from conversion.serializers import (
@@ -27,6 +27,7 @@ from core.api_errors import ErrorSerializer
 from core.errors import NotFoundError
 from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
+from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
@@ -60,6 +61,7 @@ class ConvertApi(APIView):
             "source, at the `fnsku_conversion` price. Header `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         serializer = ConvertInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -244,6 +246,7 @@ class ConversionBulkApi(APIView):
             413: TOO_LARGE,
         },
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         job = bulk_job_create_from_request(
             request,

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from conversion import conf, selectors, services
 from conversion.bulk import BULK_KIND
 from conversion.fba_inventory import app_configured

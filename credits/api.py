@@ -7,7 +7,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
 from core.pagination import Pagination, paginated_response
 from core.renderers import JSONOrCSVApi
 from credits import selectors, services

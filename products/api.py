@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import User
 from accounts.selectors import ApiKeyPrincipal
-from config.throttling import RESERVED_ATTR
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
+from core.throttling import RESERVED_ATTR, metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products import selectors, services
 from products.querylog import lookup_cache_stats
@@ -85,6 +85,7 @@ class ProductLookupApi(APIView):
             "`X-Cache` (hit or miss) and `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> HttpResponse:
         # Two string fields do not need a serializer instance (its construction is a
         # third of this view's CPU); the schema above still documents
@@ -212,6 +213,7 @@ class ProductCodeLookupApi(APIView):
             "Headers: `X-Cache` and `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         serializer = CodeLookupInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

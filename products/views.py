@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
 from products import selectors, services

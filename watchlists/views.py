@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
 from products.bulk.uploads import check_upload_size

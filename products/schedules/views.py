@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
 from products.bulk import exports
