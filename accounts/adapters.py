@@ -1,4 +1,5 @@
-"""django-allauth glue: a signup opens the user's credit account in the same transaction."""
+"""django-allauth glue: a signup sends ``user_created`` (credits opens the credit account) in the
+same transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
 from django.http import HttpRequest
 
-from credits.services import credits_account_open
+from accounts.signals import user_created
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -16,5 +17,5 @@ class AccountAdapter(DefaultAccountAdapter):
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=commit)
             if commit:
-                credits_account_open(user=user)
+                user_created.send(sender=type(user), user=user)
         return user

@@ -1,3 +1,12 @@
+"""Users and API keys in the admin.
+
+A user's page also shows what other apps keep about them (their payments, bulk jobs, credit
+balance): each of those apps adds its part from its own admin.py with ``user_page_inline`` and
+``user_page_field``, so accounts imports none of them (docs/architecture.md, "Layers and import
+rules").
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -5,15 +14,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
 
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, User
-from billing.models import Payment
 from core.admin import NoAddAdminMixin, ViewOnlyAdminMixin
-from credits import selectors as credit_selectors
-from products.models import BulkJob
 
 # A user's page shows their latest rows of each kind; the full lists are a link away.
 INLINE_ROWS = 20
@@ -26,7 +30,7 @@ class _LatestRowsFormSet(BaseInlineFormSet):
         return rows.filter(pk__in=latest)
 
 
-class _ReadOnlyInline(ViewOnlyAdminMixin, admin.TabularInline[Any, User]):
+class UserPageInline(ViewOnlyAdminMixin, admin.TabularInline[Any, User]):
     """Rows of another model shown on the user's page; they change through their own services."""
 
     formset = _LatestRowsFormSet
@@ -40,31 +44,31 @@ class _ReadOnlyInline(ViewOnlyAdminMixin, admin.TabularInline[Any, User]):
         return self.fields
 
 
-class ApiKeyInline(_ReadOnlyInline):
+class ApiKeyInline(UserPageInline):
     model = ApiKey
     fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
     verbose_name_plural = f"API keys (latest {INLINE_ROWS})"
 
 
-class PaymentInline(_ReadOnlyInline):
-    model = Payment
-    fields = (
-        "created_at",
-        "pack",
-        "provider",
-        "status",
-        "amount",
-        "currency",
-        "amount_refunded",
-        "credits_granted",
-    )
-    verbose_name_plural = f"payments (latest {INLINE_ROWS})"
+# Added by other apps (``user_page_inline``, ``user_page_field``), in the order of their
+# ``position``: (position, inline) and (section, position, display function).
+_user_page_inlines: list[tuple[int, type[UserPageInline]]] = [(0, ApiKeyInline)]
+_user_page_fields: list[tuple[str, int, Callable[[User], Any]]] = []
 
 
-class BulkJobInline(_ReadOnlyInline):
-    model = BulkJob
-    fields = ("created_at", "kind", "status", "total", "succeeded", "failed", "credits_spent", "finished_at")
-    verbose_name_plural = f"bulk jobs (latest {INLINE_ROWS})"
+def user_page_inline(inline: type[UserPageInline], *, position: int) -> type[UserPageInline]:
+    """Show ``inline`` (rows of another app's model, the latest first) on a user's page."""
+    _user_page_inlines.append((position, inline))
+    _user_page_inlines.sort(key=lambda entry: entry[0])
+    return inline
+
+
+def user_page_field(display: Callable[[User], Any], *, section: str, position: int) -> Callable[[User], Any]:
+    """Show ``display(user)`` (an ``@admin.display`` function) read-only on a user's page, in its
+    own ``section`` placed after the profile, by ``position``."""
+    _user_page_fields.append((section, position, display))
+    _user_page_fields.sort(key=lambda entry: entry[1])
+    return display
 
 
 @admin.register(User)
@@ -75,13 +79,12 @@ class UserAdmin(DjangoUserAdmin[User]):
     list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "full_name")
-    readonly_fields = ("date_joined", "last_login", "credit_balance")
+    readonly_fields = ("date_joined", "last_login")
     date_hierarchy = "date_joined"
-    inlines = (ApiKeyInline, PaymentInline, BulkJobInline)
+    inlines = (ApiKeyInline,)
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
-        ("Credits", {"fields": ("credit_balance",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -89,22 +92,28 @@ class UserAdmin(DjangoUserAdmin[User]):
         (None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),
     )
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return [inline for _, inline in _user_page_inlines]
+
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
-    @admin.display(description="Credit balance")
-    def credit_balance(self, obj: User) -> str:
-        account = credit_selectors.credit_account_get(user=obj)
-        if account is None:
-            return "No credit account"
-        adjust = reverse("admin:credits_creditaccount_adjust", args=[account.pk])
-        ledger = reverse("admin:credits_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
-        return format_html(
-            '{} credits · <a href="{}">Adjust credits</a> · <a href="{}">Ledger</a>',
-            credit_selectors.balance_get(user=obj),
-            adjust,
-            ledger,
-        )
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), *(display for _, _, display in _user_page_fields))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None:  # the add page
+            return fieldsets
+        sections: dict[str, list[Any]] = {}
+        for section, _, display in _user_page_fields:
+            sections.setdefault(section, []).append(display)
+        after_profile = 2
+        return [
+            *fieldsets[:after_profile],
+            *((title, {"fields": tuple(fields)}) for title, fields in sections.items()),
+            *fieldsets[after_profile:],
+        ]
 
 
 # Not added here: a key must be shown to its owner once at creation, which happens on

@@ -12,9 +12,9 @@ from accounts.serializers import (
     ApiKeySerializer,
     MeSerializer,
 )
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 
 KEYS_ACCESS = (
     "Takes a signed-in session or an API key with the `keys:manage` scope; any other key is refused "

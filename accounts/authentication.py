@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from accounts import selectors, services
 from accounts.models import User
 from accounts.selectors import ApiKeyPrincipal
-from config.throttling import RESERVED_ATTR, api_call_reserve
 from core.ratelimit import ReservationVetoed
+from core.throttling import RESERVED_ATTR, api_call_reserve
 
 KEYWORD = "Bearer"
 REVOKED_MESSAGE = "This API key has been revoked."

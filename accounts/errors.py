@@ -1,8 +1,8 @@
-"""Domain errors of the accounts app, in the platform's one error shape (config/errors.py)."""
+"""Domain errors of the accounts app, in the platform's one error shape (core/errors.py)."""
 
 from __future__ import annotations
 
-from config.errors import ConflictError, DomainError
+from core.errors import ConflictError, ForbiddenError
 
 
 class TooManyApiKeys(ConflictError):
@@ -12,7 +12,6 @@ class TooManyApiKeys(ConflictError):
     )
 
 
-class InsufficientScope(DomainError):
-    status_code = 403
+class InsufficientScope(ForbiddenError):
     code = "insufficient_scope"
     default_message = "This API key does not have the scope this needs."

@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import ApiKey, User
-from config.errors import NotFoundError
+from core.errors import NotFoundError
 
 # How long an API key's owner is served from the shared cache instead of the
 # database, and then from each process's memory instead of the shared cache.

@@ -23,8 +23,8 @@ from accounts.selectors import (
     auth_cache_key,
     revoked_marker_name,
 )
-from config.errors import DomainError
-from credits.services import credits_account_open
+from accounts.signals import user_created
+from core.errors import DomainError
 
 API_KEY_SCHEME = "apip_"
 API_KEY_PREFIX_LENGTH = len(API_KEY_SCHEME) + 8
@@ -40,10 +40,12 @@ def api_key_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def user_create(*, email: str, password: str | None, verified: bool = False, **fields: object) -> User:
-    """Create a user with their primary email address (verified or not) and their credit account."""
+    """Create a user with their primary email address (verified or not); the apps above open
+    what goes with a user (credits: their credit account) on ``user_created``, in the same
+    transaction."""
     user = User.objects.create_user(email=email, password=password, **fields)
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
-    credits_account_open(user=user)
+    user_created.send(sender=User, user=user)
     return user
 
 

@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
+from accounts.dashboard import dashboard_context
 from accounts.forms import ApiKeyCreateForm
-from config.errors import DomainError, NotFoundError
-from config.types import AuthedHttpRequest
-from credits.services import credits_account_open
+from accounts.types import AuthedHttpRequest
+from core.errors import DomainError, NotFoundError
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,7 +17,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "landing.html")
     context = {
         "api_keys": selectors.api_key_list(user=request.user).filter(revoked_at__isnull=True)[:5],
-        "credit_account": credits_account_open(user=request.user),
+        **dashboard_context(request),
     }
     return render(request, "dashboard.html", context)
 

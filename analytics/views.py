@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.types import AuthedHttpRequest
 from analytics import selectors
-from config.types import AuthedHttpRequest
 from core.csv_export import csv_response
 from credits import selectors as credit_selectors
 from credits.forms import USAGE_PERIODS, UsagePeriodForm

@@ -22,11 +22,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin import INLINE_ROWS, UserPageInline, user_page_inline
 from billing import selectors, stripe_events
 from billing.conf import stripe_config
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent
-from config.errors import DomainError
 from core.admin import NoAddAdminMixin, NoChangeAdminMixin, ViewOnlyAdminMixin
+from core.errors import DomainError
 from core.money import format_money
 
 MAX_REPORT_DAYS = 400
@@ -279,3 +280,23 @@ class WebhookEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[WebhookEvent]):
                 self.message_user(
                     request, f"{event.stripe_id}: {event.status}. {event.note}", messages.SUCCESS
                 )
+
+
+class UserPaymentInline(UserPageInline):
+    """A user's latest payments, on their page (accounts' admin)."""
+
+    model = Payment
+    fields = (
+        "created_at",
+        "pack",
+        "provider",
+        "status",
+        "amount",
+        "currency",
+        "amount_refunded",
+        "credits_granted",
+    )
+    verbose_name_plural = f"payments (latest {INLINE_ROWS})"
+
+
+user_page_inline(UserPaymentInline, position=10)

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.types import AuthedRequest
 from billing import checkout, selectors, stripe_events
 from billing.serializers import (
     CheckoutInputSerializer,
@@ -22,9 +23,8 @@ from billing.serializers import (
     PaymentSerializer,
     WebhookAckSerializer,
 )
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 
 
 def checkout_urls(request: Request | Any) -> dict[str, str]:

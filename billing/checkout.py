@@ -36,7 +36,7 @@ from billing import selectors
 from billing.conf import stripe_client, stripe_config
 from billing.errors import CheckoutUnavailable, PaymentProviderError
 from billing.models import CreditPack, Payment
-from config.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, NotFoundError
 from credits.models import LedgerEntry
 from credits.services import credits_grant
 

@@ -1,18 +1,16 @@
-"""Domain errors of the billing app, in the platform's one error shape (config/errors.py)."""
+"""Domain errors of the billing app, in the platform's one error shape (core/errors.py)."""
 
 from __future__ import annotations
 
-from config.errors import DomainError
+from core.errors import DomainError, ProcessingFailedError, UnavailableError, UpstreamError
 
 
-class CheckoutUnavailable(DomainError):
-    status_code = 503
+class CheckoutUnavailable(UnavailableError):
     code = "checkout_unavailable"
     default_message = "Buying credits is not available right now: payments are not configured."
 
 
-class PaymentProviderError(DomainError):
-    status_code = 502
+class PaymentProviderError(UpstreamError):
     code = "payment_provider_error"
     default_message = "The payment provider could not start the checkout. Please try again in a moment."
 
@@ -20,23 +18,20 @@ class PaymentProviderError(DomainError):
 class InvalidWebhook(DomainError):
     """A delivery that is not a genuine, recent Stripe event: refused, nothing stored."""
 
-    status_code = 400
     code = "invalid_webhook"
     default_message = "Invalid webhook."
 
 
-class WebhookNotConfigured(DomainError):
-    # 503 rather than 4xx: Stripe keeps retrying for days, so events sent while
+class WebhookNotConfigured(UnavailableError):
+    # Unavailable (503) rather than invalid (4xx): Stripe keeps retrying for days, so events sent while
     # the secret is missing are delivered once it is set.
-    status_code = 503
     code = "webhook_not_configured"
     default_message = "The webhook endpoint has no signing secret configured."
 
 
-class WebhookProcessingFailed(DomainError):
-    # Not 2xx, so Stripe delivers the event again later; the event row keeps
+class WebhookProcessingFailed(ProcessingFailedError):
+    # Not 2xx (500), so Stripe delivers the event again later; the event row keeps
     # the error.
-    status_code = 500
     code = "webhook_processing_failed"
     default_message = "The event was stored but could not be processed; it will be retried."
 

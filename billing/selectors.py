@@ -14,7 +14,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent, checkout_session_id_valid
-from config.errors import NotFoundError
+from core.errors import NotFoundError
 from core.money import format_money, to_major
 
 if TYPE_CHECKING:

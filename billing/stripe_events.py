@@ -31,7 +31,7 @@ from billing.conf import WEBHOOK_TOLERANCE_SECONDS, stripe_config
 from billing.errors import EventNotReady, InvalidWebhook, WebhookNotConfigured, WebhookProcessingFailed
 from billing.models import CreditPack, Payment, WebhookEvent
 from billing.payments import payment_dispute_apply, payment_dispute_close, payment_refund_apply
-from config.errors import ConflictError
+from core.errors import ConflictError
 from monitoring.metrics import record_webhook_event
 
 logger = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.types import AuthedHttpRequest
 from billing import checkout, selectors
 from billing.api import checkout_urls
 from billing.conf import stripe_config
 from billing.models import Payment
-from config.errors import DomainError, NotFoundError
-from config.types import AuthedHttpRequest
+from core.errors import DomainError, NotFoundError
 from credits.services import credits_account_open
 
 PAYMENTS_PER_PAGE = 20

@@ -7,7 +7,6 @@ killed worker's task is redelivered rather than lost.
 
 import logging.config
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,14 @@ def ping() -> str:
 
 # --- Monitoring: task metrics, request ids, logging ---------------------------------------------
 # A task's log lines carry the id of the request that enqueued it (a message
-# header), its run is counted and timed (monitoring/metrics.py), and a worker given
+# header), its run is counted and timed (monitoring/celery_metrics.py, connected by the
+# monitoring app, so this module imports no app), and a worker given
 # CELERY_METRICS_PORT serves its pool's metrics there (PROMETHEUS_MULTIPROC_DIR
 # shared by the pool's processes, emptied when the worker starts).
 
-# task id -> (start time, the request-id context token to restore: an eager task
-# runs inside the request that called it, which keeps its own id afterwards).
-_task_started: dict[str, tuple[float, Any]] = {}
+# task id -> the request-id context token to restore (an eager task runs inside the
+# request that called it, which keeps its own id afterwards).
+_task_started: dict[str, Any] = {}
 
 
 @signals.setup_logging.connect
@@ -66,7 +66,7 @@ def _task_started_signal(task_id: str | None = None, task: Any = None, **kwargs:
     given = getattr(getattr(task, "request", None), "request_id", None)
     # A task not started by a request gets its own id, so its lines still group.
     token = request_id_var.set(clean_request_id(given) if given else f"task-{task_id}")
-    _task_started[task_id or ""] = (time.perf_counter(), token)
+    _task_started[task_id or ""] = token
 
 
 @signals.task_postrun.connect
@@ -74,15 +74,11 @@ def _task_finished_signal(
     task_id: str | None = None, task: Any = None, state: str | None = None, **kwargs: Any
 ) -> None:
     from config.logging import request_id_var
-    from monitoring.metrics import CELERY_TASK_SECONDS, CELERY_TASKS
 
-    name = getattr(task, "name", None) or "unknown"
-    CELERY_TASKS.labels(name, (state or "unknown").lower()).inc()
     started = _task_started.pop(task_id or "", None)
     if started is not None:
-        CELERY_TASK_SECONDS.labels(name).observe(time.perf_counter() - started[0])
         try:
-            request_id_var.reset(started[1])
+            request_id_var.reset(started)
         except ValueError:  # set in another context (thread): nothing to restore here
             request_id_var.set(None)
 

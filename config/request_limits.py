@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from config.errors import error_body
+from core.errors import error_body
 
 
 class UrlLengthMiddleware:

@@ -306,17 +306,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "config.exception_handlers.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 # Requests per API key (or per signed-in session), shared by all processes through
-# Redis (config/throttling.py): "<n>/<s|min|hour|day>". Metered operations (those that
+# Redis (core/throttling.py): "<n>/<s|min|hour|day>". Metered operations (those that
 # charge credits) and everything else have separate budgets. A load test of one user
 # sets these far higher.
 API_RATE_METERED = env.str("API_RATE_METERED", default="600/min")

@@ -3,10 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config import api_docs
-from monitoring import health, metrics_view
 
-handler404 = "config.exception_handlers.not_found"
-handler500 = "config.exception_handlers.server_error"
+handler404 = "core.api_errors.not_found"
+handler500 = "core.api_errors.server_error"
 
 api_v1 = [
     path("products/", include("products.api_urls")),
@@ -37,8 +36,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs.swagger_ui, name="api-docs"),
     path("api/redoc/", api_docs.redoc, name="api-redoc"),
-    path("health", health.liveness, name="health"),
-    path("health/ready", health.readiness, name="health-ready"),
-    # django-prometheus's exporter, aggregated across processes and restricted by configuration.
-    path("metrics", metrics_view.metrics, name="prometheus-django-metrics"),
+    # /health, /health/ready and /metrics.
+    path("", include("monitoring.urls")),
 ]

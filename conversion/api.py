@@ -4,10 +4,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFoundError
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
 from conversion import selectors
 from conversion.bulk import BULK_KIND
 from conversion.convert import conversion_body, fnsku_convert
@@ -32,7 +29,11 @@ from conversion.sources import (
     spapi_connection_delete,
     spapi_connection_set,
 )
+from core.api_errors import ErrorSerializer
+from core.errors import NotFoundError
+from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
+from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
 from products.bulk.serializers import BulkJobSerializer
@@ -66,6 +67,7 @@ class ConvertApi(APIView):
             "source, at the `fnsku_conversion` price. Header `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         serializer = ConvertInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -249,6 +251,7 @@ class ConversionBulkApi(APIView):
             413: TOO_LARGE,
         },
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         job = bulk_job_create_from_request(
             request,

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from config.errors import DomainError
 from conversion import conf
 from conversion.convert import conversion_finish, conversion_resolve
 from conversion.mappings import mapping_learn
 from conversion.models import Conversion
 from conversion.validation import clean_label_text, normalize_fnsku
+from core.errors import DomainError
 from credits.models import Operation
 from products.bulk.kinds import BulkKind, ClaimedItem, ExportColumn, ItemOutcome, JobContext
 from products.marketplaces import marketplace_get

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ConflictError, DomainError
 from conversion import conf
 from conversion.mappings import mapping_learn
 from conversion.models import Conversion
 from conversion.resolvers import PlatformSources, Query, Resolution, resolve
 from conversion.sources import fba_inventory_notes, fba_inventory_notes_without_sync
 from conversion.validation import clean_label_text, normalize_fnsku
-from credits.metering import REMAINING_HEADER, REPLAYED_HEADER, KeyedCharge, metered
+from core.errors import ConflictError, DomainError, NotFoundError
+from credits.metering import KeyedCharge, metered
 from credits.models import Operation
 from credits.selectors import balance_get
 from products.marketplaces import Marketplace, marketplace_get
@@ -244,10 +244,9 @@ def conversion_resolve(
     return Outcome(
         Status.NOT_FOUND,
         resolution,
-        DomainError(
+        NotFoundError(
             f"No ASIN found for FNSKU {fnsku} in the {market.code} marketplace; you were not charged.{hint}",
             code="fnsku_not_found",
-            status_code=404,
             extra={"fnsku": fnsku, "marketplace": market.code, "evidence": evidence},
         ),
     )
@@ -346,23 +345,23 @@ def _claim(
     raise ConflictError(
         "A conversion with this Idempotency-Key is still being processed; retry in a moment.",
         code="idempotency_key_in_use",
-        headers={"Retry-After": "1"},
+        retry_after=1,
     )
 
 
 def _replay(conversion: Conversion) -> ConversionResult:
     balance = balance_get(user=conversion.user)
     if conversion.status == Status.NOT_FOUND:
-        raise DomainError(
+        raise NotFoundError(
             f"No ASIN found for FNSKU {conversion.fnsku} in the {conversion.marketplace} marketplace; "
             "you were not charged.",
             code="fnsku_not_found",
-            status_code=404,
             extra={
                 "fnsku": conversion.fnsku,
                 "marketplace": conversion.marketplace,
                 "evidence": conversion.evidence,
             },
-            headers={REPLAYED_HEADER: "true", REMAINING_HEADER: str(balance)},
+            credits_remaining=balance,
+            replayed=True,
         )
     return ConversionResult(conversion, credits_remaining=balance, replayed=True)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import ConflictError
 from conversion.mappings import advisory_lock
 from conversion.models import Conversion, ConversionFeedback, FnskuMapping
 from conversion.selectors import conversion_get
+from core.errors import ConflictError
 from products.validation import normalize_asin
 
 if TYPE_CHECKING:

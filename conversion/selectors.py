@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
 
-from config.errors import NotFoundError
 from conversion.models import Conversion, FbaSync, FnskuMapping, SpApiConnection
+from core.errors import NotFoundError
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -26,13 +26,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import DomainError
 from conversion import conf
 from conversion.evidence import Evidence
 from conversion.mappings import OwnMapping, own_mappings_upsert
 from conversion.models import FbaSync, FnskuMapping, SpApiConnection
 from conversion.tokens import TokenUnreadable, token_decrypt, token_encrypt
 from conversion.validation import normalize_fnsku
+from core.errors import ConflictError, DomainError, TooLargeError, UnavailableError
 from products.marketplaces import marketplace_get
 from products.providers import ProviderError
 from products.providers.fba_inventory import InventoryItem, app_configured, inventory_pages
@@ -114,11 +114,10 @@ def inventory_report_import(*, user: User, file: IO[bytes], marketplace: str = "
     market = marketplace_get(marketplace)
     data = file.read(settings.import_max_bytes + 1)
     if len(data) > settings.import_max_bytes:
-        raise DomainError(
+        raise TooLargeError(
             f"The file is larger than {settings.import_max_bytes // 1_000_000} MB; "
             "split it and import the parts.",
             code="file_too_large",
-            status_code=413,
         )
     text = _decode(data)
     first_line = text.split("\n", 1)[0]
@@ -128,7 +127,7 @@ def inventory_report_import(*, user: User, file: IO[bytes], marketplace: str = "
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers = next(reader, None)
     if not headers:
-        raise DomainError("The file is empty.", code="invalid_file", status_code=400)
+        raise DomainError("The file is empty.", code="invalid_file")
     fnsku_col, asin_col = _column(headers, "fnsku"), _column(headers, "asin")
     if fnsku_col is None or asin_col is None:
         raise DomainError(
@@ -136,7 +135,6 @@ def inventory_report_import(*, user: User, file: IO[bytes], marketplace: str = "
             "(an Amazon inventory report has sku, fnsku and asin); "
             f"its columns are: {', '.join(h.strip() for h in headers if h.strip()) or 'none'}.",
             code="invalid_file",
-            status_code=400,
             extra={"columns": headers},
         )
     sku_col, title_col = _column(headers, "sku"), _column(headers, "title")
@@ -151,7 +149,6 @@ def inventory_report_import(*, user: User, file: IO[bytes], marketplace: str = "
             raise DomainError(
                 f"The file has more than {settings.import_max_rows:,} rows; split it and import the parts.",
                 code="file_too_long",
-                status_code=400,
             )
         try:
             code = normalize_fnsku(row[fnsku_col] if fnsku_col < len(row) else "")
@@ -184,11 +181,10 @@ def spapi_connection_set(*, user: User, selling_partner_id: str, refresh_token: 
     """Connect (or reconnect) ``user``'s Seller Central account: their selling partner id and the
     refresh token of their authorisation of the platform's SP-API application."""
     if not app_configured():
-        raise DomainError(
+        raise UnavailableError(
             "Seller Central connections are not available: "
             "the platform's SP-API application is not configured.",
             code="spapi_not_configured",
-            status_code=503,
         )
     seller_id = selling_partner_id.strip().upper()
     token = refresh_token.strip()
@@ -197,7 +193,6 @@ def spapi_connection_set(*, user: User, selling_partner_id: str, refresh_token: 
             "A selling partner id has 8 to 32 letters and digits, such as A2EUQ1WTGCTBG2 "
             "(Seller Central: Settings > Account Info > Merchant Token).",
             code="invalid_selling_partner_id",
-            status_code=400,
         )
     if (
         not token.startswith("Atzr|")
@@ -208,7 +203,6 @@ def spapi_connection_set(*, user: User, selling_partner_id: str, refresh_token: 
         raise DomainError(
             "That is not an SP-API refresh token: it starts with Atzr| and has no spaces.",
             code="invalid_refresh_token",
-            status_code=400,
         )
     now = timezone.now()
     with transaction.atomic():
@@ -267,19 +261,16 @@ def fba_inventory_sync(*, user: User, marketplace: str = "US", max_pages: int | 
     market = marketplace_get(marketplace)
     spapi_connection = SpApiConnection.objects.filter(user=user, is_active=True).first()
     if spapi_connection is None:
-        raise DomainError(
-            "Connect your Seller Central account first.", code="spapi_not_connected", status_code=400
-        )
+        raise DomainError("Connect your Seller Central account first.", code="spapi_not_connected")
     try:
         refresh_token = token_decrypt(spapi_connection.refresh_token_encrypted)
     except TokenUnreadable:
         SpApiConnection.objects.filter(pk=spapi_connection.pk).update(
             is_active=False, last_error="The stored authorisation can no longer be read: connect again."
         )
-        raise DomainError(
+        raise ConflictError(
             "Your Seller Central authorisation can no longer be read: connect your account again.",
             code="spapi_reconnect",
-            status_code=409,
         ) from None
     state, _ = FbaSync.objects.get_or_create(connection=spapi_connection, marketplace=market.code)
     started = timezone.now()

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Literal
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 FNSKU_LENGTH = 10
 LABEL_TEXT_MAX_LENGTH = 300
@@ -16,7 +16,7 @@ FnskuKind = Literal["fulfilment_label", "stickerless", "other"]
 
 
 def _invalid(message: str, raw: object) -> DomainError:
-    return DomainError(message, code="invalid_fnsku", status_code=400, extra={"fnsku": raw})
+    return DomainError(message, code="invalid_fnsku", extra={"fnsku": raw})
 
 
 def normalize_fnsku(raw: object) -> str:
@@ -77,7 +77,6 @@ def clean_label_text(raw: object) -> str:
         raise DomainError(
             "The label text must be text.",
             code="invalid_label_text",
-            status_code=400,
             extra={"label_text": None},
         )
     printable = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in raw)

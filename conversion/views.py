@@ -11,8 +11,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
 from conversion import conf, selectors
 from conversion.bulk import BULK_KIND
 from conversion.convert import conversion_body, fnsku_convert
@@ -25,6 +24,8 @@ from conversion.sources import (
     spapi_connection_delete,
     spapi_connection_set,
 )
+from core.api_errors import http_status
+from core.errors import DomainError
 from credits.models import Operation
 from credits.selectors import price_get
 from products import services as product_services
@@ -79,7 +80,7 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
             channel=Conversion.Channel.PAGE,
         )
     except DomainError as exc:
-        status = exc.status_code
+        status = http_status(exc)
         context["error"] = exc
         body = {
             "ok": False,
@@ -125,7 +126,7 @@ def _scan_barcode(request: AuthedHttpRequest, marketplace: str) -> tuple[int, di
             "error": {"code": exc.code, "message": exc.message},
             "credits_remaining": exc.extra.get("credits_remaining"),
         }
-        return exc.status_code, body, {"error": exc}
+        return http_status(exc), body, {"error": exc}
     market = marketplace_get(found.marketplace)
     barcode = {
         "code": found.code,
@@ -163,7 +164,7 @@ def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
         )
     except DomainError as exc:
         return JsonResponse(
-            {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=exc.status_code
+            {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=http_status(exc)
         )
     return JsonResponse({"ok": True, "asin": given.asin, "verdict": given.verdict})
 

@@ -11,7 +11,7 @@ so waiting callers are served first come, first served, without polling.
 A reservation that would wait longer than ``max_wait`` is not made at all.
 
 Users: the upstream providers' buckets (products/ratelimit.py), the API's
-per-key throttling (config/throttling.py), a seller's SP-API usage plan.
+per-key throttling (core/throttling.py), a seller's SP-API usage plan.
 """
 
 from __future__ import annotations

@@ -21,9 +21,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from accounts.admin import user_page_field
+from accounts.models import User
 from core.admin import NoAddAdminMixin, NoDeleteAdminMixin, ViewOnlyAdminMixin
-from credits import services
+from core.errors import DomainError
+from credits import selectors, services
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price
 
 
@@ -191,3 +193,22 @@ class PriceAdmin(NoDeleteAdminMixin, admin.ModelAdmin[Price]):
         price = services.price_set(operation=obj.operation, credits=obj.credits, description=obj.description)
         obj.pk = price.pk
         obj.updated_at = price.updated_at
+
+
+@admin.display(description="Credit balance")
+def credit_balance(user: User) -> str:
+    """On a user's page (accounts' admin): the balance, with links to adjust it and to the ledger."""
+    account = selectors.credit_account_get(user=user)
+    if account is None:
+        return "No credit account"
+    adjust = reverse("admin:credits_creditaccount_adjust", args=[account.pk])
+    ledger = reverse("admin:credits_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+    return format_html(
+        '{} credits · <a href="{}">Adjust credits</a> · <a href="{}">Ledger</a>',
+        selectors.balance_get(user=user),
+        adjust,
+        ledger,
+    )
+
+
+user_page_field(credit_balance, section="Credits", position=0)

@@ -7,8 +7,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.pagination import Pagination, paginated_response
 from core.renderers import JSONOrCSVApi
 from credits import selectors, services
 from credits.exports import ledger_csv_response

@@ -6,6 +6,11 @@ class CreditsConfig(AppConfig):
     verbose_name = "Credits"
 
     def ready(self) -> None:
-        from credits import collectors
+        from accounts.dashboard import register_dashboard_context
+        from accounts.signals import user_created
+        from credits import collectors, receivers
 
         collectors.register()  # the ledger reconciliation gauges on /metrics
+        # A new user's credit account, opened in the transaction that creates them.
+        user_created.connect(receivers.open_credit_account, dispatch_uid="credits-open-account")
+        register_dashboard_context(receivers.dashboard_credit_account)

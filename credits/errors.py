@@ -1,18 +1,17 @@
-"""Domain errors of the credits app, in the platform's one error shape (config/errors.py)."""
+"""Domain errors of the credits app, in the platform's one error shape (core/errors.py)."""
 
 from __future__ import annotations
 
-from config.errors import DomainError
+from core.errors import ConflictError, PaymentRequiredError, UnavailableError
 
 
-class InsufficientCredits(DomainError):
+class InsufficientCredits(PaymentRequiredError):
     """The balance does not pay for the operation; nothing was charged.
 
     The API answers 402 with ``{"error": {"code": "insufficient_credits",
     "message": ..., "detail": {"balance": ..., "price": ..., "operation": ...}}}``.
     """
 
-    status_code = 402
     code = "insufficient_credits"
     default_message = "Insufficient credits."
 
@@ -26,13 +25,11 @@ class InsufficientCredits(DomainError):
         self.operation = operation
 
 
-class UnknownOperation(DomainError):
-    status_code = 503
+class UnknownOperation(UnavailableError):
     code = "operation_not_priced"
     default_message = "This operation has no price; it is not available."
 
 
-class IdempotencyKeyReused(DomainError):
-    status_code = 409
+class IdempotencyKeyReused(ConflictError):
     code = "idempotency_key_reused"
     default_message = "This idempotency key was already used for a different request."

@@ -45,8 +45,8 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from config.errors import ConflictError, DomainError
-from config.exception_handlers import ErrorSerializer
+from core.api_errors import REMAINING_HEADER, REPLAYED_HEADER, ErrorSerializer
+from core.errors import ConflictError, DomainError, NotFoundError
 from credits.errors import InsufficientCredits
 from credits.selectors import charge_refunded
 from credits.services import credits_charge, credits_refund
@@ -56,9 +56,6 @@ if TYPE_CHECKING:
 
     from accounts.models import User
     from credits.models import LedgerEntry
-
-REMAINING_HEADER = "X-Credits-Remaining"
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
@@ -93,7 +90,7 @@ def metered(
         refund = credits_refund(charge=charge, reason=claim.refund_reason(exc))
         if isinstance(exc, DomainError):
             exc.extra["credits_remaining"] = refund.balance_after
-            exc.headers[REMAINING_HEADER] = str(refund.balance_after)
+            exc.credits_remaining = refund.balance_after
         claim.undelivered(exc, refund)
         raise
     claim.delivered(answer, charge)
@@ -234,16 +231,20 @@ class ReplayClaim(Claim[T]):
             raise ConflictError(
                 "A request with this Idempotency-Key is still being processed; retry in a moment.",
                 code="idempotency_key_in_use",
-                headers={"Retry-After": "1"},
+                retry_after=1,
             )
         error = state.get("error")
         if isinstance(error, dict):
-            raise DomainError(
+            # Only a not-found is kept (``undelivered``); an entry written before errors lost
+            # their HTTP status also has "status" (404) and "headers", made from the same facts.
+            extra: dict[str, Any] = error["extra"]
+            raise NotFoundError(
                 error["message"],
                 code=error["code"],
-                status_code=error["status"],
-                extra=error["extra"],
-                headers={**error["headers"], REPLAYED_HEADER: "true"},
+                extra=extra,
+                retry_after=error.get("retry_after"),
+                credits_remaining=extra.get("credits_remaining"),
+                replayed=True,
             )
         return self.replay(state)
 
@@ -259,7 +260,7 @@ class ReplayClaim(Claim[T]):
         self._keep({"fingerprint": self.fingerprint, **self.state(answer)})
 
     def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
-        if isinstance(error, DomainError) and error.status_code == 404:
+        if isinstance(error, NotFoundError):
             self._keep({"fingerprint": self.fingerprint, "error": _error_state(error)})
         else:
             self.client.delete(self.replay_key)
@@ -272,9 +273,8 @@ def _error_state(exc: DomainError) -> dict[str, object]:
     return {
         "message": exc.message,
         "code": exc.code,
-        "status": exc.status_code,
         "extra": exc.extra,
-        "headers": exc.headers,
+        "retry_after": exc.retry_after,
     }
 
 

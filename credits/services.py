@@ -41,7 +41,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import ConflictError, DomainError
+from core.errors import ConflictError, DomainError
 from credits import selectors
 from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Price

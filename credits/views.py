@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.errors import DomainError
 from credits import selectors, services
 from credits.filters import LedgerEntryFilter
 from credits.forms import USAGE_PERIODS, LowBalanceThresholdForm, UsagePeriodForm

@@ -16,7 +16,9 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
+        from monitoring import celery_metrics
         from monitoring.metrics import instrument_connection, register_celery_queues
 
         connection_created.connect(instrument_connection, dispatch_uid="apip-db-metrics")
         register_celery_queues()
+        celery_metrics.connect()

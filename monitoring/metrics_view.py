@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from config.errors import error_body
+from core.errors import error_body
 from monitoring.metrics import ScrapeTimeCollector
 
 

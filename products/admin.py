@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from accounts.admin import INLINE_ROWS, UserPageInline, user_page_inline
 from core.admin import NoAddAdminMixin, NoChangeAdminMixin, NoDeleteAdminMixin
 from products.bulk.services import bulk_job_cancel
 from products.models import BulkItem, BulkJob, LookupLog, Product, ProductSnapshot
@@ -128,3 +129,14 @@ class BulkJobAdmin(NoAddAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin[BulkJob
             bulk_job_cancel(job=job)
             cancelled += 1
         self.message_user(request, f"{cancelled} job(s) cancelled.")
+
+
+class UserBulkJobInline(UserPageInline):
+    """A user's latest bulk jobs, on their page (accounts' admin)."""
+
+    model = BulkJob
+    fields = ("created_at", "kind", "status", "total", "succeeded", "failed", "credits_spent", "finished_at")
+    verbose_name_plural = f"bulk jobs (latest {INLINE_ROWS})"
+
+
+user_page_inline(UserBulkJobInline, position=20)

@@ -1,11 +1,9 @@
 from collections.abc import Iterable, Mapping
-from typing import IO, Any, cast
+from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAdminUser
@@ -16,11 +14,11 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import User
-from accounts.selectors import ApiKeyPrincipal
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.throttling import RESERVED_ATTR
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.api_fast_path import ApiKeyFastPathView
+from core.pagination import Pagination, paginated_response
+from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
 from products import selectors, services
 from products.querylog import lookup_cache_stats
@@ -60,7 +58,7 @@ def _lookup_input(data: object) -> tuple[str, str]:
     return asin, marketplace  # type: ignore[return-value]
 
 
-class ProductLookupApi(APIView):
+class ProductLookupApi(ApiKeyFastPathView):
     # Always JSON: skip parsing the Accept header on the hot path.
     content_negotiation_class = FirstRendererNegotiation
 
@@ -85,6 +83,7 @@ class ProductLookupApi(APIView):
             "`X-Cache` (hit or miss) and `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> HttpResponse:
         # Two string fields do not need a serializer instance (its construction is a
         # third of this view's CPU); the schema above still documents
@@ -103,82 +102,13 @@ class ProductLookupApi(APIView):
 
     # --- The integrators' hot path -------------------------------------------------------
     # A JSON POST with an API key, the metered call integrators make by the thousand, skips
-    # DRF's per-request machinery (its Request wrapper; parser, authenticator, permission
-    # and throttle instances; content negotiation), about a tenth of the workers' CPU per
-    # lookup under load (docs/performance.md). It goes through the same steps with the same
-    # objects: the API-key authentication, whose one Redis call also reserves the rate
-    # limit's tokens; the view's permissions; the view's JSON parser; the same service and
-    # answer; and for any error, DRF's own handle_exception and finalize_response, so an
-    # error is answered exactly as DRF's dispatch would. Everything else (a session, other
-    # methods, another content type, an empty body) takes DRF's dispatch.
-    # products/tests/test_lookup_fast_path.py compares the two paths answer by answer.
-    api_key_fast_path = True
+    # DRF's per-request machinery (core/api_fast_path.py: the same steps with the same
+    # objects, errors answered by DRF's own handler). products/tests/test_lookup_fast_path.py
+    # compares the two paths answer by answer.
+    fast_path_authentication = ApiKeyAuthentication
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if self.api_key_fast_path and _fast_path_applies(request):
-            return self._dispatch_with_api_key(request, *args, **kwargs)
-        return super().dispatch(request, *args, **kwargs)
-
-    def _dispatch_with_api_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        self.headers = self.default_response_headers
-        authenticated: tuple[User, ApiKeyPrincipal] | None = None
-        try:
-            authenticated = ApiKeyAuthentication().authenticate(request)  # type: ignore[arg-type]
-            if authenticated is not None:
-                response = self._post_with_api_key(request, *authenticated, args, kwargs)
-        except Exception as exc:  # answered by DRF's own handler, or raised again by it
-            drf_request = self.initialize_request(request, *args, **kwargs)
-            if authenticated is not None:
-                drf_request.user, drf_request.auth = authenticated
-            self.request = drf_request
-            return self.finalize_response(drf_request, self.handle_exception(exc), *args, **kwargs)
-        if authenticated is None:  # no API key after all: DRF's dispatch decides
-            return super().dispatch(request, *args, **kwargs)
-        return self.finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
-
-    def _post_with_api_key(
-        self,
-        request: HttpRequest,
-        user: User,
-        principal: ApiKeyPrincipal,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> HttpResponse:
-        """What DRF's initial() and request.data do after authentication, in its order:
-        permissions, throttles (the tokens were reserved with the key's check), parsing."""
-        request.user, request.auth = user, principal  # type: ignore[attr-defined]
-        for permission in self.get_permissions():
-            if not permission.has_permission(request, self):  # type: ignore[arg-type]
-                raise PermissionDenied(
-                    getattr(permission, "message", None), getattr(permission, "code", None)
-                )
-        refused_wait = request.__dict__.pop(RESERVED_ATTR)
-        if refused_wait is not None:
-            self.throttled(request, refused_wait)  # type: ignore[arg-type]
-        parser = next((p for p in self.get_parsers() if p.media_type == request.content_type), None)
-        if parser is None:
-            raise UnsupportedMediaType(request.content_type or "")
-        data = parser.parse(
-            cast("IO[bytes]", request),  # read like a file, as DRF's Request reads it
-            request.META.get("CONTENT_TYPE"),
-            {
-                "view": self,
-                "args": args,
-                "kwargs": kwargs,
-                "request": request,
-                "encoding": request.encoding or settings.DEFAULT_CHARSET,
-            },
-        )
+    def fast_post(self, request: HttpRequest, user: Any, data: object) -> HttpResponse:
         return self._lookup(user, data, request.headers.get("Idempotency-Key"))
-
-
-def _fast_path_applies(request: HttpRequest) -> bool:
-    return (
-        request.method == "POST"
-        and request.content_type == "application/json"
-        and request.META.get("CONTENT_LENGTH", "0") not in ("", "0")
-        and ("HTTP_AUTHORIZATION" in request.META or "HTTP_X_API_KEY" in request.META)
-    )
 
 
 class ProductCodeLookupApi(APIView):
@@ -212,6 +142,7 @@ class ProductCodeLookupApi(APIView):
             "Headers: `X-Cache` and `X-Credits-Remaining`."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         serializer = CodeLookupInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

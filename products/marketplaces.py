@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.errors import DomainError
+from core.errors import DomainError
 from core.money import currency_exponent
 
 DEFAULT_MARKETPLACE = "US"
@@ -94,6 +94,5 @@ def marketplace_get(code: str | None) -> Marketplace:
         raise DomainError(
             f"Unknown marketplace {code!r}. Use one of: {', '.join(valid)}.",
             code="invalid_marketplace",
-            status_code=400,
             extra={"marketplace": code, "valid": valid},
         ) from None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from accounts.models import User
+from core.errors import NotFoundError
 from core.shared_state import redis_client, shared_key
 from credits.errors import InsufficientCredits
 from credits.metering import Claim, ReplayClaim, Unkeyed, metered
@@ -120,7 +121,9 @@ def product_lookup(
         _log(line(LookupLog.Source.NONE, LookupLog.Outcome.INSUFFICIENT_CREDITS))
         raise
     except ProviderError as exc:  # refunded
-        outcome = LookupLog.Outcome.NOT_FOUND if exc.status_code == 404 else LookupLog.Outcome.UNAVAILABLE
+        outcome = (
+            LookupLog.Outcome.NOT_FOUND if isinstance(exc, NotFoundError) else LookupLog.Outcome.UNAVAILABLE
+        )
         _log(line(LookupLog.Source.NONE, outcome))
         raise
 

@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 ASIN_LENGTH = 10
 _ASIN_RE = re.compile(r"[A-Z0-9]{10}")
 
 
 def _invalid(message: str, raw: object) -> DomainError:
-    return DomainError(message, code="invalid_asin", status_code=400, extra={"asin": raw})
+    return DomainError(message, code="invalid_asin", extra={"asin": raw})
 
 
 def normalize_asin(raw: object) -> str:
@@ -115,7 +115,7 @@ def looks_like_barcode(raw: object) -> bool:
 
 
 def _invalid_code(message: str, raw: object) -> DomainError:
-    return DomainError(message, code="invalid_code", status_code=400, extra={"code": raw})
+    return DomainError(message, code="invalid_code", extra={"code": raw})
 
 
 def normalize_product_code(raw: object) -> ProductCode:

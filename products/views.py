@@ -6,8 +6,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.api_errors import http_status
+from core.errors import DomainError
 from products import selectors, services
 from products.forms import ProductLookupForm
 from products.marketplaces import marketplace_get
@@ -41,7 +42,7 @@ def lookup(request: AuthedHttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             context["error"] = exc
-            status = exc.status_code
+            status = http_status(exc)
         else:
             market = marketplace_get(found.marketplace)
             context.update(
@@ -58,7 +59,7 @@ def lookup(request: AuthedHttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             context["error"] = exc
-            status = exc.status_code
+            status = http_status(exc)
         else:
             record = json.loads(result.record)
             snapshots = selectors.product_history(asin=result.asin, marketplace=result.marketplace)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.errors import DomainError
+from core.errors import DomainError
 from credits.errors import InsufficientCredits
 from credits.metering import KeyedCharge, metered
 from credits.models import LedgerEntry

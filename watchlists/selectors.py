@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from accounts.models import User
-from config.errors import NotFoundError
+from core.errors import NotFoundError
 from credits.models import Operation
 from credits.selectors import price_get
 from watchlists.models import INTERVAL_HOURS, Alert, Interval, ItemSnapshot, WatchItem, Watchlist

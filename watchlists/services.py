@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import ConflictError, DomainError
+from core.errors import ConflictError, DomainError
 from products.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
 from products.validation import normalize_asin
@@ -65,7 +65,7 @@ _FALSE = frozenset({"", "0", "false", "no", "n", "off"})
 
 
 def _invalid(field_name: str, message: str, code: str = "invalid_threshold") -> DomainError:
-    return DomainError(message, code=code, status_code=400, extra={"field": field_name})
+    return DomainError(message, code=code, extra={"field": field_name})
 
 
 # --- Watchlists ------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.bulk.uploads import check_upload_size
 from watchlists import selectors, services
 from watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
@@ -205,7 +206,7 @@ def watchlist_import(request: AuthedHttpRequest, watchlist_id: int) -> HttpRespo
         report = services.watchlist_import_csv(watchlist=watchlist, data=upload.read())
     except DomainError as exc:
         context = _detail_context(request, watchlist, import_form=form, import_error=exc)
-        return render(request, "watchlists/detail.html", context, status=exc.status_code)
+        return render(request, "watchlists/detail.html", context, status=http_status(exc))
     watchlist = _watchlist(request, watchlist_id)
     status = 200 if not report.errors else 400 if not (report.added or report.updated) else 200
     return render(

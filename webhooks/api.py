@@ -7,9 +7,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from webhooks import selectors, services
 from webhooks.serializers import (
     WebhookDeliveryDetailSerializer,

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from config.errors import DomainError
+from core.errors import DomainError
 from webhooks.conf import webhook_settings
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

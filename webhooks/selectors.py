@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from config.errors import NotFoundError
+from core.errors import NotFoundError
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError, NotFoundError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.errors import DomainError, NotFoundError
 from webhooks import selectors, services
 from webhooks.forms import WebhookEndpointEditForm, WebhookEndpointForm, WebhookRotateForm
 from webhooks.models import WebhookEndpoint

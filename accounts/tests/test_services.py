@@ -3,7 +3,8 @@ import pytest
 from accounts import services
 from accounts.models import ApiKey
 from accounts.tests.factories import KEYS_MANAGE, UserFactory
-from config.errors import DomainError, NotFoundError
+from core.api_errors import http_status
+from core.errors import DomainError, NotFoundError
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def test_a_user_has_at_most_twenty_active_keys_and_revoking_one_frees_a_slot(set
     with pytest.raises(DomainError) as refused:
         services.api_key_create(user=user, name="one too many")
 
-    assert (refused.value.status_code, refused.value.code) == (409, "too_many_keys")
+    assert (http_status(refused.value), refused.value.code) == (409, "too_many_keys")
     assert refused.value.extra == {"max_active_keys": 20}
     assert "Revoke" in refused.value.message
     assert ApiKey.objects.filter(user=user).count() == 20
@@ -134,7 +135,7 @@ def test_a_key_cannot_grant_a_scope_it_does_not_have():
             user=user, name="escalated", scopes=[KEYS_MANAGE], acting_key_scopes=frozenset()
         )
 
-    assert (refused.value.status_code, refused.value.code) == (403, "insufficient_scope")
+    assert (http_status(refused.value), refused.value.code) == (403, "insufficient_scope")
     assert not ApiKey.objects.filter(user=user).exists()
     # A key that holds the scope may pass it on; the user themselves (no key) may grant it.
     services.api_key_create(
@@ -148,5 +149,5 @@ def test_an_unknown_scope_is_refused():
     with pytest.raises(DomainError) as refused:
         services.api_key_create(user=UserFactory(), name="k", scopes=["keys:everything"])
 
-    assert (refused.value.status_code, refused.value.code) == (400, "invalid_scope")
+    assert (http_status(refused.value), refused.value.code) == (400, "invalid_scope")
     assert not ApiKey.objects.exists()

@@ -16,7 +16,8 @@ from billing.errors import CheckoutUnavailable, EventNotReady, PaymentProviderEr
 from billing.models import Payment, Reversal
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 from billing.tests.stripe_fakes import SECRET_KEY, checkout_session, new_id
-from config.errors import ConflictError, NotFoundError
+from core.api_errors import http_status
+from core.errors import ConflictError, NotFoundError
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_adjust, credits_grant
@@ -80,7 +81,7 @@ class TestSandboxCheckoutStart:
         settings.BILLING_SANDBOX_CHECKOUT = False
         with pytest.raises(CheckoutUnavailable) as caught:
             start(UserFactory(), CreditPackFactory())
-        assert caught.value.status_code == 503
+        assert http_status(caught.value) == 503
         assert not Payment.objects.exists()
 
 
@@ -142,7 +143,7 @@ class TestStripeCheckoutStart:
         )
         with pytest.raises(PaymentProviderError) as caught:
             start(UserFactory(), CreditPackFactory())
-        assert caught.value.status_code == 502
+        assert http_status(caught.value) == 502
         assert caught.value.code == "payment_provider_error"
         assert not Payment.objects.exists()
 

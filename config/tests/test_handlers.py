@@ -172,3 +172,87 @@ def settings_session_cookie() -> str:
     from django.conf import settings
 
     return settings.SESSION_COOKIE_NAME
+
+
+def _middleware_classes(handler: Any) -> dict[str, list[type]]:
+    """What a loaded handler's middleware lists hold, by the middleware class of each method."""
+
+    def classes(methods: list[Any]) -> list[type]:
+        return [type(getattr(method, "__self__", method)) for method in methods]
+
+    return {
+        "view": classes(handler._view_middleware),
+        "template_response": classes(handler._template_response_middleware),
+        "exception": classes(handler._exception_middleware),
+    }
+
+
+def _chain_classes(handler: Any) -> list[type]:
+    """The middleware instances of a loaded chain, outermost first."""
+    found: list[type] = []
+    link = handler._middleware_chain
+    while True:
+        # convert_exception_to_response wraps each instance; functools.wraps keeps it reachable.
+        link = getattr(link, "__wrapped__", link)
+        if not hasattr(link, "get_response"):
+            return found
+        found.append(type(link))
+        link = link.get_response
+
+
+def test_the_chain_builder_is_pinned_to_djangos_loader():
+    """build_middleware_chain reproduces BaseHandler.load_middleware: a Django upgrade must
+    compare the two again (config/handlers.py's docstring) before moving the pin."""
+    import hashlib
+    import inspect
+
+    import django
+    from django.core.handlers.base import BaseHandler
+
+    from config.handlers import DJANGO_LOADER
+
+    version, loader_sha256 = DJANGO_LOADER
+    assert django.VERSION[:2] == version
+    assert (
+        hashlib.sha256(inspect.getsource(BaseHandler.load_middleware).encode()).hexdigest() == loader_sha256
+    )
+
+
+def test_the_chain_builder_builds_what_djangos_loader_builds(settings):
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from config.handlers import build_middleware_chain
+
+    django_loaded = WSGIHandler()  # Django's own loader over settings.MIDDLEWARE
+    ours = WSGIHandler.__new__(WSGIHandler)
+    build_middleware_chain(ours, settings.MIDDLEWARE)
+
+    assert _middleware_classes(ours) == _middleware_classes(django_loaded)
+    assert _chain_classes(ours) == _chain_classes(django_loaded)
+    assert len(_chain_classes(ours)) > 5
+
+
+def test_the_short_chain_is_built_without_touching_settings(settings, monkeypatch):
+    from django.conf import LazySettings
+
+    from config.handlers import ApiKeyHandler
+
+    changed: list[str] = []
+    original = LazySettings.__setattr__
+
+    def record(self: Any, name: str, value: Any) -> None:
+        changed.append(name)
+        original(self, name, value)
+
+    monkeypatch.setattr(LazySettings, "__setattr__", record)
+    handler = ApiKeyHandler()
+    monkeypatch.undo()
+
+    assert changed == []
+    # The same chain as Django's own loader over the short list (a test may change settings).
+    settings.MIDDLEWARE = settings.API_KEY_MIDDLEWARE
+    from django.core.handlers.wsgi import WSGIHandler
+
+    django_loaded = WSGIHandler()
+    assert _chain_classes(handler) == _chain_classes(django_loaded)
+    assert _middleware_classes(handler) == _middleware_classes(django_loaded)

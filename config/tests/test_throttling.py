@@ -1,4 +1,4 @@
-"""API rate limits (config/throttling.py): 429 with Retry-After, per key, per budget, across processes."""
+"""API rate limits (core/throttling.py): 429 with Retry-After, per key, per budget, across processes."""
 
 import os
 import subprocess
@@ -14,8 +14,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from accounts.selectors import ApiKeyPrincipal
 from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
-from config.throttling import METERED_OPERATIONS, ApiRateThrottle, parse_rate
 from core.ratelimit import RateLimitExceeded, TokenBucket
+from core.throttling import ApiRateThrottle, is_metered, parse_rate
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
@@ -134,12 +134,46 @@ def test_metered_and_free_calls_have_separate_budgets():
     assert client.get("/api/v1/products/lookups").status_code == 429
 
 
+# (URL name, HTTP method) of every API operation that charges credits (or holds them), as
+# METERED_OPERATIONS listed them before views declared themselves ``@metered_operation``.
+METERED_OPERATIONS = {
+    ("api:product-lookup", "POST"),  # one product by ASIN
+    ("api:product-code-lookup", "POST"),  # products by EAN, UPC or ISBN
+    ("api:conversion-fnsku", "POST"),  # FNSKU to ASIN
+    ("api:conversion-bulk", "POST"),  # a bulk conversion job (credits held up front)
+    ("api:bulk-jobs", "POST"),  # a bulk lookup job (credits held up front)
+    ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)
+    ("api:collection-run", "POST"),  # a saved collection run now as a bulk job (held up front)
+}
+
+
+def _api_operations(resolver=None, namespace: str = ""):
+    """(URL name, method, view class) of every operation of the URL conf."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _api_operations(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            view_class = getattr(entry.callback, "view_class", None)
+            for method in getattr(view_class, "http_method_names", ()):
+                if hasattr(view_class, method):
+                    yield f"{namespace}{entry.name}", method.upper(), view_class
+
+
+def test_the_views_marked_metered_are_the_metered_operations():
+    marked = {(name, method) for name, method, view in _api_operations() if is_metered(view, method)}
+    assert marked == METERED_OPERATIONS
+
+
 def test_metered_operations_name_real_api_routes():
     for name, method in METERED_OPERATIONS:
         match = resolve(_path_of(name))
         assert match.view_name == name
         assert method.lower() in match.func.view_class.http_method_names
         assert hasattr(match.func.view_class, method.lower()), (name, method)
+        assert is_metered(match.func.view_class, method)
 
 
 def _path_of(view_name: str) -> str:
@@ -187,7 +221,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from accounts.models import User
 from accounts.selectors import ApiKeyPrincipal
-from config.throttling import ApiRateThrottle
+from core.throttling import ApiRateThrottle
 import sys
 
 user = User(pk=int(sys.argv[2]), email="x@example.com")

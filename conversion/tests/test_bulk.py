@@ -43,7 +43,7 @@ def test_a_batch_is_resolved_item_by_item_without_charging():
 
 
 def test_a_bad_marketplace_refuses_the_whole_batch():
-    from config.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError):
         convert_many(user=funded_user(credits=1), fnskus=["B07N4M94X4"], marketplace="XX")

@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import ConflictError, DomainError, NotFoundError
 from conversion import convert, sources
 from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
 from conversion.tests.conftest import lookalike_pair
 from conversion.tests.spapi_stub import SpApiStub, summary
+from core.api_errors import error_headers, http_status
+from core.errors import ConflictError, DomainError, NotFoundError
 from credits.errors import InsufficientCredits
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
@@ -64,7 +65,7 @@ def test_every_bad_input_is_refused_uncharged(fnsku, marketplace, code):
     with pytest.raises(DomainError) as caught:
         convert.fnsku_convert(user=user, fnsku=fnsku, marketplace=marketplace)
 
-    assert caught.value.status_code == 400
+    assert http_status(caught.value) == 400
     assert caught.value.code == code
     assert balance_get(user=user) == 10
     assert entries(user, "charge") == []
@@ -191,7 +192,7 @@ def test_report_limits(settings):
     settings.CONVERSION_IMPORT_MAX_BYTES = 10
     with pytest.raises(DomainError) as caught:
         sources.inventory_report_import(user=user, file=io.BytesIO(b"fnsku,asin\nX001AAAAAA,B0TESTKEEP\n"))
-    assert caught.value.status_code == 413
+    assert http_status(caught.value) == 413
     assert not FnskuMapping.objects.exists()
 
 
@@ -364,10 +365,10 @@ def test_nothing_found_is_404_and_refunded():
         convert.fnsku_convert(user=user, fnsku="X00NOTHING")
 
     error = caught.value
-    assert (error.status_code, error.code) == (404, "fnsku_not_found")
+    assert (http_status(error), error.code) == (404, "fnsku_not_found")
     assert "label_text" in error.message
     assert error.extra["credits_remaining"] == 10
-    assert error.headers["X-Credits-Remaining"] == "10"
+    assert error_headers(error)["X-Credits-Remaining"] == "10"
     assert balance_get(user=user) == 10
     (charge,) = entries(user, "charge")
     (refund,) = entries(user, "refund")
@@ -406,8 +407,8 @@ def test_catalogue_search_down_is_503_and_refunded():
     with pytest.raises(UpstreamUnavailable) as caught:
         convert.fnsku_convert(user=user, fnsku="X001DOWN01", label_text=f"Water Bottle {OUTAGE_ASIN}")
 
-    assert caught.value.status_code == 503
-    assert caught.value.headers["Retry-After"] == "30"
+    assert http_status(caught.value) == 503
+    assert error_headers(caught.value)["Retry-After"] == "30"
     assert balance_get(user=user) == 10
     assert Conversion.objects.get().status == "unavailable"
 
@@ -418,7 +419,7 @@ def test_no_credits_is_402_and_nothing_charged():
     with pytest.raises(InsufficientCredits) as caught:
         convert.fnsku_convert(user=user, fnsku="B07N4M94X4")
 
-    assert caught.value.status_code == 402
+    assert http_status(caught.value) == 402
     assert caught.value.extra == {"balance": 1, "price": PRICE, "operation": "fnsku_conversion"}
     assert balance_get(user=user) == 1
     assert entries(user, "charge") == []
@@ -450,7 +451,7 @@ def test_a_repeated_key_of_a_not_found_answers_not_found_again_free():
         with pytest.raises(DomainError) as caught:
             convert.fnsku_convert(user=user, fnsku="X00NOTHING", idempotency_key="k-404")
         assert caught.value.code == "fnsku_not_found"
-    assert caught.value.headers.get("Idempotent-Replayed") == "true"
+    assert error_headers(caught.value).get("Idempotent-Replayed") == "true"
     assert len(entries(user, "charge")) == 1
     assert balance_get(user=user) == 10
 

@@ -1,7 +1,8 @@
 import pytest
 
-from config.errors import DomainError
 from conversion.validation import clean_label_text, fnsku_kind, normalize_fnsku
+from core.api_errors import http_status
+from core.errors import DomainError
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_bad_codes_are_refused_with_a_precise_message(raw, says):
         normalize_fnsku(raw)
 
     error = caught.value
-    assert error.status_code == 400
+    assert http_status(error) == 400
     assert error.code == "invalid_fnsku"
     assert says in error.message
     assert error.extra == {"fnsku": raw}

@@ -11,7 +11,8 @@ import pytest
 from django.db.models import Sum
 from django_redis import get_redis_connection
 
-from config.errors import ConflictError, DomainError
+from core.api_errors import error_headers, http_status
+from core.errors import ConflictError, DomainError, NotFoundError, UnavailableError
 from credits import services
 from credits.errors import InsufficientCredits
 from credits.metering import REMAINING_HEADER, REPLAYED_HEADER, KeyedCharge, ReplayClaim, Unkeyed, metered
@@ -36,13 +37,11 @@ def _price(posting_path):
     services.price_set(operation=OPERATION, credits=PRICE)
 
 
-class Gone(DomainError):
-    status_code = 404
+class Gone(NotFoundError):
     code = "gone"
 
 
-class Down(DomainError):
-    status_code = 503
+class Down(UnavailableError):
     code = "down"
 
 
@@ -119,7 +118,7 @@ def test_undelivered_is_refunded_with_the_balance_on_the_error_and_the_claim_giv
         call(user, replay_claim(user, key), serve=down)
 
     assert raised.value.extra["credits_remaining"] == 10
-    assert raised.value.headers[REMAINING_HEADER] == "10"
+    assert error_headers(raised.value)[REMAINING_HEADER] == "10"
     assert balance_of(user) == 10
     refund = LedgerEntry.objects.get(account__user=user, kind=Kind.REFUND)
     assert refund.refund_of == charges(user)[0]
@@ -146,9 +145,9 @@ def test_a_404_is_refunded_and_replayed_as_it_was():
         call(user, replay_claim(user, key))
 
     error = replayed.value
-    assert (error.status_code, error.code, error.message) == (404, "gone", "No such thing.")
+    assert (http_status(error), error.code, error.message) == (404, "gone", "No such thing.")
     assert error.extra == {"what": "B000000001", "credits_remaining": 10}
-    assert error.headers == {REMAINING_HEADER: "10", REPLAYED_HEADER: "true"}
+    assert error_headers(error) == {REMAINING_HEADER: "10", REPLAYED_HEADER: "true"}
     assert len(charges(user)) == 1
     assert balance_of(user) == 10
     assert_reconciles(user)
@@ -199,7 +198,7 @@ def test_the_same_key_while_the_first_call_runs_is_409_and_charges_nothing_more(
     call(user, replay_claim(user, key), serve=serve)
 
     assert seen[0].code == "idempotency_key_in_use"
-    assert seen[0].headers == {"Retry-After": "1"}
+    assert error_headers(seen[0]) == {"Retry-After": "1"}
     assert len(charges(user)) == 1
     assert balance_of(user) == 10 - PRICE
 

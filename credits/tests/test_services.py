@@ -7,7 +7,8 @@ from django.db.models import ProtectedError, Sum
 
 from accounts.services import user_create
 from accounts.tests.factories import UserFactory
-from config.errors import ConflictError, DomainError
+from core.api_errors import http_status
+from core.errors import ConflictError, DomainError
 from credits import selectors, services
 from credits.errors import IdempotencyKeyReused, InsufficientCredits, UnknownOperation
 from credits.models import DEFAULT_PRICES, CreditAccount, CreditHold, LedgerEntry, Operation, Price
@@ -145,7 +146,7 @@ def test_short_balance_raises_and_charges_nothing(posting_path):
         services.credits_charge(user=user, operation=Operation.FNSKU_CONVERSION, idempotency_key=new_key())
 
     error = excinfo.value
-    assert error.status_code == 402
+    assert http_status(error) == 402
     assert error.code == "insufficient_credits"
     assert error.extra == {"balance": 1, "price": 2, "operation": Operation.FNSKU_CONVERSION}
     assert balance_of(user) == 1

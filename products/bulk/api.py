@@ -12,11 +12,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from core.renderers import JSONOrCSVApi
+from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response
 from products.bulk import exports, selectors, services
 from products.bulk.conf import bulk_settings
@@ -150,6 +151,7 @@ class BulkJobListCreateApi(APIView):
             "the job with `GET /api/v1/products/bulk/{id}` and download its results when it is done."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest) -> Response:
         job = bulk_job_create_from_request(
             request,
@@ -201,6 +203,7 @@ class BulkJobRetryApi(APIView):
         },
         description="Process the failed items of a finished job again (invalid rows excepted).",
     )
+    @metered_operation
     def post(self, request: AuthedRequest, job_id: int) -> Response:
         return job_response(services.bulk_job_retry(job=_job(request, job_id)), status=202)
 

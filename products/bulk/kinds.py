@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 @dataclass(frozen=True, slots=True)

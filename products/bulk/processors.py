@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from config.errors import DomainError
+from core.errors import DomainError
 from credits.models import Operation
 from products.bulk.kinds import (
     BulkKind,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from config.errors import DomainError, NotFoundError
+from core.errors import GoneError, NotFoundError
 from products.models import BulkItem, BulkJob
 
 if TYPE_CHECKING:
@@ -33,11 +33,10 @@ def bulk_job_results_check(*, job: BulkJob) -> None:
     """Raise 410 (``results_expired``) when retention deleted the job's results: the exports of
     every kind of job (and of the scheduled runs built on them) ask here before streaming."""
     if job.results_deleted_at is not None:
-        raise DomainError(
+        raise GoneError(
             f"The results of bulk job #{job.pk} were removed on {job.results_deleted_at:%Y-%m-%d} "
             "(retention): results are kept for a limited time after a job finishes.",
             code="results_expired",
-            status_code=410,
             extra={"results_deleted_at": job.results_deleted_at.isoformat()},
         )
 

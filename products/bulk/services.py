@@ -50,7 +50,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from config.errors import ConflictError
+from core.errors import ConflictError
 from credits.selectors import credit_hold_get, price_get
 from credits.services import credits_hold, credits_settle_hold
 from products.bulk.conf import bulk_settings

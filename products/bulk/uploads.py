@@ -26,7 +26,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from config.errors import DomainError
+from core.errors import DomainError, TooLargeError
 
 DELIMITERS = (",", ";", "\t", "|")
 # Characters a text file does not contain; their presence means a binary file.
@@ -69,11 +69,11 @@ class PreparedItems:
 
 
 def upload_error(code: str, message: str, **extra: object) -> DomainError:
-    return DomainError(message, code=code, status_code=400, extra=extra)
+    return DomainError(message, code=code, extra=extra)
 
 
 def too_large_error(code: str, message: str, *, size: int, max_bytes: int) -> DomainError:
-    return DomainError(message, code=code, status_code=413, extra={"size": size, "max_bytes": max_bytes})
+    return TooLargeError(message, code=code, extra={"size": size, "max_bytes": max_bytes})
 
 
 def _size(size: int) -> str:

@@ -10,8 +10,9 @@ from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.bulk import exports, selectors, services
 from products.bulk.conf import bulk_settings
 from products.bulk.forms import BulkUploadForm
@@ -70,7 +71,7 @@ def bulk_jobs(request: AuthedHttpRequest) -> HttpResponse:
                 )
             except DomainError as exc:
                 context["error"] = exc
-                status = exc.status_code
+                status = http_status(exc)
             else:
                 messages.success(
                     request,
@@ -130,4 +131,4 @@ def bulk_job_results(request: AuthedHttpRequest, job_id: int, fmt: str) -> HttpR
     try:
         return exports.results_response(job, fmt=fmt)
     except DomainError as error:
-        return render(request, "bulk/gone.html", {"error": error, "job": job}, status=error.status_code)
+        return render(request, "bulk/gone.html", {"error": error, "job": job}, status=http_status(error))

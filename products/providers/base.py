@@ -20,7 +20,6 @@ the record's value classes with their JSON form, which only make sense beside
 from __future__ import annotations
 
 import logging
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 
-from config.errors import DomainError
+from core.errors import DomainError, NotFoundError, UnavailableError, UnsupportedError, UpstreamError
 from core.money import currency_exponent
 from products import conf
 from products.marketplaces import Marketplace
@@ -376,20 +375,17 @@ class ProviderError(DomainError):
         details: dict[str, Any] = {"provider": provider, **(extra or {})}
         if retry_after is not None:
             details["retry_after"] = round(retry_after, 3)
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
-        super().__init__(message, extra=details, headers=headers)
+        super().__init__(message, extra=details, retry_after=retry_after)
 
 
-class ProductNotFound(ProviderError):
-    status_code = 404
+class ProductNotFound(ProviderError, NotFoundError):
     code = "product_not_found"
     default_message = "No product with this ASIN in this marketplace."
 
 
-class UpstreamUnavailable(ProviderError):
+class UpstreamUnavailable(ProviderError, UnavailableError):
     """The provider could not answer now (timeout, 5xx, out of quota...); ``retry_after`` when known."""
 
-    status_code = 503
     code = "upstream_unavailable"
     default_message = "The product data provider is unavailable; try again shortly."
     counts_as_failure = True
@@ -407,23 +403,20 @@ class RateLimited(UpstreamUnavailable):
     counts_as_failure = False
 
 
-class UpstreamBadResponse(ProviderError):
+class UpstreamBadResponse(ProviderError, UpstreamError):
     """The provider answered, but not with usable data: garbage, an unknown shape, a refusal."""
 
-    status_code = 502
     code = "upstream_bad_response"
     default_message = "The product data provider sent an answer that could not be read."
     counts_as_failure = True
 
 
-class ProviderNotConfigured(ProviderError):
-    status_code = 503
+class ProviderNotConfigured(ProviderError, UnavailableError):
     code = "provider_not_configured"
     default_message = "The product data provider is not configured."
 
 
-class MarketplaceNotSupported(ProviderError):
-    status_code = 422
+class MarketplaceNotSupported(ProviderError, UnsupportedError):
     code = "marketplace_not_supported"
     default_message = "The product data provider has no data for this marketplace."
 

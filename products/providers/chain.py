@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.errors import DomainError
+from core.errors import DomainError
 from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
@@ -50,7 +50,6 @@ def provider_get(name: str) -> Provider:
         raise DomainError(
             f"Unknown product data provider {name!r}. Use one of: {', '.join(known)}.",
             code="unknown_provider",
-            status_code=400,
             extra={"provider": name, "valid": known},
         ) from None
     return provider_class()

@@ -11,10 +11,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exception_handlers import ErrorSerializer
-from config.pagination import Pagination, paginated_response
-from config.types import AuthedRequest
+from accounts.types import AuthedRequest
+from core.api_errors import ErrorSerializer
+from core.pagination import Pagination, paginated_response
 from core.renderers import JSONOrCSVApi
+from core.throttling import metered_operation
 from credits.metering import insufficient_credits_response
 from products.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
 from products.bulk.conf import bulk_settings
@@ -167,6 +168,7 @@ class CollectionRunNowApi(APIView):
             "Run the collection now, whatever its schedule; the credits for every item are held up front."
         ),
     )
+    @metered_operation
     def post(self, request: AuthedRequest, collection_id: int) -> Response:
         run = services.collection_run_now(collection=_collection(request, collection_id))
         run = selectors.collection_run_get(collection=run.collection, run_id=run.pk)

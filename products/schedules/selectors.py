@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from config.errors import NotFoundError
+from core.errors import NotFoundError
 from products.bulk.selectors import bulk_job_results_check
 from products.models import BulkJob
 from products.schedules.models import Collection, CollectionRun

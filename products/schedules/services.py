@@ -32,7 +32,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from config.errors import ConflictError, DomainError
+from core.errors import ConflictError, DomainError, PaymentRequiredError
 from credits.errors import InsufficientCredits
 from credits.selectors import balance_get, price_get
 from products.bulk import services as bulk_services
@@ -335,10 +335,9 @@ def collection_run_now(*, collection: Collection, now: datetime | None = None) -
     run = collection_run_start(run_id=run.pk)
     if run.status == Run.SKIPPED and run.reason_code == InsufficientCredits.code:
         cost = collection_cost(kind=collection.kind, items=run.items)
-        raise DomainError(
+        raise PaymentRequiredError(
             run.reason,
             code=run.reason_code,
-            status_code=402,
             extra={
                 "run": run.pk,
                 "balance": balance_get(user=collection.user),

@@ -12,8 +12,9 @@ from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
-from config.types import AuthedHttpRequest
+from accounts.types import AuthedHttpRequest
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.bulk import exports
 from products.bulk.conf import bulk_settings
 from products.bulk.uploads import check_upload_size
@@ -71,7 +72,7 @@ def _edit(request: AuthedHttpRequest, collection: Collection | None) -> HttpResp
         preview = services.collection_preview(items=_values(request, form), **fields)
     except DomainError as exc:
         context["error"] = exc
-        return render(request, "schedules/edit.html", context, status=exc.status_code)
+        return render(request, "schedules/edit.html", context, status=http_status(exc))
     if "save" not in request.POST:
         # The checked entries replace what was typed (or uploaded), so "Save" keeps exactly these.
         data = QueryDict(mutable=True)
@@ -165,5 +166,5 @@ def collection_run_results(
     try:
         job = selectors.collection_run_results_job(run=run)
     except DomainError as error:
-        return render(request, "schedules/gone.html", {"error": error, "run": run}, status=error.status_code)
+        return render(request, "schedules/gone.html", {"error": error, "run": run}, status=http_status(error))
     return exports.results_response(job, fmt=fmt)

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_key_for
-from config.errors import ConflictError
+from core.errors import ConflictError
 from credits.models import CreditHold
 from credits.selectors import balance_get
 from credits.services import credits_grant

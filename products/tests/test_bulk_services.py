@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import app
-from config.errors import ConflictError, DomainError
+from core.api_errors import http_status
+from core.errors import ConflictError, DomainError
 from credits.errors import InsufficientCredits
 from credits.models import CreditHold
 from credits.selectors import balance_get
@@ -102,7 +103,7 @@ def test_not_enough_credits_is_402_and_creates_nothing():
     with pytest.raises(InsufficientCredits) as info:
         create_job(user, asins(3))
 
-    assert info.value.status_code == 402
+    assert http_status(info.value) == 402
     assert (BulkJob.objects.count(), BulkItem.objects.count(), CreditHold.objects.count()) == (0, 0, 0)
     assert balance_get(user=user) == 2
 
@@ -113,7 +114,7 @@ def test_no_valid_item_is_a_400_listing_the_rows():
     with pytest.raises(DomainError) as info:
         create_job(user, ["nope", "B0SHORT"])
 
-    assert (info.value.status_code, info.value.code) == (400, "no_valid_items")
+    assert (http_status(info.value), info.value.code) == (400, "no_valid_items")
     assert [row["row"] for row in info.value.extra["rows"]] == [1, 2]
     assert BulkJob.objects.count() == 0
     assert balance_get(user=user) == 5
@@ -580,7 +581,7 @@ def test_the_export_check_answers_410_once_results_were_deleted():
     with pytest.raises(DomainError) as gone:
         selectors.bulk_job_results_check(job=job)
 
-    assert (gone.value.status_code, gone.value.code) == (410, "results_expired")
+    assert (http_status(gone.value), gone.value.code) == (410, "results_expired")
     assert f"removed on {job.results_deleted_at:%Y-%m-%d} (retention)" in gone.value.message
     assert gone.value.extra == {"results_deleted_at": job.results_deleted_at.isoformat()}
 
@@ -824,7 +825,7 @@ def test_another_users_job_is_not_found():
     with pytest.raises(DomainError) as info:
         selectors.bulk_job_get(user=funded_user(), job_id=job.pk)
 
-    assert info.value.status_code == 404
+    assert http_status(info.value) == 404
 
 
 # --- Concurrency on PostgreSQL ------------------------------------------------------------------

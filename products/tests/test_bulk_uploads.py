@@ -4,7 +4,8 @@ import codecs
 
 import pytest
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.bulk.uploads import (
     InputRow,
     decode_upload,
@@ -28,7 +29,7 @@ def parse(data: bytes, *, max_rows: int = 10_000, max_bytes: int = 5 * MB) -> li
 def error_of(data: bytes, *, status: int = 400, **limits: int) -> DomainError:
     with pytest.raises(DomainError) as info:
         parse(data, **limits)
-    assert info.value.status_code == status
+    assert http_status(info.value) == status
     return info.value
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.validation import (
     ProductCode,
     gs1_check_digit,
@@ -60,7 +61,7 @@ def test_valid_codes_are_normalised_and_typed(raw, value, code_type):
 def test_invalid_codes_are_a_400_that_says_why(raw, message):
     with pytest.raises(DomainError) as caught:
         normalize_product_code(raw)
-    assert caught.value.status_code == 400
+    assert http_status(caught.value) == 400
     assert caught.value.code == "invalid_code"
     assert message in caught.value.message
 

@@ -1,6 +1,7 @@
 import pytest
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.marketplaces import marketplace_get
 from products.providers import (
     CircuitState,
@@ -103,7 +104,7 @@ def test_all_providers_down_is_unavailable_with_the_soonest_retry(keepa_settings
         fetch_one_with_fallback("B000000503", US, providers=["keepa", "sandbox"])
 
     error = caught.value
-    assert error.status_code == 503
+    assert http_status(error) == 503
     assert error.retry_after == 30  # the sandbox's, sooner than Keepa's 90 s
     assert [p["provider"] for p in error.extra["providers"]] == ["keepa", "sandbox"]
 
@@ -116,7 +117,7 @@ def test_all_providers_answering_garbage_is_a_bad_response(settings):
 def test_no_provider_for_the_marketplace(keepa_settings):
     with pytest.raises(MarketplaceNotSupported) as caught:
         fetch_one_with_fallback(ASIN, marketplace_get("NL"), providers=["keepa"])
-    assert caught.value.status_code == 422
+    assert http_status(caught.value) == 422
     assert "NL" in caught.value.message
 
 

@@ -22,8 +22,8 @@ from accounts import services as account_services
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import User
 from accounts.tests.factories import api_key_for
-from config.throttling import ApiRateThrottle
 from core.parsers import BoundedJSONParser
+from core.throttling import ApiRateThrottle
 from credits.models import LedgerEntry
 from credits.tests.factories import funded_user
 from products.api import ProductLookupApi

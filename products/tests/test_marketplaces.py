@@ -1,6 +1,7 @@
 import pytest
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from core.money import currency_exponent
 from products.marketplaces import MARKETPLACES, marketplace_get
 
@@ -73,7 +74,7 @@ def test_unknown_code_is_a_400_listing_the_valid_ones(code):
     with pytest.raises(DomainError) as caught:
         marketplace_get(code)
     error = caught.value
-    assert error.status_code == 400
+    assert http_status(error) == 400
     assert error.code == "invalid_marketplace"
     assert repr(code) in error.message
     assert "DE, EG, ES" in error.message

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.api_errors import http_status
 from products.marketplaces import MARKETPLACES, marketplace_get
 from products.providers import ProductNotFound, UpstreamBadResponse, UpstreamUnavailable
 from products.providers import sandbox as sandbox_module
@@ -86,7 +87,7 @@ def test_reserved_asin_not_found():
     assert sandbox().fetch_many(["B000000404", "B08N5WRWNW"], US)["B000000404"] is None
     with pytest.raises(ProductNotFound) as caught:
         sandbox().fetch_one("B000000404", US)
-    assert caught.value.status_code == 404
+    assert http_status(caught.value) == 404
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 import pytest
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from products.validation import normalize_asin
 
 
@@ -34,6 +35,6 @@ def test_valid_asins_are_normalised(raw, asin):
 def test_invalid_asins_are_a_400_saying_what_is_wrong(raw, says):
     with pytest.raises(DomainError) as caught:
         normalize_asin(raw)
-    assert caught.value.status_code == 400
+    assert http_status(caught.value) == 400
     assert caught.value.code == "invalid_asin"
     assert says in caught.value.message

@@ -9,7 +9,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.api_errors import http_status
+from core.errors import DomainError
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_charge
@@ -222,7 +223,7 @@ def test_bad_thresholds_are_refused_with_the_field(marketplace, thresholds, fiel
         services.watch_item_add(
             watchlist=watchlist, asin=ASIN, marketplace=marketplace, thresholds=thresholds
         )
-    assert exc.value.status_code == 400
+    assert http_status(exc.value) == 400
     assert exc.value.extra["field"] == field
 
 

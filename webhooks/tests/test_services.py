@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from config.errors import DomainError
+from core.errors import DomainError
 from credits.selectors import balance_get, price_get
 from credits.services import credits_charge, credits_hold
 from credits.tests.factories import funded_user, new_key

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.models import ApiKeyScope, User
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

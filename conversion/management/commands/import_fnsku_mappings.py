@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from config.errors import DomainError
 from conversion.sources import inventory_report_import
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

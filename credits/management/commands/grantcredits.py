@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from config.errors import DomainError
+from core.errors import DomainError
 from credits import services
 from credits.models import LedgerEntry
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainError
+from core.errors import DomainError
 from products.marketplaces import DEFAULT_MARKETPLACE, marketplace_get
 from products.providers import (
     ProductNotFound,

@@ -7,7 +7,8 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
 
-from config.errors import ConflictError, DomainError
+from core.api_errors import http_status
+from core.errors import ConflictError, DomainError
 from credits.models import CreditHold, LedgerEntry
 from credits.selectors import accounts_out_of_balance, balance_get, price_cache_clear
 from credits.services import credits_grant, price_set
@@ -213,7 +214,7 @@ def test_run_now_starts_at_once_refuses_overlap_and_answers_402_when_short():
     run_job(run.job_id)
     with pytest.raises(DomainError) as short:
         services.collection_run_now(collection=collection)  # balance 2, the run costs 3
-    assert (short.value.status_code, short.value.code) == (402, "insufficient_credits")
+    assert (http_status(short.value), short.value.code) == (402, "insufficient_credits")
     skipped = CollectionRun.objects.get(pk=short.value.extra["run"])
     assert (skipped.status, skipped.trigger) == ("skipped", "manual")
     assert balance_get(user=user) == 2

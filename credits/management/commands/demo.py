@@ -1,3 +1,9 @@
+"""The demo user for `make run`: an account, a fresh API key and a topped-up balance.
+
+Here, in credits, rather than in accounts: it opens and tops up the credit account, and accounts
+imports no app above it (docs/architecture.md, "Layers and import rules").
+"""
+
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser

@@ -8,7 +8,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
-from config.exception_handlers import ErrorSerializer
+from core.api_errors import ErrorSerializer
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -47,7 +47,7 @@ class AutoSchema(SpectacularAutoSchema):
         return responses
 
     def _rate_limited(self) -> bool:
-        """Throttled (config/throttling.py): every call that must authenticate; anonymous ones are not."""
+        """Throttled (core/throttling.py): every call that must authenticate; anonymous ones are not."""
         return bool(self.view.get_throttles()) and not all(
             isinstance(p, AllowAny) for p in self.view.get_permissions()
         )

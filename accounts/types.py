@@ -1,4 +1,4 @@
-"""Request types for views that only run for a signed-in user."""
+"""Request types for views that only run for a signed-in user (of accounts' User)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Two budgets, each configured in settings as ``"<requests>/<period>"``:
 
-- ``API_RATE_METERED`` for the operations that charge credits (``METERED_OPERATIONS``),
+- ``API_RATE_METERED`` for the operations that charge credits (a view's handler marked
+  ``@metered_operation``),
 - ``API_RATE_FREE`` for every other API call;
 
 each counted per API key (so one integration cannot starve another) and per
@@ -24,32 +25,40 @@ runs, so a 429 never charges credits.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from accounts.selectors import ApiKeyPrincipal
 from core.ratelimit import RateLimit, RateLimitExceeded, TokenBucket, reserve_all
 
 if TYPE_CHECKING:  # DRF's views import this module through its settings
     from rest_framework.views import APIView
 
-# (URL name, HTTP method) of every API operation that charges credits. A new
-# metered endpoint must be added here, or it is limited by the free budget.
-METERED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("api:product-lookup", "POST"),  # one product by ASIN
-        ("api:product-code-lookup", "POST"),  # products by EAN, UPC or ISBN
-        ("api:conversion-fnsku", "POST"),  # FNSKU to ASIN
-        ("api:conversion-bulk", "POST"),  # a bulk conversion job (credits held up front)
-        ("api:bulk-jobs", "POST"),  # a bulk lookup job (credits held up front)
-        ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)
-        ("api:collection-run", "POST"),  # a saved collection run now as a bulk job (held up front)
-    }
-)
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+# The attribute ``metered_operation`` sets on a view's handler.
+METERED_ATTR = "metered_operation"
+
+
+def metered_operation(handler: HandlerT) -> HandlerT:
+    """Declare a view's handler (``post``...) an operation that charges credits (or holds them):
+    its calls count against the metered budgets instead of the free ones. A new metered
+    endpoint marks its handler; nothing else lists them."""
+    setattr(handler, METERED_ATTR, True)
+    return handler
+
+
+def is_metered(view_class: type[Any] | None, method: str | None) -> bool:
+    """Whether ``method`` of ``view_class`` is marked ``@metered_operation``."""
+    if view_class is None or not method:
+        return False
+    handler = getattr(view_class, method.lower(), None)
+    return bool(getattr(handler, METERED_ATTR, False))
+
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _PERIODS["d"] = _PERIODS["day"] = 86400
@@ -73,7 +82,7 @@ def parse_rate(rate: str) -> RateLimit:
 
 def operation_scope(request: Request) -> str:
     match = request.resolver_match
-    if match is not None and (match.view_name, request.method) in METERED_OPERATIONS:
+    if match is not None and is_metered(getattr(match.func, "view_class", None), request.method):
         return "metered"
     return "free"
 
@@ -133,7 +142,9 @@ class ApiRateThrottle(BaseThrottle):
         # Reserved by authentication already (an API key), once; else here (a session).
         reserved = request.__dict__.pop(RESERVED_ATTR, _NOT_RESERVED)
         if reserved is _NOT_RESERVED:
-            key_id = request.auth.key_id if isinstance(request.auth, ApiKeyPrincipal) else None
+            # An API key's principal (accounts.selectors.ApiKeyPrincipal) has its key's id;
+            # a session has none.
+            key_id: int | None = getattr(request.auth, "key_id", None)
             reserved = api_call_reserve(request, user_pk=user.pk, key_id=key_id)
         self._wait = reserved
         return self._wait is None
