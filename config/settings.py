@@ -16,6 +16,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.appsettings import read_environment
+
 # Lets annotations such as ModelAdmin[Model] and QuerySet[Model] run.
 django_stubs_ext.monkeypatch()
 
@@ -731,28 +733,5 @@ LOGGING["handlers"] = {
 }
 
 # --- Conversion: FNSKU to ASIN ------------------------------------------------------------------
-# Read by conversion/conf.py only. See docs/fnsku.md.
-
-# An answer at least this confident is "resolved"; below it, "ambiguous" (the best guess, check
-# the candidates). The confidence is calibrated: about this share of such answers are right.
-CONVERSION_RESOLVED_CONFIDENCE = env.float("CONVERSION_RESOLVED_CONFIDENCE", default=0.9)
-# Below this, no answer is given: 404 fnsku_not_found, refunded.
-CONVERSION_MIN_CONFIDENCE = env.float("CONVERSION_MIN_CONFIDENCE", default=0.15)
-# A catalogue-search answer at least this confident is learnt as a (weak) shared mapping.
-CONVERSION_LEARN_CONFIDENCE = env.float("CONVERSION_LEARN_CONFIDENCE", default=0.95)
-# Catalogue search results scored per conversion (SP-API pages hold at most 20).
-CONVERSION_SEARCH_LIMIT = env.int("CONVERSION_SEARCH_LIMIT", default=20)
-CONVERSION_CANDIDATES_SHOWN = env.int("CONVERSION_CANDIDATES_SHOWN", default=5)
-# A conversion syncs the seller's FBA inventory when the last complete sync is older than
-# this (seconds), reading at most this many pages; the full sync runs as a Celery task.
-CONVERSION_FBA_SYNC_INTERVAL = env.int("CONVERSION_FBA_SYNC_INTERVAL", default=900)
-CONVERSION_FBA_SYNC_MAX_PAGES = env.int("CONVERSION_FBA_SYNC_MAX_PAGES", default=3)
-# Inventory report imports.
-CONVERSION_IMPORT_MAX_BYTES = env.int("CONVERSION_IMPORT_MAX_BYTES", default=20_000_000)
-CONVERSION_IMPORT_MAX_ROWS = env.int("CONVERSION_IMPORT_MAX_ROWS", default=200_000)
-# Codes the convert page's paste box converts at once.
-CONVERSION_PASTE_MAX_CODES = env.int("CONVERSION_PASTE_MAX_CODES", default=200)
-# An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
-CONVERSION_PENDING_TIMEOUT = env.int("CONVERSION_PENDING_TIMEOUT", default=120)
-# Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
-CONVERSION_TOKEN_KEYS: list[str] = env.list("CONVERSION_TOKEN_KEYS", default=[])
+# Declared, with their types, defaults and meanings, in conversion/conf.py. See docs/fnsku.md.
+vars().update(read_environment(env, "conversion.conf", namespace=vars()))
