@@ -605,20 +605,8 @@ CELERY_BEAT_SCHEDULE["schedules-expire-results"] = {
     "schedule": 3600.0,
 }
 # --- Outgoing webhooks to users' systems (webhooks/conf.py). See docs/webhooks.md. ---
-# Endpoints must be https on public addresses; this (or DEBUG) also allows http://localhost and
-# http://127.0.0.1 receivers, for development and tests.
-WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
-# Seconds before each retry (jittered); the delivery fails after the last one.
-WEBHOOKS_RETRY_SCHEDULE: list[int] = env.list(
-    "WEBHOOKS_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600, 43200]
-)
-WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=3.0)
-WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)
-# After a rotation the previous secret still signs deliveries this long (seconds; 0: not at all).
-WEBHOOKS_SECRET_GRACE_SECONDS = env.int("WEBHOOKS_SECRET_GRACE_SECONDS", default=86400)
-WEBHOOKS_MAX_ENDPOINTS = env.int("WEBHOOKS_MAX_ENDPOINTS", default=10)
-# Fernet keys (newest first) encrypting endpoint secrets at rest; empty: derived from SECRET_KEY.
-WEBHOOKS_SECRET_KEYS: list[str] = env.list("WEBHOOKS_SECRET_KEYS", default=[])
+# Declared, with their types, defaults and meanings, in webhooks/conf.py.
+vars().update(read_environment(env, "webhooks.conf", namespace=vars()))
 # The beat task sending due retries (and deliveries whose task message was lost) runs this often.
 WEBHOOKS_REQUEUE_INTERVAL = env.float("WEBHOOKS_REQUEUE_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue"] = {

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.appsettings import load, setting
+from core.appsettings import load, non_empty, setting
 from core.ratelimit import RateLimit
 
 # getInventorySummaries' usage plan (../shared/reference/sp-api/fbaInventory.json):
 # 2 requests/s, burst 2, per selling partner: each seller has a bucket of their own.
 FBA_INVENTORY_RATE = RateLimit(rate=2.0, burst=2.0)
-
-
-def _non_empty(keys: list[str]) -> tuple[str, ...]:
-    return tuple(key for key in keys if key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +40,7 @@ class ConversionSettings:
     # An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
     pending_timeout: int = setting("CONVERSION_PENDING_TIMEOUT", default=120)
     # Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
-    token_keys: tuple[str, ...] = setting("CONVERSION_TOKEN_KEYS", default=[], clean=_non_empty)
+    token_keys: tuple[str, ...] = setting("CONVERSION_TOKEN_KEYS", default=[], clean=non_empty)
 
 
 def conversion_settings() -> ConversionSettings:

@@ -97,6 +97,11 @@ def setting(
     return dataclasses.field(metadata={_METADATA_KEY: declared})
 
 
+def non_empty(values: list[str]) -> tuple[str, ...]:
+    """A list setting's items without the empty ones (``KEYS=`` is no key, not one empty key)."""
+    return tuple(value for value in values if value)
+
+
 _FIELDS: dict[type, tuple[tuple[str, str, Declared], ...]] = {}
 
 
