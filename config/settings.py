@@ -503,23 +503,8 @@ PROVIDER_RATE_LIMITS = env.str("PROVIDER_RATE_LIMITS", default="")
 PROVIDER_RATE_LIMIT_MAX_WAIT = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT", default=5.0)
 
 # --- Billing: Stripe Checkout and webhooks ----------------------------------------------------
-# Read by billing/conf.py only.
-
-# Empty (the embedded default): no real payments; Buy goes to the platform's own
-# sandbox checkout, which grants credits through the same fulfilment path.
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-# The webhook endpoint's signing secret (whsec_...); events are refused without it.
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
-# Where the stripe library sends API requests (a local stand-in in tests).
-STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
-# The sandbox checkout gives credits away: on by default only with DEBUG, so a
-# production deploy without STRIPE_SECRET_KEY sells nothing rather than giving it.
-BILLING_SANDBOX_CHECKOUT = env.bool("BILLING_SANDBOX_CHECKOUT", default=DEBUG)
-if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET and not DEBUG:
-    raise ImproperlyConfigured(
-        "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: paid checkouts would never "
-        "grant credits. Set the webhook endpoint's signing secret (whsec_...)."
-    )
+# Declared, with their types, defaults and meanings, in billing/conf.py (and read there only).
+vars().update(read_environment(env, "billing.conf", namespace=vars()))
 
 # --- Products: cache, single-flight and lookups ----------------------------------------------
 # Read by products/conf.py only.

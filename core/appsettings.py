@@ -67,29 +67,24 @@ class Declared:
 
 
 @overload
-def setting(name: str, *, default: T, minimum: float | None = None, default_from: str | None = None) -> T: ...
+def setting(name: str, *, default: T, minimum: float | None = None) -> T: ...
 @overload
+def setting(name: str, *, default: object, clean: Callable[[Any], T], minimum: float | None = None) -> T: ...
+@overload
+def setting(name: str, *, default_from: str) -> Any: ...
 def setting(
     name: str,
     *,
-    default: object,
-    clean: Callable[[Any], T],
-    minimum: float | None = None,
-    default_from: str | None = None,
-) -> T: ...
-def setting(
-    name: str,
-    *,
-    default: object,
+    default: object = None,
     clean: Callable[[Any], Any] | None = None,
     minimum: float | None = None,
     default_from: str | None = None,
 ) -> Any:
     """Declare a field read from the setting and environment variable ``name``.
 
-    ``default`` is used when the variable is not set (``default_from``: the value of an earlier
-    setting, such as ``DEBUG``, instead). The value is passed through ``clean`` (a list becomes
-    a tuple), and raised to ``minimum``, when the settings object is made: the Django setting
+    ``default`` is used when the variable is not set, or, with ``default_from``, the value of an
+    earlier setting (such as ``DEBUG``). The value is passed through ``clean`` (a list becomes a
+    tuple), and raised to ``minimum``, when the settings object is made: the Django setting
     keeps what was given.
     """
     declared = Declared(name=name, default=default, default_from=default_from, minimum=minimum, clean=clean)
