@@ -142,7 +142,11 @@ def declared_env_vars(dotted: str) -> list[EnvVar]:
     """The variables declared with ``setting("NAME", default=...)`` by the settings classes at
     ``dotted`` (a module: all of its classes; or one class), read from their source."""
     module, class_name = dotted, None
-    if importlib.util.find_spec(module) is None:
+    try:
+        is_module = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a name inside a module (``app.conf.Class``)
+        is_module = False
+    if not is_module:
         module, _, class_name = dotted.rpartition(".")
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:

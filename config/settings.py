@@ -458,72 +458,30 @@ CREDITS_PRICE_REFRESH_SECONDS = env.float("CREDITS_PRICE_REFRESH_SECONDS", defau
 CREDITS_SINGLE_STATEMENT = env.bool("CREDITS_SINGLE_STATEMENT", default=True)
 
 # --- Products: upstream product data providers ---------------------------------------------
-# Read by products/conf.py only. See products/providers/ for what each provider needs.
+# Declared, with their types, defaults and meanings, in products/conf.py (and read there only).
+# See products/providers/ for what each provider needs.
 
-# Tried in this order; when one fails or its circuit is open, the next one is tried.
-# "sandbox" (offline, deterministic sample data), "keepa", "spapi".
-PRODUCT_PROVIDERS: list[str] = env.list("PRODUCT_PROVIDERS", default=["sandbox"])
-# Extra delay of every sandbox answer, to behave like a real upstream.
-SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
-
-KEEPA_API_KEY = env.str("KEEPA_API_KEY", default="")
-KEEPA_API_BASE = env.str("KEEPA_API_BASE", default="https://api.keepa.com")
-# Days of statistics Keepa computes per product (no extra token cost).
-KEEPA_STATS_DAYS = env.int("KEEPA_STATS_DAYS", default=90)
-
-SPAPI_CLIENT_ID = env.str("SPAPI_CLIENT_ID", default="")
-SPAPI_CLIENT_SECRET = env.str("SPAPI_CLIENT_SECRET", default="")
-SPAPI_REFRESH_TOKEN = env.str("SPAPI_REFRESH_TOKEN", default="")
-LWA_TOKEN_URL = env.str("LWA_TOKEN_URL", default="https://api.amazon.com/auth/o2/token")
-# Empty means each marketplace's regional endpoint (sellingpartnerapi-na/eu/fe.amazon.com).
-SPAPI_ENDPOINT = env.str("SPAPI_ENDPOINT", default="")
-
-# Every upstream HTTP call: timeouts (seconds), retries of timeouts, connection
-# errors, 429 and 5xx with exponential backoff and jitter, honouring Retry-After
-# while the waits of one call stay within the budget.
-UPSTREAM_CONNECT_TIMEOUT = env.float("UPSTREAM_CONNECT_TIMEOUT", default=3.05)
-UPSTREAM_READ_TIMEOUT = env.float("UPSTREAM_READ_TIMEOUT", default=10.0)
-UPSTREAM_RETRY_ATTEMPTS = env.int("UPSTREAM_RETRY_ATTEMPTS", default=3)
-UPSTREAM_RETRY_BACKOFF = env.float("UPSTREAM_RETRY_BACKOFF", default=0.5)
-UPSTREAM_RETRY_BACKOFF_MAX = env.float("UPSTREAM_RETRY_BACKOFF_MAX", default=8.0)
-UPSTREAM_RETRY_BUDGET = env.float("UPSTREAM_RETRY_BUDGET", default=10.0)
-UPSTREAM_POOL_SIZE = env.int("UPSTREAM_POOL_SIZE", default=10)
-
-# Circuit breaker per provider, shared by all processes through Redis: opens
-# after this many failed calls in a row (each within the window of the last),
-# stays open for CIRCUIT_OPEN_SECONDS, then lets one probe call through.
-CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
-CIRCUIT_FAILURE_WINDOW = env.float("CIRCUIT_FAILURE_WINDOW", default=60.0)
-CIRCUIT_OPEN_SECONDS = env.float("CIRCUIT_OPEN_SECONDS", default=30.0)
-
-# Overrides of the shared rate limits (products/conf.py has the defaults), as
-# "<bucket>=<rate per second>/<burst>,...", e.g. "keepa=0.33/100,spapi.pricing=0.5/1".
-PROVIDER_RATE_LIMITS = env.str("PROVIDER_RATE_LIMITS", default="")
-# Longest a call waits for its rate-limit turn before giving up (seconds).
-PROVIDER_RATE_LIMIT_MAX_WAIT = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT", default=5.0)
+vars().update(
+    read_environment(
+        env,
+        "products.conf.ProviderSettings",
+        "products.conf.KeepaSettings",
+        "products.conf.SpApiSettings",
+        "products.conf.HttpSettings",
+        "products.conf.CircuitSettings",
+        "products.conf.RateLimitSettings",
+        namespace=vars(),
+    )
+)
 
 # --- Billing: Stripe Checkout and webhooks ----------------------------------------------------
 # Declared, with their types, defaults and meanings, in billing/conf.py (and read there only).
 vars().update(read_environment(env, "billing.conf", namespace=vars()))
 
 # --- Products: cache, single-flight and lookups ----------------------------------------------
-# Read by products/conf.py only.
+# Declared, with their types, defaults and meanings, in products/conf.py (and read there only).
 
-# A product is served from the cache (and the database) for this long after it
-# was fetched upstream; then the next lookup fetches it again.
-PRODUCT_CACHE_SECONDS = env.int("PRODUCT_CACHE_SECONDS", default=6 * 3600)
-# Each process also keeps a record it read from the Redis cache for this long (0: off):
-# a product asked for again costs no round trip, and a record replaced in Redis reaches
-# every process within this time.
-PRODUCT_LOCAL_CACHE_SECONDS = env.float("PRODUCT_LOCAL_CACHE_SECONDS", default=2.0)
-# An ASIN the upstream does not know is not asked for again for this long.
-PRODUCT_NOT_FOUND_SECONDS = env.int("PRODUCT_NOT_FOUND_SECONDS", default=600)
-# After an upstream outage, lookups waiting on the same product fail fast for this long.
-PRODUCT_UNAVAILABLE_SECONDS = env.float("PRODUCT_UNAVAILABLE_SECONDS", default=2.0)
-# Longest a lookup waits for another request's upstream fetch of the same product.
-PRODUCT_LOOKUP_WAIT_SECONDS = env.float("PRODUCT_LOOKUP_WAIT_SECONDS", default=20.0)
-# How long an Idempotency-Key's answer is kept for replay.
-LOOKUP_IDEMPOTENCY_SECONDS = env.int("LOOKUP_IDEMPOTENCY_SECONDS", default=24 * 3600)
+vars().update(read_environment(env, "products.conf.LookupSettings", namespace=vars()))
 
 # --- Bulk jobs -------------------------------------------------------------------------------------
 # Read by products/bulk/conf.py only (and the upload limits below by Django itself).
