@@ -1,4 +1,4 @@
-"""Stripe settings of the billing app, read here and nowhere else.
+"""Stripe settings of the billing app, each declared once (core.appsettings), read here and nowhere else.
 
 ``STRIPE_SECRET_KEY`` empty means the embedded default: no real payments, and
 Buy goes to the platform's own sandbox checkout (when
@@ -10,11 +10,15 @@ itself by default, a local stand-in in tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import stripe
-from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from core.appsettings import load, setting
 
 # Stripe's own default: a signature older than this many seconds is refused,
 # so a captured delivery cannot be replayed later.
@@ -25,12 +29,32 @@ API_TIMEOUT_SECONDS = 20.0
 API_MAX_NETWORK_RETRIES = 2
 
 
-@dataclass(frozen=True)
+def _without_trailing_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
 class StripeConfig:
-    secret_key: str
-    webhook_secret: str
-    api_base: str
-    sandbox_allowed: bool
+    # Empty (the embedded default): no real payments; Buy goes to the platform's own
+    # sandbox checkout, which grants credits through the same fulfilment path.
+    secret_key: str = setting("STRIPE_SECRET_KEY", default="")
+    # The webhook endpoint's signing secret (whsec_...); events are refused without it.
+    webhook_secret: str = setting("STRIPE_WEBHOOK_SECRET", default="")
+    # Where the stripe library sends API requests (a local stand-in in tests).
+    api_base: str = setting(
+        "STRIPE_API_BASE", default="https://api.stripe.com", clean=_without_trailing_slash
+    )
+    # The sandbox checkout gives credits away: on by default only with DEBUG, so a
+    # production deploy without STRIPE_SECRET_KEY sells nothing rather than giving it.
+    sandbox_allowed: bool = setting("BILLING_SANDBOX_CHECKOUT", default_from="DEBUG")
+
+    def validate(self, settings: Mapping[str, Any]) -> None:
+        """At startup: a live key needs the webhook's secret, or paid checkouts grant nothing."""
+        if self.secret_key and not self.webhook_secret and not settings["DEBUG"]:
+            raise ImproperlyConfigured(
+                "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: paid checkouts would never "
+                "grant credits. Set the webhook endpoint's signing secret (whsec_...)."
+            )
 
     @property
     def live(self) -> bool:
@@ -49,12 +73,7 @@ class StripeConfig:
 
 def stripe_config() -> StripeConfig:
     """The current settings (read on each call, so a test's override applies)."""
-    return StripeConfig(
-        secret_key=settings.STRIPE_SECRET_KEY,
-        webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
-        api_base=settings.STRIPE_API_BASE.rstrip("/"),
-        sandbox_allowed=settings.BILLING_SANDBOX_CHECKOUT,
-    )
+    return load(StripeConfig)
 
 
 def stripe_client() -> stripe.StripeClient:

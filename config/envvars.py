@@ -9,8 +9,11 @@ platform never reads.
 from __future__ import annotations
 
 import ast
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.appsettings import ENV_READERS
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "settings.py"
 # The env.<cast>(...) readers of django-environ that settings.py uses.
@@ -91,16 +94,28 @@ class EnvVar:
 
 
 def settings_env_vars(path: Path = SETTINGS_FILE) -> list[EnvVar]:
-    """Every variable read through ``env.<cast>("NAME", default=...)``, in the file's order."""
+    """Every variable read through ``env.<cast>("NAME", default=...)``, and those of the apps'
+    settings classes settings.py reads through ``read_environment(env, "app.conf", ...)``
+    (core.appsettings), in the file's order."""
     source = path.read_text()
     lines = source.splitlines()
-    found: dict[str, EnvVar] = {}
+    found: dict[str, tuple[tuple[int, int, int], EnvVar]] = {}
     for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        position = (node.lineno, node.col_offset)
+        if _called(node) == "read_environment":
+            paths = [
+                arg.value
+                for arg in node.args[1:]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+            ]
+            for index, var in enumerate(var for dotted in paths for var in declared_env_vars(dotted)):
+                found.setdefault(var.name, ((*position, index), var))
+            continue
         if not (
-            isinstance(node, ast.Call)
+            _called(node) in READERS
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in READERS
-            and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
             and node.args[0].value.isupper()
@@ -110,14 +125,70 @@ def settings_env_vars(path: Path = SETTINGS_FILE) -> list[EnvVar]:
         default = next((kw.value for kw in node.keywords if kw.arg == "default"), None)
         found.setdefault(
             name,
-            EnvVar(
-                name=name,
-                cast=node.func.attr,
-                default=ast.get_source_segment(source, default) or "" if default is not None else "",
-                comment=_comment_above(lines, node.lineno),
+            (
+                (*position, 0),
+                EnvVar(
+                    name=name,
+                    cast=node.func.attr,
+                    default=ast.get_source_segment(source, default) or "" if default is not None else "",
+                    comment=_comment_above(lines, node.lineno),
+                ),
             ),
         )
-    return sorted(found.values(), key=lambda var: source.index(f'"{var.name}"'))
+    return [var for _, var in sorted(found.values(), key=lambda item: item[0])]
+
+
+def declared_env_vars(dotted: str) -> list[EnvVar]:
+    """The variables declared with ``setting("NAME", default=...)`` by the settings classes at
+    ``dotted`` (a module: all of its classes; or one class), read from their source."""
+    module, class_name = dotted, None
+    try:
+        is_module = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a name inside a module (``app.conf.Class``)
+        is_module = False
+    if not is_module:
+        module, _, class_name = dotted.rpartition(".")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"read_environment: no module {module!r}")
+    source = Path(spec.origin).read_text()
+    lines = source.splitlines()
+    variables = []
+    for statement in ast.parse(source).body:
+        if not isinstance(statement, ast.ClassDef) or class_name not in (None, statement.name):
+            continue
+        for field in statement.body:
+            if not (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.value, ast.Call)
+                and _called(field.value) == "setting"
+                and field.value.args
+                and isinstance(field.value.args[0], ast.Constant)
+            ):
+                continue
+            keywords = {kw.arg: kw.value for kw in field.value.keywords}
+            default_from = keywords.get("default_from")
+            default = keywords.get("default")
+            if isinstance(default_from, ast.Constant):
+                default_text = str(default_from.value)
+            else:
+                default_text = ast.get_source_segment(source, default) or "" if default is not None else ""
+            variables.append(
+                EnvVar(
+                    name=str(field.value.args[0].value),
+                    cast=ENV_READERS[ast.unparse(field.annotation)][0],
+                    default=default_text,
+                    comment=_comment_above(lines, field.lineno),
+                )
+            )
+    return variables
+
+
+def _called(node: ast.Call) -> str:
+    """The name of the function a call calls (``env.int(...)``: ``int``)."""
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else ""
 
 
 def _comment_above(lines: list[str], lineno: int) -> str:

@@ -22,6 +22,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.appsettings import read_environment
+
 # Lets annotations such as ModelAdmin[Model] and QuerySet[Model] run.
 django_stubs_ext.monkeypatch()
 
@@ -462,87 +464,30 @@ CREDITS_PRICE_REFRESH_SECONDS = env.float("CREDITS_PRICE_REFRESH_SECONDS", defau
 CREDITS_SINGLE_STATEMENT = env.bool("CREDITS_SINGLE_STATEMENT", default=True)
 
 # --- Products: upstream product data providers ---------------------------------------------
-# Read by products/conf.py only. See products/providers/ for what each provider needs.
+# Declared, with their types, defaults and meanings, in products/conf.py (and read there only).
+# See products/providers/ for what each provider needs.
 
-# Tried in this order; when one fails or its circuit is open, the next one is tried.
-# "sandbox" (offline, deterministic sample data), "keepa", "spapi".
-PRODUCT_PROVIDERS: list[str] = env.list("PRODUCT_PROVIDERS", default=["sandbox"])
-# Extra delay of every sandbox answer, to behave like a real upstream.
-SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
-
-KEEPA_API_KEY = env.str("KEEPA_API_KEY", default="")
-KEEPA_API_BASE = env.str("KEEPA_API_BASE", default="https://api.keepa.com")
-# Days of statistics Keepa computes per product (no extra token cost).
-KEEPA_STATS_DAYS = env.int("KEEPA_STATS_DAYS", default=90)
-
-SPAPI_CLIENT_ID = env.str("SPAPI_CLIENT_ID", default="")
-SPAPI_CLIENT_SECRET = env.str("SPAPI_CLIENT_SECRET", default="")
-SPAPI_REFRESH_TOKEN = env.str("SPAPI_REFRESH_TOKEN", default="")
-LWA_TOKEN_URL = env.str("LWA_TOKEN_URL", default="https://api.amazon.com/auth/o2/token")
-# Empty means each marketplace's regional endpoint (sellingpartnerapi-na/eu/fe.amazon.com).
-SPAPI_ENDPOINT = env.str("SPAPI_ENDPOINT", default="")
-
-# Every upstream HTTP call: timeouts (seconds), retries of timeouts, connection
-# errors, 429 and 5xx with exponential backoff and jitter, honouring Retry-After
-# while the waits of one call stay within the budget.
-UPSTREAM_CONNECT_TIMEOUT = env.float("UPSTREAM_CONNECT_TIMEOUT", default=3.05)
-UPSTREAM_READ_TIMEOUT = env.float("UPSTREAM_READ_TIMEOUT", default=10.0)
-UPSTREAM_RETRY_ATTEMPTS = env.int("UPSTREAM_RETRY_ATTEMPTS", default=3)
-UPSTREAM_RETRY_BACKOFF = env.float("UPSTREAM_RETRY_BACKOFF", default=0.5)
-UPSTREAM_RETRY_BACKOFF_MAX = env.float("UPSTREAM_RETRY_BACKOFF_MAX", default=8.0)
-UPSTREAM_RETRY_BUDGET = env.float("UPSTREAM_RETRY_BUDGET", default=10.0)
-UPSTREAM_POOL_SIZE = env.int("UPSTREAM_POOL_SIZE", default=10)
-
-# Circuit breaker per provider, shared by all processes through Redis: opens
-# after this many failed calls in a row (each within the window of the last),
-# stays open for CIRCUIT_OPEN_SECONDS, then lets one probe call through.
-CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
-CIRCUIT_FAILURE_WINDOW = env.float("CIRCUIT_FAILURE_WINDOW", default=60.0)
-CIRCUIT_OPEN_SECONDS = env.float("CIRCUIT_OPEN_SECONDS", default=30.0)
-
-# Overrides of the shared rate limits (products/conf.py has the defaults), as
-# "<bucket>=<rate per second>/<burst>,...", e.g. "keepa=0.33/100,spapi.pricing=0.5/1".
-PROVIDER_RATE_LIMITS = env.str("PROVIDER_RATE_LIMITS", default="")
-# Longest a call waits for its rate-limit turn before giving up (seconds).
-PROVIDER_RATE_LIMIT_MAX_WAIT = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT", default=5.0)
+vars().update(
+    read_environment(
+        env,
+        "products.conf.ProviderSettings",
+        "products.conf.KeepaSettings",
+        "products.conf.SpApiSettings",
+        "products.conf.HttpSettings",
+        "products.conf.CircuitSettings",
+        "products.conf.RateLimitSettings",
+        namespace=vars(),
+    )
+)
 
 # --- Billing: Stripe Checkout and webhooks ----------------------------------------------------
-# Read by billing/conf.py only.
-
-# Empty (the embedded default): no real payments; Buy goes to the platform's own
-# sandbox checkout, which grants credits through the same fulfilment path.
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-# The webhook endpoint's signing secret (whsec_...); events are refused without it.
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
-# Where the stripe library sends API requests (a local stand-in in tests).
-STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
-# The sandbox checkout gives credits away: on by default only with DEBUG, so a
-# production deploy without STRIPE_SECRET_KEY sells nothing rather than giving it.
-BILLING_SANDBOX_CHECKOUT = env.bool("BILLING_SANDBOX_CHECKOUT", default=DEBUG)
-if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET and not DEBUG:
-    raise ImproperlyConfigured(
-        "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: paid checkouts would never "
-        "grant credits. Set the webhook endpoint's signing secret (whsec_...)."
-    )
+# Declared, with their types, defaults and meanings, in billing/conf.py (and read there only).
+vars().update(read_environment(env, "billing.conf", namespace=vars()))
 
 # --- Products: cache, single-flight and lookups ----------------------------------------------
-# Read by products/conf.py only.
+# Declared, with their types, defaults and meanings, in products/conf.py (and read there only).
 
-# A product is served from the cache (and the database) for this long after it
-# was fetched upstream; then the next lookup fetches it again.
-PRODUCT_CACHE_SECONDS = env.int("PRODUCT_CACHE_SECONDS", default=6 * 3600)
-# Each process also keeps a record it read from the Redis cache for this long (0: off):
-# a product asked for again costs no round trip, and a record replaced in Redis reaches
-# every process within this time.
-PRODUCT_LOCAL_CACHE_SECONDS = env.float("PRODUCT_LOCAL_CACHE_SECONDS", default=2.0)
-# An ASIN the upstream does not know is not asked for again for this long.
-PRODUCT_NOT_FOUND_SECONDS = env.int("PRODUCT_NOT_FOUND_SECONDS", default=600)
-# After an upstream outage, lookups waiting on the same product fail fast for this long.
-PRODUCT_UNAVAILABLE_SECONDS = env.float("PRODUCT_UNAVAILABLE_SECONDS", default=2.0)
-# Longest a lookup waits for another request's upstream fetch of the same product.
-PRODUCT_LOOKUP_WAIT_SECONDS = env.float("PRODUCT_LOOKUP_WAIT_SECONDS", default=20.0)
-# How long an Idempotency-Key's answer is kept for replay.
-LOOKUP_IDEMPOTENCY_SECONDS = env.int("LOOKUP_IDEMPOTENCY_SECONDS", default=24 * 3600)
+vars().update(read_environment(env, "products.conf.LookupSettings", namespace=vars()))
 
 # --- Bulk jobs -------------------------------------------------------------------------------------
 # Read by products/bulk/conf.py only (and the upload limits below by Django itself).
@@ -609,20 +554,8 @@ CELERY_BEAT_SCHEDULE["schedules-expire-results"] = {
     "schedule": 3600.0,
 }
 # --- Outgoing webhooks to users' systems (webhooks/conf.py). See docs/webhooks.md. ---
-# Endpoints must be https on public addresses; this (or DEBUG) also allows http://localhost and
-# http://127.0.0.1 receivers, for development and tests.
-WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
-# Seconds before each retry (jittered); the delivery fails after the last one.
-WEBHOOKS_RETRY_SCHEDULE: list[int] = env.list(
-    "WEBHOOKS_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600, 43200]
-)
-WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=3.0)
-WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)
-# After a rotation the previous secret still signs deliveries this long (seconds; 0: not at all).
-WEBHOOKS_SECRET_GRACE_SECONDS = env.int("WEBHOOKS_SECRET_GRACE_SECONDS", default=86400)
-WEBHOOKS_MAX_ENDPOINTS = env.int("WEBHOOKS_MAX_ENDPOINTS", default=10)
-# Fernet keys (newest first) encrypting endpoint secrets at rest; empty: derived from SECRET_KEY.
-WEBHOOKS_SECRET_KEYS: list[str] = env.list("WEBHOOKS_SECRET_KEYS", default=[])
+# Declared, with their types, defaults and meanings, in webhooks/conf.py.
+vars().update(read_environment(env, "webhooks.conf", namespace=vars()))
 # The beat task sending due retries (and deliveries whose task message was lost) runs this often.
 WEBHOOKS_REQUEUE_INTERVAL = env.float("WEBHOOKS_REQUEUE_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue"] = {
@@ -737,28 +670,5 @@ LOGGING["handlers"] = {
 }
 
 # --- Conversion: FNSKU to ASIN ------------------------------------------------------------------
-# Read by conversion/conf.py only. See docs/fnsku.md.
-
-# An answer at least this confident is "resolved"; below it, "ambiguous" (the best guess, check
-# the candidates). The confidence is calibrated: about this share of such answers are right.
-CONVERSION_RESOLVED_CONFIDENCE = env.float("CONVERSION_RESOLVED_CONFIDENCE", default=0.9)
-# Below this, no answer is given: 404 fnsku_not_found, refunded.
-CONVERSION_MIN_CONFIDENCE = env.float("CONVERSION_MIN_CONFIDENCE", default=0.15)
-# A catalogue-search answer at least this confident is learnt as a (weak) shared mapping.
-CONVERSION_LEARN_CONFIDENCE = env.float("CONVERSION_LEARN_CONFIDENCE", default=0.95)
-# Catalogue search results scored per conversion (SP-API pages hold at most 20).
-CONVERSION_SEARCH_LIMIT = env.int("CONVERSION_SEARCH_LIMIT", default=20)
-CONVERSION_CANDIDATES_SHOWN = env.int("CONVERSION_CANDIDATES_SHOWN", default=5)
-# A conversion syncs the seller's FBA inventory when the last complete sync is older than
-# this (seconds), reading at most this many pages; the full sync runs as a Celery task.
-CONVERSION_FBA_SYNC_INTERVAL = env.int("CONVERSION_FBA_SYNC_INTERVAL", default=900)
-CONVERSION_FBA_SYNC_MAX_PAGES = env.int("CONVERSION_FBA_SYNC_MAX_PAGES", default=3)
-# Inventory report imports.
-CONVERSION_IMPORT_MAX_BYTES = env.int("CONVERSION_IMPORT_MAX_BYTES", default=20_000_000)
-CONVERSION_IMPORT_MAX_ROWS = env.int("CONVERSION_IMPORT_MAX_ROWS", default=200_000)
-# Codes the convert page's paste box converts at once.
-CONVERSION_PASTE_MAX_CODES = env.int("CONVERSION_PASTE_MAX_CODES", default=200)
-# An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
-CONVERSION_PENDING_TIMEOUT = env.int("CONVERSION_PENDING_TIMEOUT", default=120)
-# Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
-CONVERSION_TOKEN_KEYS: list[str] = env.list("CONVERSION_TOKEN_KEYS", default=[])
+# Declared, with their types, defaults and meanings, in conversion/conf.py. See docs/fnsku.md.
+vars().update(read_environment(env, "conversion.conf", namespace=vars()))

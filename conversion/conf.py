@@ -1,46 +1,47 @@
-"""The conversion app's settings, read in one place (config/settings.py, "Conversion" section).
+"""The conversion app's settings, each declared once (core.appsettings). See docs/fnsku.md.
 
-Read on each call, so ``override_settings`` in tests and a changed environment are seen at once.
+config/settings.py reads them from the environment ("Conversion" section); they are read on each
+call, so ``override_settings`` in tests and a changed setting are seen at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
+from core.appsettings import load, non_empty, setting
 
 
 @dataclass(frozen=True, slots=True)
 class ConversionSettings:
-    resolved_confidence: float
-    min_confidence: float
-    learn_confidence: float
-    search_limit: int
-    candidates_shown: int
-    fba_sync_interval: int
-    fba_sync_max_pages: int
-    import_max_bytes: int
-    import_max_rows: int
-    paste_max_codes: int
-    pending_timeout: int
+    # An answer at least this confident is "resolved"; below it, "ambiguous" (the best guess, check
+    # the candidates). The confidence is calibrated: about this share of such answers are right.
+    resolved_confidence: float = setting("CONVERSION_RESOLVED_CONFIDENCE", default=0.9)
+    # Below this, no answer is given: 404 fnsku_not_found, refunded.
+    min_confidence: float = setting("CONVERSION_MIN_CONFIDENCE", default=0.15)
+    # A catalogue-search answer at least this confident is learnt as a (weak) shared mapping.
+    learn_confidence: float = setting("CONVERSION_LEARN_CONFIDENCE", default=0.95)
+    # Catalogue search results scored per conversion (SP-API pages hold at most 20).
+    search_limit: int = setting("CONVERSION_SEARCH_LIMIT", default=20, minimum=1)
+    candidates_shown: int = setting("CONVERSION_CANDIDATES_SHOWN", default=5, minimum=1)
+    # A conversion syncs the seller's FBA inventory when the last complete sync is older than
+    # this (seconds), reading at most this many pages; the full sync runs as a Celery task.
+    fba_sync_interval: int = setting("CONVERSION_FBA_SYNC_INTERVAL", default=900)
+    fba_sync_max_pages: int = setting("CONVERSION_FBA_SYNC_MAX_PAGES", default=3, minimum=1)
+    # Inventory report imports.
+    import_max_bytes: int = setting("CONVERSION_IMPORT_MAX_BYTES", default=20_000_000)
+    import_max_rows: int = setting("CONVERSION_IMPORT_MAX_ROWS", default=200_000)
+    # Codes the convert page's paste box converts at once.
+    paste_max_codes: int = setting("CONVERSION_PASTE_MAX_CODES", default=200)
+    # An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
+    pending_timeout: int = setting("CONVERSION_PENDING_TIMEOUT", default=120)
+    # Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
+    token_keys: tuple[str, ...] = setting("CONVERSION_TOKEN_KEYS", default=[], clean=non_empty)
 
 
 def conversion_settings() -> ConversionSettings:
-    return ConversionSettings(
-        resolved_confidence=settings.CONVERSION_RESOLVED_CONFIDENCE,
-        min_confidence=settings.CONVERSION_MIN_CONFIDENCE,
-        learn_confidence=settings.CONVERSION_LEARN_CONFIDENCE,
-        search_limit=max(1, settings.CONVERSION_SEARCH_LIMIT),
-        candidates_shown=max(1, settings.CONVERSION_CANDIDATES_SHOWN),
-        fba_sync_interval=settings.CONVERSION_FBA_SYNC_INTERVAL,
-        fba_sync_max_pages=max(1, settings.CONVERSION_FBA_SYNC_MAX_PAGES),
-        import_max_bytes=settings.CONVERSION_IMPORT_MAX_BYTES,
-        import_max_rows=settings.CONVERSION_IMPORT_MAX_ROWS,
-        paste_max_codes=settings.CONVERSION_PASTE_MAX_CODES,
-        pending_timeout=settings.CONVERSION_PENDING_TIMEOUT,
-    )
+    return load(ConversionSettings)
 
 
 def token_keys() -> list[str]:
     """Keys that encrypt sellers' refresh tokens, newest first (empty: derived from SECRET_KEY)."""
-    return [key for key in settings.CONVERSION_TOKEN_KEYS if key]
+    return list(conversion_settings().token_keys)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from stdnum import ean, isbn
+
 from core.errors import DomainError
 
 ASIN_LENGTH = 10
@@ -78,26 +80,16 @@ class ProductCode:
         if self.type == "upc":
             return "0" + self.value
         if self.type == "isbn10":
-            return isbn10_to_isbn13(self.value)
+            return isbn.to_isbn13(self.value)
         return self.value
 
 
-def gs1_check_digit(body: str) -> str:
-    """The GS1 check digit of ``body`` (EAN-13, EAN-8, UPC-A and ISBN-13 without their last digit)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 def isbn10_check_digit(body: str) -> str:
-    """The ISBN-10 check character of its first nine digits: 0-9 or X (ten)."""
-    remainder = sum((10 - i) * int(d) for i, d in enumerate(body)) % 11
-    check = (11 - remainder) % 11
-    return "X" if check == 10 else str(check)
+    """The ISBN-10 check character of its first nine digits: 0-9 or X (ten).
 
-
-def isbn10_to_isbn13(isbn10: str) -> str:
-    body = "978" + isbn10[:9]
-    return body + gs1_check_digit(body)
+    stdnum computes it only privately, so it is taken from the ISBN-10 that stdnum makes of
+    the book's ISBN-13 (whose own check digit does not depend on the ISBN-10's)."""
+    return isbn.to_isbn10(isbn.to_isbn13(body + "0"))[-1]
 
 
 def _clean_code(raw: str) -> str:
@@ -138,8 +130,8 @@ def normalize_product_code(raw: object) -> ProductCode:
                 f"{code!r} is not one (look it up as an ASIN instead).",
                 raw,
             )
-        expected = isbn10_check_digit(code[:9])
-        if code[-1] != expected:
+        if not isbn.is_valid(code):
+            expected = isbn10_check_digit(code[:9])
             raise _invalid_code(
                 f"{code!r} is not a valid ISBN-10: its check character should be {expected}, not {code[-1]}.",
                 raw,
@@ -160,8 +152,8 @@ def normalize_product_code(raw: object) -> ProductCode:
         code_type = "isbn13" if code[:3] in ("978", "979") and not code.startswith("9790") else "ean13"
     else:
         code_type = "upc" if len(code) == 12 else "ean8"
-    expected = gs1_check_digit(code[:-1])
-    if code[-1] != expected:
+    if not ean.is_valid(code):
+        expected = ean.calc_check_digit(code[:-1])
         raise _invalid_code(
             f"{code!r} is not a valid {CODE_TYPE_LABELS[code_type]}: its check digit should be "
             f"{expected}, not {code[-1]}.",

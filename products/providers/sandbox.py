@@ -54,6 +54,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from django.utils import timezone
+from stdnum import ean
 
 from products import conf
 from products.marketplaces import Marketplace
@@ -157,12 +158,6 @@ def _rng(*parts: str) -> random.Random:
 
 def _category_id(name: str) -> str:
     return str(zlib.crc32(name.encode()))
-
-
-def _check_digit(digits: str) -> str:
-    """GS1 check digit (UPC-A, EAN-13)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
 
 
 def _identity(product: random.Random) -> tuple[str, tuple[str, ...], str]:
@@ -372,7 +367,7 @@ class SandboxProvider(Provider):
             )
 
         upc_body = "2" + "".join(str(product.randint(0, 9)) for _ in range(10))
-        upc = upc_body + _check_digit(upc_body)
+        upc = upc_body + ean.calc_check_digit(upc_body)
         parent = None
         if product.random() < 0.35:
             parent = "B0" + "".join(_rng("parent", asin).choice(_ASIN_CHARS) for _ in range(8))

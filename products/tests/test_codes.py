@@ -1,14 +1,15 @@
 """Barcodes: EAN-13, EAN-8, UPC-A, ISBN-10 and ISBN-13, check digits and the shape test."""
 
+import random
+
 import pytest
+from stdnum import ean, isbn
 
 from core.api_errors import http_status
 from core.errors import DomainError
 from products.validation import (
     ProductCode,
-    gs1_check_digit,
     isbn10_check_digit,
-    isbn10_to_isbn13,
     looks_like_barcode,
     normalize_product_code,
 )
@@ -73,11 +74,40 @@ def test_a_code_that_is_not_text_is_refused():
 
 
 def test_check_digits_and_isbn_conversion():
-    assert gs1_check_digit("400638133393") == "1"
-    assert gs1_check_digit("03600029145") == "2"
+    assert ean.calc_check_digit("400638133393") == "1"
+    assert ean.calc_check_digit("03600029145") == "2"
     assert isbn10_check_digit("030640615") == "2"
     assert isbn10_check_digit("080442957") == "X"
-    assert isbn10_to_isbn13("0306406152") == "9780306406157"
+    assert ProductCode("0306406152", "isbn10").gtin == "9780306406157"
+    assert ProductCode("080442957X", "isbn10").gtin == "9780804429573"
+    assert ProductCode("036000291452", "upc").gtin == "0036000291452"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_isbn10_check_character_is_the_one_stdnum_accepts(seed):
+    # isbn10_check_digit goes through stdnum's ISBN-13 and back: pin it to stdnum's own
+    # validation over many bodies, X (a check of ten) and 0 among them.
+    rng = random.Random(seed)
+    seen = set()
+    for _ in range(400):
+        body = "".join(str(rng.randint(0, 9)) for _ in range(9))
+        check = isbn10_check_digit(body)
+        seen.add(check)
+        assert isbn.is_valid(body + check)
+        assert normalize_product_code(body + check) == ProductCode(body + check, "isbn10")
+        assert ProductCode(body + check, "isbn10").gtin == isbn.to_isbn13(body + check)
+    assert {"X", "0"} <= seen
+
+
+def test_only_the_right_check_digit_is_accepted_for_each_length():
+    for body in ("400638133393", "03600029145", "9638507", "978030640615"):
+        right = ean.calc_check_digit(body)
+        for digit in "0123456789":
+            if digit == right:
+                assert normalize_product_code(body + digit).value == body + digit
+            else:
+                with pytest.raises(DomainError, match=f"should be {right}, not {digit}"):
+                    normalize_product_code(body + digit)
 
 
 def test_gtin_is_the_thirteen_digit_form():
