@@ -13,7 +13,7 @@ from accounts.models import ApiKey, User
 from billing.models import Payment
 from core.admin import NoAddAdminMixin, ViewOnlyAdminMixin
 from credits import selectors as credit_selectors
-from products.models import BulkJob
+from jobs.models import BulkJob
 
 # A user's page shows their latest rows of each kind; the full lists are a link away.
 INLINE_ROWS = 20

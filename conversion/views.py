@@ -22,9 +22,9 @@ from conversion.models import Conversion
 from conversion.tasks import fba_inventory_sync_task
 from credits.models import Operation
 from credits.selectors import price_get
+from jobs.bulk import services as bulk_services
+from jobs.bulk.forms import BulkUploadForm
 from products import services as product_services
-from products.bulk import services as bulk_services
-from products.bulk.forms import BulkUploadForm
 from products.marketplaces import MARKETPLACES, marketplace_get
 from products.validation import looks_like_barcode
 

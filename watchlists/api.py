@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from config.exception_handlers import ErrorSerializer
 from config.pagination import Pagination, paginated_response
 from config.types import AuthedRequest
-from products.bulk.uploads import check_upload_size, upload_error
+from jobs.bulk.uploads import check_upload_size, upload_error
 from watchlists import selectors, services
 from watchlists.models import WatchItem, Watchlist
 from watchlists.serializers import (

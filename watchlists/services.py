@@ -36,7 +36,7 @@ from credits.errors import InsufficientCredits
 from credits.metering import KeyedCharge, metered
 from credits.models import LedgerEntry
 from credits.selectors import balance_get, credit_account_get, ledger_entry_get, price_get
-from products.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
+from jobs.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
 from products.providers import ProviderError
 from products.store import product_record_bytes

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.errors import DomainError
 from config.types import AuthedHttpRequest
-from products.bulk.uploads import check_upload_size
+from jobs.bulk.uploads import check_upload_size
 from watchlists import selectors, services
 from watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
 from watchlists.models import Interval, WatchItem, Watchlist
