@@ -26,6 +26,11 @@ a worker was killed does nothing twice and loses nothing:
 
 Rows are locked in one order everywhere: the job, then its items (by id),
 then the credit hold, then the credit account.
+
+One module of about 900 lines on purpose: creation, claims, completion,
+release and give-up are one state machine of a job's items and share its
+private helpers and that locking order; splitting the sweep (release, give
+up) out would make the order harder to check in one read.
 """
 
 from __future__ import annotations
