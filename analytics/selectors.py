@@ -21,6 +21,7 @@ from billing.conf import stripe_config
 from billing.models import Payment
 from core.confidence import CONFIDENCE_BANDS
 from credits import selectors as credit_selectors
+from jobs import analytics as job_analytics
 from products import analytics as lookup_analytics
 
 
@@ -159,5 +160,5 @@ def today_figures(*, today: dt.date | None = None) -> TodayFigures:
         signups=account_selectors.user_signup_count(since=since, until=until),
         webhook_failures=billing_selectors.webhook_event_failed_count(since=since, until=until),
         lookups_unavailable=lookup_analytics.lookup_errors_count(since=since, until=until),
-        bulk_items_failed=lookup_analytics.bulk_items_failed_count(since=since, until=until),
+        bulk_items_failed=job_analytics.bulk_items_failed_count(since=since, until=until),
     )

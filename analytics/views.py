@@ -16,6 +16,7 @@ from analytics import selectors
 from core.csv_export import csv_response
 from credits import selectors as credit_selectors
 from credits.forms import USAGE_PERIODS, UsagePeriodForm
+from jobs import analytics as job_analytics
 from products import analytics as lookup_analytics
 
 DEFAULT_DAYS = 30
@@ -38,7 +39,7 @@ def user_analytics(request: AuthedHttpRequest) -> HttpResponse:
     usage = credit_selectors.usage_summary(user=request.user, days=days)
     since, _ = selectors.day_bounds(usage.start, usage.end)
     top = lookup_analytics.lookup_top_products(user=request.user, since=since, limit=TOP_PRODUCTS)
-    bulk = lookup_analytics.bulk_jobs_by_day(user=request.user, start=usage.start, end=usage.end)
+    bulk = job_analytics.bulk_jobs_by_day(user=request.user, start=usage.start, end=usage.end)
 
     if request.GET.get("format") == "csv":
         if request.GET.get("table") == "products":

@@ -201,9 +201,9 @@ def run(scenario: Scenario, *, items: int, timeout: float, offset: int) -> Row:
     from config.celery import app
     from credits.selectors import accounts_out_of_balance, balance_get
     from credits.services import credits_grant
-    from products.bulk import services
-    from products.bulk.selectors import bulk_job_recount
-    from products.models import BulkJob
+    from jobs.bulk import services
+    from jobs.bulk.selectors import bulk_job_recount
+    from jobs.models import BulkJob
     from products.providers.sandbox import SandboxProvider
 
     settings.PROVIDER_RATE_LIMITS = scenario.rate_limits

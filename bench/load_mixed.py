@@ -70,7 +70,7 @@ def bulk_jobs(env: dict[str, str], since: float) -> dict[str, int]:
         "-c",
         "import datetime, json\n"
         "from django.db.models import Count\n"
-        "from products.models import BulkJob\n"
+        "from jobs.models import BulkJob\n"
         f"since = datetime.datetime.fromtimestamp({since}, tz=datetime.UTC)\n"
         "rows = BulkJob.objects.filter(user__email__startswith='load', created_at__gte=since)"
         ".values('status').annotate(n=Count('id'))\n"

@@ -76,8 +76,10 @@ INSTALLED_APPS = [
     "accounts",
     "credits",
     "products",
+    "jobs",
+    # Migrations only: the former schedules app's history (jobs/schedules_history/).
+    "jobs.schedules_history",
     "watchlists",
-    "products.schedules",
     "conversion",
     "billing",
     "webhooks",
@@ -490,7 +492,7 @@ vars().update(read_environment(env, "billing.conf", namespace=vars()))
 vars().update(read_environment(env, "products.conf.LookupSettings", namespace=vars()))
 
 # --- Bulk jobs -------------------------------------------------------------------------------------
-# Read by products/bulk/conf.py only (and the upload limits below by Django itself).
+# Read by jobs/bulk/conf.py only (and the upload limits below by Django itself).
 
 # Limits of one job's input: a CSV file's size and its (non-blank) rows, or a list's entries.
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
@@ -534,7 +536,7 @@ CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {
     "task": "products.bulk_jobs_sweep",
     "schedule": BULK_SWEEP_INTERVAL,
 }
-# --- Scheduled collections (products/schedules/). See docs/collections.md. ---
+# --- Scheduled collections (jobs/collections/). See docs/collections.md. ---
 # A run's results (its bulk job's delivered records) are deleted this many days after the run.
 COLLECTION_RESULTS_RETENTION_DAYS = env.int("COLLECTION_RESULTS_RETENTION_DAYS", default=30)
 if COLLECTION_RESULTS_RETENTION_DAYS < 1:
@@ -542,10 +544,10 @@ if COLLECTION_RESULTS_RETENTION_DAYS < 1:
 # Names of its choice sets in the OpenAPI schema ("status" and "kind" are taken by others).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
-        "CollectionKindEnum": "products.schedules.models.CollectionKind",
-        "CollectionRunStatusEnum": "products.schedules.models.CollectionRun.Status",
+        "CollectionKindEnum": "jobs.models.CollectionKind",
+        "CollectionRunStatusEnum": "jobs.models.CollectionRun.Status",
         # A run shows its bulk job's status: the same choices in two components need one name.
-        "BulkJobStatusEnum": "products.models.BulkJob.Status",
+        "BulkJobStatusEnum": "jobs.models.BulkJob.Status",
     }
 )
 CELERY_BEAT_SCHEDULE["schedules-run-due"] = {"task": "schedules.collections_run_due", "schedule": 60.0}

@@ -15,7 +15,8 @@ api_v1 = [
     path("conversion/", include("conversion.api_urls")),
     path("", include("watchlists.api_urls")),
     path("", include("webhooks.api_urls")),
-    path("", include("products.schedules.api_urls")),
+    path("", include("jobs.api_urls")),  # products/bulk...
+    path("", include("jobs.collections.api_urls")),
 ]
 
 # The API first: it takes most of the traffic, and URL resolution stops at the first match.
@@ -24,14 +25,15 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("products/", include("products.urls")),
-    path("bulk/", include("products.bulk.urls")),
+    path("bulk/", include("jobs.bulk.urls")),
     path("watchlists/", include("watchlists.urls")),
-    path("collections/", include("products.schedules.urls")),
+    path("collections/", include("jobs.collections.urls")),
     path("convert/", include("conversion.urls")),
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("analytics/", include("analytics.urls")),
+    path("admin/", include("jobs.admin_urls")),  # the moved models' old admin addresses
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs.swagger_ui, name="api-docs"),

@@ -35,8 +35,8 @@ from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response, metered_headers
-from products.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
-from products.bulk.serializers import BulkJobSerializer
+from jobs.bulk.api import TOO_LARGE, bulk_job_create_from_request, job_response
+from jobs.bulk.serializers import BulkJobSerializer
 from products.marketplaces import marketplace_get
 
 TAGS = ["conversion"]

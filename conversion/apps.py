@@ -8,7 +8,7 @@ class ConversionConfig(AppConfig):
     def ready(self) -> None:
         from conversion import collectors
         from conversion.bulk import bulk_kind
-        from products.bulk.kinds import bulk_kind_register
+        from jobs.bulk.kinds import bulk_kind_register
 
         bulk_kind_register(bulk_kind())
         collectors.register()  # conversions by status and confidence band on /metrics

@@ -1,4 +1,4 @@
-"""FNSKU conversion as a kind of bulk job: the processor the bulk job engine (products/bulk/) calls.
+"""FNSKU conversion as a kind of bulk job: the processor the bulk job engine (jobs/bulk/) calls.
 
 ``convert_many`` resolves a batch without charging: the engine holds the
 credits of the whole job up front and settles what was used, so a conversion
@@ -21,7 +21,7 @@ from conversion.models import Conversion
 from conversion.validation import clean_label_text, normalize_fnsku
 from core.errors import DomainError
 from credits.models import Operation
-from products.bulk.kinds import BulkKind, ClaimedItem, ExportColumn, ItemOutcome, JobContext
+from jobs.bulk.kinds import BulkKind, ClaimedItem, ExportColumn, ItemOutcome, JobContext
 from products.marketplaces import marketplace_get
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def outcome_row(outcome: BulkItemOutcome) -> dict[str, object]:
     }
 
 
-# --- The kind of bulk job (products/bulk/kinds.py) -------------------------------------------------
+# --- The kind of bulk job (jobs/bulk/kinds.py) -------------------------------------------------
 
 # Outcomes worth trying again later: the upstream could not answer now.
 _RETRYABLE = {"upstream_unavailable", "circuit_open", "rate_limited", "provider_not_configured"}

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from conversion.models import FnskuMapping
-from products.bulk.serializers import BulkValueListField
+from jobs.bulk.serializers import BulkValueListField
 
 
 class ConvertInputSerializer(serializers.Serializer[Any]):

@@ -28,9 +28,9 @@ from core.api_errors import http_status
 from core.errors import DomainError
 from credits.models import Operation
 from credits.selectors import price_get
+from jobs.bulk import services as bulk_services
+from jobs.bulk.forms import BulkUploadForm
 from products import services as product_services
-from products.bulk import services as bulk_services
-from products.bulk.forms import BulkUploadForm
 from products.marketplaces import MARKETPLACES, marketplace_get
 from products.providers.fba_inventory import app_configured
 from products.validation import looks_like_barcode

@@ -1,4 +1,4 @@
-"""Reads over the lookup query log (and bulk jobs) for the analytics pages.
+"""Reads over the lookup query log for the analytics pages (bulk jobs: jobs/analytics.py).
 
 Every reader first flushes the buffered log lines (products/querylog.py) so a
 lookup made a moment ago is counted. Periods are half-open ``[since, until)``
@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import FieldError
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Max, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncDate, TruncHour
+from django.db.models import Aggregate, Count, FloatField, Max, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncHour
 
 from core.ratelimit import RateLimit
 from products.conf import rate_limits
-from products.models import BulkItem, BulkJob, LookupLog, Product
+from products.models import LookupLog, Product
 from products.querylog import lookup_log_flush
 
 if TYPE_CHECKING:
@@ -81,40 +80,6 @@ def lookup_source_share(*, user: User, since: dt.datetime) -> list[SourceShare]:
         SourceShare(source=source, lookups=n, percent=round(100 * n / total, 1) if total else 0.0)
         for source, n in counts.items()
     ]
-
-
-@dataclass
-class BulkDay:
-    date: dt.date
-    jobs: int = 0
-    items: int = 0
-    succeeded: int = 0
-    failed: int = 0
-
-
-def bulk_jobs_by_day(*, user: User, start: dt.date, end: dt.date) -> list[BulkDay]:
-    """``user``'s bulk jobs created per UTC day from ``start`` to ``end`` (inclusive), with their items."""
-    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
-    by_day = {
-        start + dt.timedelta(days=i): BulkDay(date=start + dt.timedelta(days=i))
-        for i in range((end - start).days + 1)
-    }
-    rows = (
-        BulkJob.objects.filter(user=user, created_at__gte=since, created_at__lt=until)
-        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(jobs=Count("id"), item_count=Sum("total"), succeeded=Sum("succeeded"), failed=Sum("failed"))
-        .order_by()
-    )
-    for row in rows:
-        day = by_day.get(row["day"])
-        if day is not None:
-            day.jobs = row["jobs"]
-            day.items = row["item_count"] or 0
-            day.succeeded = row["succeeded"] or 0
-            day.failed = row["failed"] or 0
-    return [by_day[day] for day in sorted(by_day)]
 
 
 # --- Operators: the whole platform -------------------------------------------------------------
@@ -253,13 +218,3 @@ def upstream_usage(*, since: dt.datetime, until: dt.datetime) -> list[ProviderUs
         peak = max(entry.by_hour.items(), key=lambda item: (item[1], item[0]))
         entry.peak_hour, entry.peak_lookups = peak
     return sorted(usage.values(), key=lambda u: (-u.lookups, u.provider))
-
-
-def bulk_items_failed_count(*, since: dt.datetime, until: dt.datetime) -> int | None:
-    """Bulk items that finished as failed in the period (None if bulk jobs keep no such record)."""
-    try:
-        return BulkItem.objects.filter(
-            status=BulkItem.Status.FAILED, finished_at__gte=since, finished_at__lt=until
-        ).count()
-    except (AttributeError, FieldError):  # the bulk models are still young; never break the admin index
-        return None

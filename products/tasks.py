@@ -1,13 +1,5 @@
 from celery import shared_task
 
-# Celery's autodiscovery imports <app>.tasks: the bulk jobs' tasks live in their package.
-from products.bulk.tasks import (  # noqa: F401
-    bulk_claims_release_dead_workers,
-    bulk_claims_release_worker,
-    bulk_job_notify,
-    bulk_job_work,
-    bulk_jobs_sweep,
-)
 from products.querylog import lookup_log_flush
 
 

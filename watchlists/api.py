@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
-from products.bulk.uploads import check_upload_size, upload_error
+from jobs.bulk.uploads import check_upload_size, upload_error
 from watchlists import selectors, services
 from watchlists.models import WatchItem, Watchlist
 from watchlists.serializers import (

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import ConflictError, DomainError
-from products.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
+from jobs.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
 from products.validation import normalize_asin
 from watchlists.models import (

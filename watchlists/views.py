@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
-from products.bulk.uploads import check_upload_size
+from jobs.bulk.uploads import check_upload_size
 from watchlists import selectors, services
 from watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
 from watchlists.models import Interval, WatchItem, Watchlist

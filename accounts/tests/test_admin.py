@@ -16,7 +16,8 @@ from config.admin import PlatformAdminSite
 from credits import selectors as credit_selectors
 from credits.models import CreditAccount, LedgerEntry
 from credits.tests.factories import funded_user
-from products.models import BulkJob, LookupLog
+from jobs.models import BulkJob
+from products.models import LookupLog
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ class TestUserPage:
         assert "Warehouse script" in html
         assert key.prefix in html
         assert reverse("admin:billing_payment_change", args=[payment.pk]) in html
-        assert reverse("admin:products_bulkjob_change", args=[job.pk]) in html
+        assert reverse("admin:jobs_bulkjob_change", args=[job.pk]) in html
         # Nothing of them is a form field on this page: no inline can add, change or delete.
         assert 'name="payments-0-status"' not in html
         assert 'name="payments-0-DELETE"' not in html
@@ -132,7 +133,7 @@ class TestUserPage:
             "billing_webhookevent",
             "products_product",
             "products_lookuplog",
-            "products_bulkjob",
+            "jobs_bulkjob",
         ):
             cl = admin_client.get(reverse(f"admin:{name}_changelist")).context["cl"]
             assert cl.search_fields, name

@@ -28,7 +28,7 @@ from billing.checkout import pack_checkout_start
 from billing.tests.factories import CreditPackFactory
 from conversion.convert import fnsku_convert
 from credits.tests.factories import funded_user
-from products.tests.bulk_helpers import asins, create_job
+from jobs.tests.bulk_helpers import asins, create_job
 
 pytestmark = [pytest.mark.django_db]
 

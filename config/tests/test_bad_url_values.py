@@ -46,6 +46,7 @@ PROJECT_PACKAGES = (
     "config",
     "conversion",
     "credits",
+    "jobs",
     "products",
     "watchlists",
     "webhooks",

@@ -11,7 +11,7 @@ import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
 from credits.tests.factories import funded_user
-from products.tests.bulk_helpers import asins, create_job
+from jobs.tests.bulk_helpers import asins, create_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

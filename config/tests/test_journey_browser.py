@@ -25,9 +25,10 @@ from accounts.tests.factories import PASSWORD
 from billing.tests.factories import CreditPackFactory
 from conversion.models import FnskuMapping
 from credits.selectors import balance_get
-from products.models import BulkJob, LookupLog
-from products.tests.bulk_helpers import NOT_FOUND, asins
-from products.tests.test_bulk_worker import QUICK
+from jobs.models import BulkJob
+from jobs.tests.bulk_helpers import NOT_FOUND, asins
+from jobs.tests.test_bulk_worker import QUICK
+from products.models import LookupLog
 
 pytestmark = [
     pytest.mark.browser,

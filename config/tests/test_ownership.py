@@ -29,7 +29,7 @@ from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 from billing.models import Payment
 from billing.tests.factories import PaymentFactory
 from conversion.models import Conversion
-from products.tests.bulk_helpers import asins, create_job
+from jobs.tests.bulk_helpers import asins, create_job
 
 # Route parameters that select a representation, not an object.
 NON_IDENTIFYING = frozenset({"fmt"})
@@ -133,7 +133,7 @@ def _sandbox_payment(user: User) -> dict[str, Any]:
 
 
 def _collection(user: User) -> dict[str, Any]:
-    from products.schedules.models import Collection
+    from jobs.models import Collection
 
     values = asins(2)
     collection = Collection.objects.create(
@@ -143,7 +143,7 @@ def _collection(user: User) -> dict[str, Any]:
 
 
 def _collection_run_results(user: User) -> dict[str, Any]:
-    from products.schedules.models import Collection, CollectionRun
+    from jobs.models import Collection, CollectionRun
 
     params = _collection(user)
     run = CollectionRun.objects.create(

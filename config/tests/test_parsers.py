@@ -12,7 +12,7 @@ from core.parsers import BoundedJSONParser, RequestTooLarge, json_depth_exceeds
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
-from products.models import BulkJob
+from jobs.models import BulkJob
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from conversion.models import Conversion
 from conversion.tests.conftest import lookalike_pair
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
-from products.bulk import services as bulk_services
-from products.models import BulkItem, BulkJob
-from products.tests.bulk_helpers import assert_books_balance, run_job
+from jobs.bulk import services as bulk_services
+from jobs.models import BulkItem, BulkJob
+from jobs.tests.bulk_helpers import assert_books_balance, run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def test_a_redelivered_chunk_logs_and_resolves_each_item_once():
         user=user, kind="fnsku_conversion", values=["B07N4M94X4", "B08N5WRWNW"], params={"marketplace": "US"}
     )
     from conversion.bulk import bulk_kind
-    from products.bulk.kinds import ClaimedItem, JobContext
+    from jobs.bulk.kinds import ClaimedItem, JobContext
 
     items = [
         ClaimedItem(id=i.pk, row=i.row, value=i.value, attempts=1) for i in BulkItem.objects.filter(job=job)

@@ -137,9 +137,9 @@ def _table_exists(app_label: str, model: str) -> bool:
 
 
 def test_bulk_backlog_is_counted_from_the_items_table(client):
-    if not _table_exists("products", "BulkItem"):
-        pytest.skip("products.BulkItem's table does not exist yet (bulk jobs not migrated)")
-    from products.tests.bulk_helpers import asins, create_job
+    if not _table_exists("jobs", "BulkItem"):
+        pytest.skip("jobs.BulkItem's table does not exist yet (bulk jobs not migrated)")
+    from jobs.tests.bulk_helpers import asins, create_job
 
     create_job(funded_user(credits=100), asins(3))
     samples = scrape(client)

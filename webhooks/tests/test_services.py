@@ -12,7 +12,7 @@ from core.errors import DomainError
 from credits.selectors import balance_get, price_get
 from credits.services import credits_charge, credits_hold
 from credits.tests.factories import funded_user, new_key
-from products.tests.bulk_helpers import asins, create_job, run_job
+from jobs.tests.bulk_helpers import asins, create_job, run_job
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.net import UrlRefused

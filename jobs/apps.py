@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Bulk jobs and collections"
+
+    def ready(self) -> None:
+        from jobs import collectors
+        from jobs.bulk import (
+            asin_lookup,  # noqa: F401 - registers the asin_lookup bulk job kind
+            checks,  # noqa: F401 - registers the bulk jobs' checks
+        )
+
+        collectors.register()  # bulk items and jobs by status (backlog) on /metrics
