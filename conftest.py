@@ -88,6 +88,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"DATABASE_URL points at PostgreSQL, which is unreachable: {exc}", returncode=3)
 
 
+# Tests that start processes or a browser take seconds each: marked `slow` here, beside those
+# marked by hand; all run in `make test`, `pytest -m "not slow"` leaves them out of a quick loop.
+SLOW_FIXTURES = frozenset({"celery_workers", "celery_worker_process", "browser_page", "live_server"})
+SLOW_MARKERS = ("celery_worker", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _services_for_markers(request: pytest.FixtureRequest) -> None:
     for marker, problem in SERVICE_PROBLEMS.items():

@@ -19,7 +19,13 @@ from billing.tests.stripe_fakes import charge, checkout_session, event, post_eve
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.slow,
+]
 
 RACERS = 8
 

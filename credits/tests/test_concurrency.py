@@ -23,7 +23,13 @@ from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Operation
 from credits.tests.factories import funded_user
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.slow,
+]
 
 Kind = LedgerEntry.Kind
 CALLERS = 100

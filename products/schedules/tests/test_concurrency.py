@@ -21,7 +21,13 @@ from products.models import BulkJob
 from products.schedules.models import CollectionRun, Schedule
 from products.schedules.tests.factories import make_collection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.slow,
+]
 
 RACERS = 10
 
