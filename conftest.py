@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -124,6 +125,37 @@ def _isolated_cache() -> Iterator[None]:
     django_cache.delete_pattern("*")  # type: ignore[attr-defined]
     api_key_principals_forget_all()
     product_local_cache_clear()
+
+
+# --- Shared fixtures: the signed-up user most tests act as, and their API client ---------------------
+# Factories live in <app>/tests/factories.py; these are the fixtures every app used to declare.
+
+
+@pytest.fixture
+def user_credits() -> int:
+    """The credits the ``user`` fixture's account holds: override it in a module or conftest."""
+    return 100
+
+
+@pytest.fixture
+def user(db: None, user_credits: int) -> Any:
+    """A verified user (password ``accounts.tests.factories.PASSWORD``) with ``user_credits`` credits."""
+    from credits.tests.factories import funded_user
+
+    return funded_user(credits=user_credits)
+
+
+@pytest.fixture
+def api(user: Any) -> Any:
+    """A DRF ``APIClient`` sending a fresh API key of ``user`` (default scopes)."""
+    from rest_framework.test import APIClient
+
+    from accounts.tests.factories import api_key_for
+
+    client = APIClient()
+    _, raw = api_key_for(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
 
 
 class CeleryWorker:
