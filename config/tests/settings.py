@@ -59,7 +59,7 @@ from django.conf import global_settings  # noqa: E402
 from config.settings import *  # noqa: E402, F403
 
 # Password hashing is the largest cost of the suite (every factory user, every login):
-# PBKDF2's 1,200,000 rounds cost ~0.3 s each. Tests hash with MD5 first; the production
+# PBKDF2's 1,000,000 rounds cost ~0.3 s each. Tests hash with MD5 first; the production
 # hashers stay listed so a hash made by a process on config.settings (gunicorn, a Celery
 # worker) still verifies here.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *global_settings.PASSWORD_HASHERS]
