@@ -42,8 +42,10 @@ typecheck: install
 
 # Tests keep their embedded files (SQLite, embedded Redis) apart from `make run`'s.
 # They run on PYTEST_WORKERS pytest-xdist processes, each on its own test database, Redis
-# databases, key prefix and VAR_DIR (config/tests/settings.py); tests of one xdist_group (the
-# 100-connection concurrency tests) stay on one worker. Line and branch coverage is measured in
+# databases, key prefix and VAR_DIR (config/tests/settings.py); tests marked exclusive (the
+# 100-connection concurrency tests) wait for each other across workers. `--dist load` (not
+# loadscope/loadgroup, which key tests by node id: schemathesis' cases share one and would run
+# once). Line and branch coverage is measured in
 # every process, combined, printed, and the run fails under COVERAGE_LINES_MIN % of lines
 # (.ci/coverage_lines.py). Figures and how to reproduce them: docs/performance.md, "Test suite".
 PYTEST_WORKERS ?= 4
@@ -51,7 +53,7 @@ COVERAGE_LINES_MIN ?= 95
 pytest: install
 	rm -f .coverage .coverage.*
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test} \
-		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load \
 		--cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python .ci/coverage_lines.py $(COVERAGE_LINES_MIN)
 

@@ -104,6 +104,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``@pytest.mark.exclusive(name)``: one such test at a time across the xdist workers of a run
+    (an exclusive lock on a file named after the run and ``name``); without xdist, nothing."""
+    marker = request.node.get_closest_marker("exclusive")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if marker is None or not run:
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"pytest-exclusive-{run}-{marker.args[0]}.lock"
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
 def _services_for_markers(request: pytest.FixtureRequest) -> None:
     for marker, problem in SERVICE_PROBLEMS.items():
         if request.node.get_closest_marker(marker) and (reason := problem()):

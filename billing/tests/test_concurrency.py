@@ -19,11 +19,11 @@ from billing.tests.stripe_fakes import charge, checkout_session, event, post_eve
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 
-# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.exclusive("postgres-connections"),
     pytest.mark.slow,
 ]
 

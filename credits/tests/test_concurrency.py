@@ -23,11 +23,11 @@ from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Operation
 from credits.tests.factories import funded_user
 
-# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.exclusive("postgres-connections"),
     pytest.mark.slow,
 ]
 

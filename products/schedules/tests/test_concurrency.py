@@ -21,11 +21,11 @@ from products.models import BulkJob
 from products.schedules.models import CollectionRun, Schedule
 from products.schedules.tests.factories import make_collection
 
-# Up to 100 connections each: one xdist worker runs them all, one after another (`--dist loadgroup`).
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("concurrency"),
+    pytest.mark.exclusive("postgres-connections"),
     pytest.mark.slow,
 ]
 
