@@ -41,9 +41,21 @@ typecheck: install
 	$(BIN)/mypy .
 
 # Tests keep their embedded files (SQLite, embedded Redis) apart from `make run`'s.
+# They run on PYTEST_WORKERS pytest-xdist processes, each on its own test database, Redis
+# databases, key prefix and VAR_DIR (config/tests/settings.py); tests marked exclusive (the
+# 100-connection concurrency tests) wait for each other across workers. `--dist load` (not
+# loadscope/loadgroup, which key tests by node id: schemathesis' cases share one and would run
+# once). Line and branch coverage is measured in
+# every process, combined, printed, and the run fails under COVERAGE_LINES_MIN % of lines
+# (.ci/coverage_lines.py). Figures and how to reproduce them: docs/performance.md, "Test suite".
+PYTEST_WORKERS ?= 4
+COVERAGE_LINES_MIN ?= 95
 pytest: install
+	rm -f .coverage .coverage.*
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test} \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load \
+		--cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python .ci/coverage_lines.py $(COVERAGE_LINES_MIN)
 
 # bandit on the code and pip-audit on the dependencies; accepted findings: security/accepted-findings.md.
 # pip-audit needs pypi.org: where it cannot be reached the audit is a loud warning, not a failure;
@@ -67,4 +79,4 @@ bench: install
 	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
 
 clean:
-	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

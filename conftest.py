@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -88,6 +89,41 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"DATABASE_URL points at PostgreSQL, which is unreachable: {exc}", returncode=3)
 
 
+# Tests that start processes or a browser take seconds each: marked `slow` here, beside those
+# marked by hand; all run in `make test`, `pytest -m "not slow"` leaves them out of a quick loop.
+SLOW_FIXTURES = frozenset({"celery_workers", "celery_worker_process", "browser_page", "live_server"})
+SLOW_MARKERS = ("celery_worker", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``@pytest.mark.exclusive(name)``: one such test at a time across the xdist workers of a run
+    (an exclusive lock on a file named after the run and ``name``); without xdist, nothing."""
+    marker = request.node.get_closest_marker("exclusive")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if marker is None or not run:
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"pytest-exclusive-{run}-{marker.args[0]}.lock"
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(autouse=True)
 def _services_for_markers(request: pytest.FixtureRequest) -> None:
     for marker, problem in SERVICE_PROBLEMS.items():
@@ -110,6 +146,37 @@ def _isolated_cache() -> Iterator[None]:
     django_cache.delete_pattern("*")  # type: ignore[attr-defined]
     api_key_principals_forget_all()
     product_local_cache_clear()
+
+
+# --- Shared fixtures: the signed-up user most tests act as, and their API client ---------------------
+# Factories live in <app>/tests/factories.py; these are the fixtures every app used to declare.
+
+
+@pytest.fixture
+def user_credits() -> int:
+    """The credits the ``user`` fixture's account holds: override it in a module or conftest."""
+    return 100
+
+
+@pytest.fixture
+def user(db: None, user_credits: int) -> Any:
+    """A verified user (password ``accounts.tests.factories.PASSWORD``) with ``user_credits`` credits."""
+    from credits.tests.factories import funded_user
+
+    return funded_user(credits=user_credits)
+
+
+@pytest.fixture
+def api(user: Any) -> Any:
+    """A DRF ``APIClient`` sending a fresh API key of ``user`` (default scopes)."""
+    from rest_framework.test import APIClient
+
+    from accounts.tests.factories import api_key_for
+
+    client = APIClient()
+    _, raw = api_key_for(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
 
 
 class CeleryWorker:

@@ -68,8 +68,8 @@ def lookup(
 
 class TestUserPage:
     @pytest.fixture
-    def user(self) -> User:
-        user = funded_user(100)
+    def user(self, user: User) -> User:
+        """The shared ``user`` (100 credits), with spending of their own and someone else's."""
         charge(user)
         charge(user, quantity=3)
         charge(user, operation=Operation.FNSKU_CONVERSION)  # 2 credits

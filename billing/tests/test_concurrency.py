@@ -19,7 +19,13 @@ from billing.tests.stripe_fakes import charge, checkout_session, event, post_eve
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.exclusive("postgres-connections"),
+    pytest.mark.slow,
+]
 
 RACERS = 8
 

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user():
-    return UserFactory()
+def user_credits():
+    return 0
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import api_key_for
 from core.parsers import BoundedJSONParser, RequestTooLarge, json_depth_exceeds
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
-from credits.tests.factories import funded_user
 from jobs.models import BulkJob
 
 pytestmark = pytest.mark.django_db
@@ -21,16 +19,8 @@ BULK = "/api/v1/products/bulk"
 
 
 @pytest.fixture
-def user():
-    return funded_user(credits=10)
-
-
-@pytest.fixture
-def api(user):
-    client = APIClient()
-    _, raw = api_key_for(user)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
+def user_credits():
+    return 10
 
 
 def post_raw(api: APIClient, url: str, body: bytes, **extra):

@@ -7,7 +7,6 @@ from accounts.tests.factories import PASSWORD
 from conversion.models import Conversion
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
-from credits.tests.factories import funded_user
 from products.providers.sandbox import NOT_FOUND_CODE, OUTAGE_CODE, code_asins
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +16,8 @@ EAN = "4006381333931"
 
 
 @pytest.fixture
-def user():
-    return funded_user(credits=10)
+def user_credits():
+    return 10
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
-def user():
-    return funded_user(credits=10)
+def user_credits():
+    return 10
 
 
 @pytest.fixture

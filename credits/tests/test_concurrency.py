@@ -23,7 +23,13 @@ from credits.errors import IdempotencyKeyReused, InsufficientCredits
 from credits.models import CreditAccount, CreditHold, LedgerEntry, Operation
 from credits.tests.factories import funded_user
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.exclusive("postgres-connections"),
+    pytest.mark.slow,
+]
 
 Kind = LedgerEntry.Kind
 CALLERS = 100
@@ -243,6 +249,13 @@ def test_randomized_mixed_operations_reconcile(posting_path):
         else:
             amount = rng.randint(1, 8)
             calls.append(partial(hold_and_settle, user, f"job-{i}", amount, rng.randint(0, amount)))
+
+    # Charges made before the burst, so the refunds have something to refund however many of the
+    # calls start at once (with enough connections all 240 do, before any charge in the mix).
+    for index, user in enumerate(users):
+        services.credits_grant(user=user, amount=2, idempotency_key=f"before-{index}")
+        charge(user, Operation.ASIN_LOOKUP, f"before-{index}-a")
+        charge(user, Operation.ASIN_LOOKUP, f"before-{index}-b")
 
     results = run_concurrently(calls)
 

@@ -9,7 +9,6 @@ import pytest
 from django.http import StreamingHttpResponse
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import api_key_for
 from core.errors import ConflictError
 from credits.models import CreditHold
 from credits.selectors import balance_get
@@ -21,19 +20,6 @@ from jobs.tests.bulk_helpers import NOT_FOUND, asins, assert_books_balance, crea
 
 pytestmark = pytest.mark.django_db
 BULK = "/api/v1/products/bulk"
-
-
-@pytest.fixture
-def user():
-    return funded_user(credits=100)
-
-
-@pytest.fixture
-def api(user):
-    client = APIClient()
-    _, key = api_key_for(user)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 def upload(api, data: bytes, name: str = "asins.csv", **extra):

@@ -21,8 +21,13 @@ def csv_file(data: bytes, name: str = "asins.csv") -> io.BytesIO:
 
 
 @pytest.fixture
-def user(client):
-    user = funded_user(credits=50)
+def user_credits():
+    return 50
+
+
+@pytest.fixture
+def user(user, client):
+    """The shared ``user``, signed in on ``client``."""
     client.force_login(user)
     return user
 

@@ -21,21 +21,11 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/collections"
 
 
-@pytest.fixture
-def user():
-    return funded_user(credits=100)
-
-
 def client_for(user) -> APIClient:
     client = APIClient()
     _, key = api_key_for(user)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
-
-
-@pytest.fixture
-def api(user):
-    return client_for(user)
 
 
 def body(response) -> bytes:

@@ -20,7 +20,13 @@ from credits.tests.factories import funded_user
 from jobs.models import BulkJob, CollectionRun, Schedule
 from jobs.tests.collection_factories import make_collection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Up to 100 connections each: never two of them at once, in any xdist worker (root conftest.py).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.exclusive("postgres-connections"),
+    pytest.mark.slow,
+]
 
 RACERS = 10
 

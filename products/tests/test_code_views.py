@@ -17,8 +17,8 @@ SEVERAL = "5901234123457"  # three ASINs in the sandbox
 
 
 @pytest.fixture
-def user():
-    return funded_user(credits=5)
+def user_credits():
+    return 5
 
 
 @pytest.fixture

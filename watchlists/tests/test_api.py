@@ -25,16 +25,6 @@ def client_for(user) -> APIClient:
     return client
 
 
-@pytest.fixture
-def user():
-    return funded_user(credits=100)
-
-
-@pytest.fixture
-def api(user) -> APIClient:
-    return client_for(user)
-
-
 def test_create_list_get_patch_delete(api, user):
     created = api.post("/api/v1/watchlists", {"name": "Deals", "interval": "hourly"}, format="json")
     assert created.status_code == 201, created.content

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user():
-    return funded_user(credits=100)
-
-
-@pytest.fixture
 def client(user) -> Client:
     client = Client()
     client.force_login(user)
