@@ -160,7 +160,9 @@ def settings_classes(path: str) -> Iterator[type]:
         yield import_string(path)
         return
     for value in vars(module).values():
-        if isinstance(value, type) and value.__module__ == module.__name__ and declared_fields(value):
+        # type(), not isinstance(): the module's ``settings`` (django.conf's LazySettings) would
+        # answer isinstance by loading the settings, while config/settings.py is being imported.
+        if issubclass(type(value), type) and value.__module__ == module.__name__ and declared_fields(value):
             yield value
 
 

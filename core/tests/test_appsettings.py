@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +12,7 @@ import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.utils.functional import LazyObject
 
 from core.appsettings import load, non_empty, read_environment, setting
 
@@ -94,3 +97,27 @@ def test_every_field_of_a_settings_class_must_be_declared():
 
     with override_settings(SAMPLE_COUNT=3), pytest.raises(TypeError, match="every field"):
         load(Mixed)
+
+
+class _Untouchable(LazyObject):
+    def _setup(self) -> None:
+        raise AssertionError("the settings were loaded while being read")
+
+
+def test_a_conf_module_holding_django_settings_is_read_without_loading_them(monkeypatch):
+    # conf.py modules import django.conf's settings; read while config/settings.py is being
+    # imported, touching that object would load a half-made settings module.
+    module = types.ModuleType("sample_conf")
+    module.settings = _Untouchable()  # type: ignore[attr-defined]
+
+    @dataclass(frozen=True)
+    class Declared:
+        count: int = setting("SAMPLE_COUNT", default=3)
+
+    Declared.__module__ = module.__name__
+    module.Declared = Declared  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    env = environ.Env()
+    env.ENVIRON = {}
+    assert read_environment(env, module.__name__, namespace={}) == {"SAMPLE_COUNT": 3}
