@@ -7,6 +7,8 @@ import time
 import pytest
 from django.db import connection
 
+from core.api_errors import http_status
+from core.errors import DomainError
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
 from products.services import product_lookup
@@ -83,7 +85,7 @@ def test_concurrent_lookups_of_a_failing_product_fail_together_and_are_refunded(
         results = run_concurrently(20, lambda i: product_lookup(user=users[i], asin=ASIN))
 
     assert len(keepa.arrivals) == 1
-    assert all(getattr(r, "status_code", None) == 503 for r in results), results
+    assert all(isinstance(r, DomainError) and http_status(r) == 503 for r in results), results
     assert all(balance_get(user=u) == 1 for u in users)
 
 
