@@ -492,49 +492,23 @@ vars().update(read_environment(env, "billing.conf", namespace=vars()))
 vars().update(read_environment(env, "products.conf.LookupSettings", namespace=vars()))
 
 # --- Bulk jobs -------------------------------------------------------------------------------------
-# Read by jobs/bulk/conf.py only (and the upload limits below by Django itself).
-
-# Limits of one job's input: a CSV file's size and its (non-blank) rows, or a list's entries.
-BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
-BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
+# Declared, with their types, defaults and meanings, in jobs/bulk/conf.py (and read there only;
+# the upload limits below by Django itself).
+_bulk = read_environment(env, "jobs.bulk.conf", namespace=vars())
+vars().update(_bulk)
 # An upload within the limit stays in memory; a bigger one is spooled to disk and refused.
-FILE_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE: int = _bulk["BULK_MAX_UPLOAD_BYTES"]
 # A JSON list of BULK_MAX_ROWS values, or a form, is far below this.
-DATA_UPLOAD_MAX_MEMORY_SIZE = BULK_MAX_UPLOAD_BYTES + 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE: int = FILE_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024
 # The platform's biggest form has a few dozen fields (the admin's changelist actions
 # fewer than 1000 rows a page); every upload form takes one file.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
-# Items claimed and processed together (a Keepa request takes up to 100 ASINs).
-BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=100)
-# Tasks working on one job at the same time.
-BULK_LANES = env.int("BULK_LANES", default=4)
-# A task stops claiming chunks after this long and queues itself again (fairness between jobs).
-BULK_TASK_SECONDS = env.float("BULK_TASK_SECONDS", default=20.0)
-# An item claimed longer than this is presumed lost with its worker and released
-# by the sweep; above the bulk task's hard time limit (120 s).
-BULK_CLAIM_TIMEOUT = env.float("BULK_CLAIM_TIMEOUT", default=180.0)
-# Attempts of one item (failed upstream calls, lost workers) before it is failed.
-BULK_MAX_ATTEMPTS = env.int("BULK_MAX_ATTEMPTS", default=5)
-# Backoff between attempts: this, doubling, at most BULK_RETRY_DELAY_MAX (seconds).
-BULK_RETRY_DELAY = env.float("BULK_RETRY_DELAY", default=5.0)
-BULK_RETRY_DELAY_MAX = env.float("BULK_RETRY_DELAY_MAX", default=300.0)
-# The sweep (beat): how often it runs; an active job quiet this long is queued again;
-# one where no item finished this long fails its pending items (retry them later).
-BULK_SWEEP_INTERVAL = env.float("BULK_SWEEP_INTERVAL", default=30.0)
-BULK_STALL_SECONDS = env.float("BULK_STALL_SECONDS", default=60.0)
-BULK_GIVE_UP_SECONDS = env.float("BULK_GIVE_UP_SECONDS", default=3600.0)
-# Each worker marks itself alive in the cache this often (seconds), from its main process.
-BULK_WORKER_HEARTBEAT_SECONDS = env.float("BULK_WORKER_HEARTBEAT_SECONDS", default=5.0)
-# A worker's mark lasts this long (at least twice the heartbeat). Once it expired the worker is dead:
-# its claims go back and its jobs are queued again (when a worker starts, and at each sweep) without
-# waiting for BULK_CLAIM_TIMEOUT.
-BULK_WORKER_ALIVE_SECONDS = env.float("BULK_WORKER_ALIVE_SECONDS", default=15.0)
 # Where links in the "job finished" email point (empty: a path only).
 BULK_EMAIL_BASE_URL = env.str("BULK_EMAIL_BASE_URL", default="http://localhost:8000" if DEBUG else "")
 CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {
     "task": "products.bulk_jobs_sweep",
-    "schedule": BULK_SWEEP_INTERVAL,
+    "schedule": _bulk["BULK_SWEEP_INTERVAL"],
 }
 # --- Scheduled collections (jobs/collections/). See docs/collections.md. ---
 # A run's results (its bulk job's delivered records) are deleted this many days after the run.

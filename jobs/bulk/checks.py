@@ -14,10 +14,11 @@ from jobs.bulk.tasks import WORK_TIME_LIMIT
 @register(Tags.compatibility)
 def check_bulk_timings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    if bulk_settings().claim_timeout <= WORK_TIME_LIMIT:
+    claim_timeout = bulk_settings().claim_timeout
+    if claim_timeout <= WORK_TIME_LIMIT:
         messages.append(
             Warning(
-                f"BULK_CLAIM_TIMEOUT ({settings.BULK_CLAIM_TIMEOUT:g} s) is not above the bulk task's hard "
+                f"BULK_CLAIM_TIMEOUT ({claim_timeout:g} s) is not above the bulk task's hard "
                 f"time limit ({WORK_TIME_LIMIT} s): the sweep may hand a chunk that is still running to "
                 "another worker (nothing is charged twice, but the work is done twice).",
                 hint=f"Set BULK_CLAIM_TIMEOUT above {WORK_TIME_LIMIT}.",
