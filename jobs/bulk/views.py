@@ -14,9 +14,9 @@ from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
 from jobs.bulk import exports, selectors, services
+from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.bulk.conf import bulk_settings
 from jobs.bulk.forms import BulkUploadForm
-from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.models import BulkJob
 
 

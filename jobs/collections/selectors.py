@@ -8,8 +8,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFoundError
 from jobs.bulk.selectors import bulk_job_results_check
-from jobs.models import BulkJob
-from jobs.models import Collection, CollectionRun
+from jobs.models import BulkJob, Collection, CollectionRun
 
 if TYPE_CHECKING:
     from accounts.models import User

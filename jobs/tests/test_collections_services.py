@@ -76,7 +76,7 @@ def test_a_collection_keeps_its_items_normalised_and_distinct_and_prices_a_run(f
 def test_bad_input_is_a_400_that_saves_nothing(fields, code):
     with pytest.raises(DomainError) as error:
         services.collection_create(user=funded_user(), **{"name": "C", **fields})
-    assert (error.value.code, error.value.status_code) == (code, 400)
+    assert (error.value.code, http_status(error.value)) == (code, 400)
     assert Collection.objects.count() == 0
     if code == "invalid_items" and "kind" not in fields:
         assert [row["row"] for row in error.value.extra["rows"]] == [2, 3]
