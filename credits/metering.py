@@ -1,4 +1,5 @@
-"""The one metered call: every operation that costs credits goes through ``metered``.
+"""The one metered call: every operation that costs credits goes through ``metered``
+(one request) or ``metered_batch`` (a batch of units: a bulk chunk, a collection run).
 
 ::
 
@@ -21,6 +22,11 @@ one) and where its answer is kept for replay. There are three:
   nothing to replay; a subclass may keep its answer elsewhere (a conversion's
   own row is its claim, its log and its replayed answer);
 - ``Unkeyed``: no key, a new charge each time.
+
+These are one idempotency mechanism kept in different stores: the request's key
+is claimed once (in Redis, or as a row unique per key), and the ledger key of the
+charge derives from that claim, so the ledger's unique (account, key) is the last
+guard against paying twice. The batch form's claims are the caller's rows too.
 
 A new metered operation calls ``metered`` with one of these; it never charges
 or refunds by itself. Call it outside any ``transaction.atomic()`` block: on

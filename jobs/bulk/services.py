@@ -12,10 +12,12 @@ a worker was killed does nothing twice and loses nothing:
   job's counters and the credits the delivered items used in one
   transaction. A chunk whose claim was taken over (it ran too long, the job
   was cancelled) changes nothing;
-- credits: the job's hold (taken at creation, ``bulk:<job>:hold``) is settled
-  once, when the last item finishes (in that same transaction) or the job is
-  cancelled: ``used`` is the sum of the delivered items' credits, the rest goes
-  back to the balance. An item's ``credits`` are set only in its
+- credits: a chunk goes through the metered call's batch form
+  (``credits.metering.metered_batch``: claim, fund, process, complete) funded
+  by the job's hold (``JobHold``: taken at creation, ``bulk:<job>:hold``), which
+  is closed once, when the last item finishes (in that same transaction) or the
+  job is cancelled: ``used`` is the sum of the delivered items' credits, the
+  rest goes back to the balance. An item's ``credits`` are set only in its
   claimed -> succeeded step, which happens once;
 - claims of killed workers are released, counting attempts (an item whose
   workers keep dying fails after ``BULK_MAX_ATTEMPTS`` instead of looping

@@ -13,8 +13,10 @@ Starting a scheduled slot takes two steps, each safe to repeat:
    nothing. Only one run of a collection is pending at a time (a partial unique
    index), and run now checks for a run in progress under that same lock.
 2. ``collection_run_start``: create the bulk job with the idempotency key
-   ``collection-run:<run id>`` and mark the run started. Retried after a crash
-   (the beat re-queues runs left pending), it finds the same job.
+   ``collection-run:<run id>`` and mark the run started, as a batch of one of
+   the metered call (``credits.metering.metered_batch``: the pending run is the
+   claim, the job's hold the funding). Retried after a crash (the beat re-queues
+   runs left pending), it finds the same job.
 """
 
 from __future__ import annotations
