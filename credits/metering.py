@@ -350,7 +350,9 @@ def metered_batch(
         served = serve(units)
     except serve_errors as exc:
         error = exc
-    delivered, settled = settle(units, served if error is None else error)  # type: ignore[arg-type]
+        delivered, settled = settle(units, exc)
+    else:
+        delivered, settled = settle(units, served)
     kept = {id(unit) for unit in delivered}
     funding.release([unit for unit in units if id(unit) not in kept])
     return Batch(units=units, served=served, error=error, delivered=delivered, settled=settled)
