@@ -1,4 +1,5 @@
-"""The one metered call: every operation that costs credits goes through ``metered``.
+"""The one metered call: every operation that costs credits goes through ``metered``
+(one request) or ``metered_batch`` (a batch of units: a bulk chunk, a collection run).
 
 ::
 
@@ -22,9 +23,33 @@ one) and where its answer is kept for replay. There are three:
   own row is its claim, its log and its replayed answer);
 - ``Unkeyed``: no key, a new charge each time.
 
+These are one idempotency mechanism kept in different stores: the request's key
+is claimed once (in Redis, or as a row unique per key), and the ledger key of the
+charge derives from that claim, so the ledger's unique (account, key) is the last
+guard against paying twice. The batch form's claims are the caller's rows too.
+
 A new metered operation calls ``metered`` with one of these; it never charges
 or refunds by itself. Call it outside any ``transaction.atomic()`` block: on
 PostgreSQL the charge is then one statement, one round trip.
+
+``metered_batch`` is the same sequence for a batch of units (a bulk job's chunk
+of items, a collection's run), whose claim is the caller's own rows::
+
+    claim a batch (the caller's rows: a chunk's items under a claim token, a run still pending)
+      -> fund it (``Funding.reserve``)
+      -> serve it (an exception of ``serve_errors`` is handed to ``settle``: nothing delivered)
+      -> settle it in the caller's one transaction: it records what was delivered and returns it
+      -> give back what was not delivered (``Funding.release``)
+
+A ``Funding`` says where a batch's credits come from:
+
+- ``JobHold``: a hold taken when the job was created (``JobHold.open``) covers
+  every unit, so there is nothing to take per batch and nothing to give back
+  per batch; the caller's settle counts the delivered units' credits, and the
+  hold, closed once with that count (``JobHold.close``), returns the rest. A
+  collection run's serve creates its job, which opens the hold;
+- ``ChargeEach``: a ledger charge per unit under a key the caller derives
+  from the unit (and its attempt), refunded when the unit is not delivered.
 
 The API's schema for a metered operation uses ``idempotency_key_parameter``
 and ``insufficient_credits_response`` below, and its answer
@@ -37,7 +62,8 @@ import hashlib
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.http import HttpResponseBase
@@ -49,15 +75,18 @@ from core.api_errors import REMAINING_HEADER, REPLAYED_HEADER, ErrorSerializer
 from core.errors import ConflictError, DomainError, NotFoundError
 from credits.errors import InsufficientCredits
 from credits.selectors import charge_refunded
-from credits.services import credits_charge, credits_refund
+from credits.services import credits_charge, credits_hold, credits_refund, credits_settle_hold
 
 if TYPE_CHECKING:
     from redis import Redis
 
     from accounts.models import User
-    from credits.models import LedgerEntry
+    from credits.models import CreditHold, LedgerEntry
 
 T = TypeVar("T")
+U = TypeVar("U")  # one unit of a batch
+S = TypeVar("S")  # what serving a batch gives
+R = TypeVar("R")  # what settling a batch records
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
 
@@ -276,6 +305,135 @@ def _error_state(exc: DomainError) -> dict[str, object]:
         "extra": exc.extra,
         "retry_after": exc.retry_after,
     }
+
+
+# --- The batch form -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[U, S, R]):
+    """One batch through ``metered_batch``: its ``units``, what serving them gave (``served``,
+    or the ``error`` it raised), the units ``delivered`` and what ``settle`` returned."""
+
+    units: Sequence[U]
+    served: S | None
+    error: Exception | None
+    delivered: Sequence[U]
+    settled: R
+
+
+def metered_batch(
+    *,
+    claim: Callable[[], Sequence[U]],
+    funding: Funding[U],
+    serve: Callable[[Sequence[U]], S],
+    settle: Callable[[Sequence[U], S | Exception], tuple[Sequence[U], R]],
+    serve_errors: tuple[type[Exception], ...] = (Exception,),
+) -> Batch[U, S, R] | None:
+    """Claim a batch, fund it, serve it, settle it, and give back what was not delivered.
+
+    ``claim`` returns the batch's units (none: nothing to do, None is returned).
+    ``funding.reserve`` may raise ``InsufficientCredits`` (402): nothing is then
+    taken and nothing served. ``serve`` raising one of ``serve_errors`` delivers
+    nothing: ``settle`` gets the error instead of the answer. ``settle`` records
+    the outcome, under the claim and in one transaction of the caller's (so a
+    redelivered or crashed batch settles once), and returns the units it
+    recorded as delivered with whatever the caller wants back; the others'
+    credits go back (``funding.release``)."""
+    units = claim()
+    if not units:
+        return None
+    funding.reserve(units)
+    served: S | None = None
+    error: Exception | None = None
+    try:
+        served = serve(units)
+    except serve_errors as exc:
+        error = exc
+        delivered, settled = settle(units, exc)
+    else:
+        delivered, settled = settle(units, served)
+    kept = {id(unit) for unit in delivered}
+    funding.release([unit for unit in units if id(unit) not in kept])
+    return Batch(units=units, served=served, error=error, delivered=delivered, settled=settled)
+
+
+class Funding(Generic[U]):
+    """Where a batch's credits come from: ``reserve`` them before it is served (or raise
+    ``InsufficientCredits``, taking nothing), ``release`` those of the units not delivered."""
+
+    def reserve(self, units: Sequence[U]) -> None:
+        raise NotImplementedError
+
+    def release(self, undelivered: Sequence[U]) -> None:
+        raise NotImplementedError
+
+
+class JobHold(Funding[Any]):
+    """A job's hold, taken when the job is created (``open``), covers every unit: a batch
+    takes nothing and gives nothing back. The caller counts its delivered units' credits
+    when it settles them; the hold is closed once (``close``) with that count, and what
+    it held for the units not delivered goes back then."""
+
+    def reserve(self, units: Sequence[Any]) -> None:
+        """Nothing: the hold covers the job."""
+
+    def release(self, undelivered: Sequence[Any]) -> None:
+        """Nothing: the hold keeps their credits until it is closed."""
+
+    @staticmethod
+    def open(*, user: User, amount: int, reference: str, idempotency_key: str, operation: str) -> CreditHold:
+        """Hold ``amount`` credits for a job (``InsufficientCredits``, 402, when short);
+        the same ``idempotency_key`` returns the first hold."""
+        return credits_hold(
+            user=user,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            operation=operation,
+        )
+
+    @staticmethod
+    def close(*, hold: CreditHold, used: int) -> CreditHold:
+        """``used`` credits (the delivered units') stay spent, the rest goes back; once."""
+        return credits_settle_hold(hold=hold, used=used)
+
+
+class ChargeEach(Funding[U]):
+    """A ledger charge of ``operation``'s price per unit under ``ledger_key(unit)``, refunded
+    when the unit is not delivered.
+
+    The key is the unit's idempotency: a batch served again after a crash finds its
+    charges instead of paying twice. A unit tried again after its charge was refunded
+    needs a new key (put its attempt in it). A balance that cannot cover the whole batch
+    takes nothing: the charges made for it are refunded and ``InsufficientCredits`` raised."""
+
+    def __init__(self, *, user: User, operation: str, reference: str, ledger_key: Callable[[U], str]) -> None:
+        self.user = user
+        self.operation = operation
+        self.reference = reference
+        self.ledger_key = ledger_key
+        self.charges: dict[int, LedgerEntry] = {}
+
+    def reserve(self, units: Sequence[U]) -> None:
+        for unit in units:
+            try:
+                charge = credits_charge(
+                    user=self.user,
+                    operation=self.operation,
+                    idempotency_key=self.ledger_key(unit),
+                    reference=self.reference,
+                )
+            except InsufficientCredits:
+                self.release(units)
+                raise
+            self.charges[id(unit)] = charge
+
+    def release(self, undelivered: Sequence[U]) -> None:
+        for unit in undelivered:
+            charge = self.charges.pop(id(unit), None)
+            if charge is not None:
+                credits_refund(charge=charge, reason="undelivered")
 
 
 # --- The API side ---------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""The one metered call (credits/metering.py): claim, charge, serve, refund if undelivered, replay.
+"""The one metered call (credits/metering.py): claim, charge, serve, refund if undelivered, replay;
+and its batch form (``metered_batch``) with each kind of funding.
 
 Every test runs on both ways of moving a balance: the single SQL statement
 (PostgreSQL's) and the ORM's (the embedded SQLite's; on SQLite both params are it)."""
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,7 +17,17 @@ from core.api_errors import error_headers, http_status
 from core.errors import ConflictError, DomainError, NotFoundError, UnavailableError
 from credits import services
 from credits.errors import InsufficientCredits
-from credits.metering import REMAINING_HEADER, REPLAYED_HEADER, KeyedCharge, ReplayClaim, Unkeyed, metered
+from credits.metering import (
+    REMAINING_HEADER,
+    REPLAYED_HEADER,
+    ChargeEach,
+    JobHold,
+    KeyedCharge,
+    ReplayClaim,
+    Unkeyed,
+    metered,
+    metered_batch,
+)
 from credits.models import CreditAccount, LedgerEntry, Operation
 from credits.tests.factories import funded_user
 
@@ -272,3 +284,180 @@ def test_unkeyed_calls_are_charged_each_time():
     assert all(k.startswith("test:") for k in keys)
     assert balance_of(user) == 10 - 2 * PRICE
     assert_reconciles(user)
+
+
+# --- The batch form ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    key: str
+    deliverable: bool = True
+
+
+class Caller:
+    """A batch caller: its record of delivered units is what ``settle`` writes (once per unit)."""
+
+    def __init__(self) -> None:
+        self.served: list[list[str]] = []
+        self.delivered: dict[str, int] = {}
+
+    def serve(self, units):
+        self.served.append([u.key for u in units])
+        return {u.key: u.deliverable for u in units}
+
+    def settle(self, units, served):
+        if isinstance(served, Exception):
+            return [], 0
+        delivered = [u for u in units if served[u.key] and u.key not in self.delivered]
+        for u in delivered:
+            self.delivered[u.key] = PRICE
+        return delivered, len(delivered)
+
+
+def charge_each(user) -> ChargeEach[Unit]:
+    return ChargeEach(user=user, operation=OPERATION, reference="batch", ledger_key=lambda u: f"test:{u.key}")
+
+
+def refunds(user) -> list[LedgerEntry]:
+    return list(LedgerEntry.objects.filter(account__user=user, kind=Kind.REFUND).order_by("pk"))
+
+
+def test_charge_each_charges_the_delivered_units_once_and_refunds_the_others():
+    user = funded_user(20)
+    caller = Caller()
+    units = [Unit("a"), Unit("b", deliverable=False), Unit("c")]
+
+    batch = metered_batch(
+        claim=lambda: units, funding=charge_each(user), serve=caller.serve, settle=caller.settle
+    )
+
+    assert batch is not None
+    assert [u.key for u in batch.delivered] == ["a", "c"]
+    assert batch.settled == 2
+    assert [(c.idempotency_key, c.amount) for c in charges(user)] == [
+        ("test:a", -PRICE),
+        ("test:b", -PRICE),
+        ("test:c", -PRICE),
+    ]
+    assert [(r.refund_of.idempotency_key, r.amount, r.description) for r in refunds(user)] == [
+        ("test:b", PRICE, "undelivered")
+    ]
+    assert balance_of(user) == 20 - 2 * PRICE
+    assert_reconciles(user)
+
+
+def test_charge_each_refunds_the_whole_batch_when_serving_it_fails():
+    user = funded_user(20)
+    seen = []
+
+    def crash(units):
+        raise RuntimeError("processor bug")
+
+    def settle(units, served):
+        seen.append(served)
+        return [], None
+
+    batch = metered_batch(
+        claim=lambda: [Unit("a"), Unit("b")], funding=charge_each(user), serve=crash, settle=settle
+    )
+
+    assert batch is not None
+    assert isinstance(batch.error, RuntimeError)
+    assert seen == [batch.error]
+    assert len(refunds(user)) == 2
+    assert balance_of(user) == 20
+    assert_reconciles(user)
+
+
+def test_charge_each_takes_nothing_when_the_balance_cannot_cover_the_batch():
+    user = funded_user(2 * PRICE)
+    caller = Caller()
+
+    with pytest.raises(InsufficientCredits):
+        metered_batch(
+            claim=lambda: [Unit("a"), Unit("b"), Unit("c")],
+            funding=charge_each(user),
+            serve=caller.serve,
+            settle=caller.settle,
+        )
+
+    assert caller.served == []
+    assert caller.delivered == {}
+    assert balance_of(user) == 2 * PRICE
+    assert_reconciles(user)
+
+
+def test_charge_each_served_again_after_a_crash_finds_its_charges():
+    user = funded_user(20)
+    caller = Caller()
+
+    def crash_before_settling(units, served):
+        raise SystemExit("worker killed")
+
+    with pytest.raises(SystemExit):
+        metered_batch(
+            claim=lambda: [Unit("a"), Unit("b")],
+            funding=charge_each(user),
+            serve=caller.serve,
+            settle=crash_before_settling,
+        )
+    metered_batch(
+        claim=lambda: [Unit("a"), Unit("b")],
+        funding=charge_each(user),
+        serve=caller.serve,
+        settle=caller.settle,
+    )
+
+    assert caller.served == [["a", "b"], ["a", "b"]]
+    assert caller.delivered == {"a": PRICE, "b": PRICE}
+    assert len(charges(user)) == 2
+    assert refunds(user) == []
+    assert balance_of(user) == 20 - 2 * PRICE
+    assert_reconciles(user)
+
+
+def test_a_job_hold_funds_every_batch_and_returns_the_undelivered_credits_when_closed():
+    user = funded_user(20)
+    caller = Caller()
+    hold = JobHold.open(
+        user=user,
+        amount=4 * PRICE,
+        reference="job:1",
+        idempotency_key=f"job:{uuid.uuid4().hex}:hold",
+        operation=OPERATION,
+    )
+    assert balance_of(user) == 20 - 4 * PRICE
+    chunks = [[Unit("a"), Unit("b", deliverable=False)], [Unit("c"), Unit("d")]]
+
+    for chunk in chunks:
+        metered_batch(
+            claim=lambda chunk=chunk: chunk, funding=JobHold(), serve=caller.serve, settle=caller.settle
+        )
+    # A chunk redelivered after it was settled changes nothing.
+    metered_batch(claim=lambda: chunks[1], funding=JobHold(), serve=caller.serve, settle=caller.settle)
+    # The hold is the batches' only ledger entry until it is closed.
+    assert sorted(LedgerEntry.objects.filter(account__user=user).values_list("kind", flat=True)) == [
+        Kind.GRANT,
+        Kind.HOLD,
+    ]
+    JobHold.close(hold=hold, used=sum(caller.delivered.values()))
+
+    entries = LedgerEntry.objects.filter(account__user=user, hold=hold).order_by("pk")
+    assert [(e.kind, e.amount, e.idempotency_key) for e in entries] == [
+        (Kind.HOLD, -4 * PRICE, hold.idempotency_key),
+        (Kind.RELEASE, PRICE, f"{hold.idempotency_key}:settle"),
+    ]
+    assert balance_of(user) == 20 - 3 * PRICE
+    assert_reconciles(user)
+
+
+def test_an_empty_claim_does_nothing():
+    user = funded_user(20)
+    caller = Caller()
+
+    batch = metered_batch(claim=list, funding=charge_each(user), serve=caller.serve, settle=caller.settle)
+
+    assert batch is None
+    assert caller.served == []
+    assert charges(user) == []

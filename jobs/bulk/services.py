@@ -12,10 +12,12 @@ a worker was killed does nothing twice and loses nothing:
   job's counters and the credits the delivered items used in one
   transaction. A chunk whose claim was taken over (it ran too long, the job
   was cancelled) changes nothing;
-- credits: the job's hold (taken at creation, ``bulk:<job>:hold``) is settled
-  once, when the last item finishes (in that same transaction) or the job is
-  cancelled: ``used`` is the sum of the delivered items' credits, the rest goes
-  back to the balance. An item's ``credits`` are set only in its
+- credits: a chunk goes through the metered call's batch form
+  (``credits.metering.metered_batch``: claim, fund, process, complete) funded
+  by the job's hold (``JobHold``: taken at creation, ``bulk:<job>:hold``), which
+  is closed once, when the last item finishes (in that same transaction) or the
+  job is cancelled: ``used`` is the sum of the delivered items' credits, the
+  rest goes back to the balance. An item's ``credits`` are set only in its
   claimed -> succeeded step, which happens once;
 - claims of killed workers are released, counting attempts (an item whose
   workers keep dying fails after ``BULK_MAX_ATTEMPTS`` instead of looping
@@ -56,8 +58,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import ConflictError
+from credits.metering import Batch, JobHold, metered_batch
 from credits.selectors import credit_hold_get, price_get
-from credits.services import credits_hold, credits_settle_hold
 from jobs.bulk.conf import bulk_settings
 from jobs.bulk.heartbeats import bulk_workers_dead
 from jobs.bulk.kinds import BulkKind, ClaimedItem, ItemOutcome, JobContext, OutcomeKind, bulk_kind_get
@@ -212,7 +214,7 @@ def _create(
     )
     amount = prepared.valid * price
     if amount:
-        hold = credits_hold(
+        hold = JobHold.open(
             user=user,
             amount=amount,
             reference=f"bulk:{job.pk}",
@@ -310,30 +312,25 @@ def bulk_job_work(*, job_id: int, worker: str = "", time_budget: float | None = 
     claimed = finished = 0
     pause = 0.0
     while True:
-        token = uuid.uuid4().hex
-        items = _claim(job.pk, token=token, worker=worker, size=s.chunk_size)
-        if not items:
+        chunk = _work_chunk(job.pk, spec, context, worker=worker, size=s.chunk_size)
+        if chunk is None:
             break
-        claimed += len(items)
-        try:
-            outcomes = dict(spec.process(context, items))
-        except Exception as exc:
-            # A bug or a crash of the processor: each item is tried again (an
+        claimed += len(chunk.units)
+        if chunk.error is not None:
+            # A bug or a crash of the processor: each item was put back for another try (an
             # attempt used, so a chunk that always crashes ends up failed).
-            logger.exception("bulk job %s: processing a chunk of %d items failed", job.pk, len(items))
-            error = ItemOutcome.retry("processing_error", f"Processing failed ({exc.__class__.__name__}).")
-            _complete(job.pk, token, items, dict.fromkeys((item.id for item in items), error))
-            if isinstance(exc, SoftTimeLimitExceeded):
-                raise
+            if isinstance(chunk.error, SoftTimeLimitExceeded):
+                raise chunk.error
             pause = max(pause, s.retry_delay)
             break
-        done = _complete(job.pk, token, items, outcomes)
+        done = chunk.settled
         finished += len(done)
         if spec.on_completed is not None and done:
             try:
                 spec.on_completed(context, done)
             except Exception:
                 logger.exception("bulk job %s: the %s completion hook failed", job.pk, job.kind)
+        outcomes = chunk.served or {}
         deferred = [o.delay or 0.0 for o in outcomes.values() if o.kind == OutcomeKind.DEFER]
         if deferred:
             # The upstream holds us back (rate limit, circuit open): pause this lane, not the items.
@@ -345,6 +342,36 @@ def bulk_job_work(*, job_id: int, worker: str = "", time_budget: float | None = 
     if next_in is not None:
         next_in = max(next_in, pause)
     return WorkReport(job.pk, claimed=claimed, finished=finished, next_in=next_in)
+
+
+Outcomes = dict[int, ItemOutcome]
+Done = list[tuple[ClaimedItem, ItemOutcome]]
+
+
+def _work_chunk(
+    job_id: int, spec: BulkKind, context: JobContext, *, worker: str, size: int
+) -> Batch[ClaimedItem, Outcomes, Done] | None:
+    """One chunk through the metered call's batch form: claimed under a new token, funded by
+    the job's hold, processed by the kind, completed under the token (``_complete``: one
+    transaction). None when no item is due."""
+    token = uuid.uuid4().hex
+
+    def settle(items: Sequence[ClaimedItem], served: Outcomes | Exception) -> tuple[list[ClaimedItem], Done]:
+        if isinstance(served, Exception):
+            logger.error(
+                "bulk job %s: processing a chunk of %d items failed", job_id, len(items), exc_info=served
+            )
+            error = ItemOutcome.retry("processing_error", f"Processing failed ({served.__class__.__name__}).")
+            served = dict.fromkeys((item.id for item in items), error)
+        done = _complete(job_id, token, items, served)
+        return [item for item, outcome in done if outcome.kind == OutcomeKind.SUCCEEDED], done
+
+    return metered_batch(
+        claim=lambda: _claim(job_id, token=token, worker=worker, size=size),
+        funding=JobHold(),
+        serve=lambda items: dict(spec.process(context, items)),
+        settle=settle,
+    )
 
 
 def _mark_running(job_id: int, now: datetime) -> None:
@@ -554,7 +581,7 @@ def _close(job: BulkJob, status: str, now: datetime) -> None:
     if job.hold_id is not None:
         hold = credit_hold_get(hold_id=job.hold_id)
         if hold.status == hold.Status.OPEN:
-            credits_settle_hold(hold=hold, used=job.hold_spent)
+            JobHold.close(hold=hold, used=job.hold_spent)
     BulkJob.objects.filter(pk=job.pk).update(status=status, finished_at=now, heartbeat_at=now)
     if status in (Job.COMPLETED, Job.FAILED):
         job_id = job.pk
@@ -627,7 +654,7 @@ def bulk_job_retry(*, job: BulkJob) -> BulkJob:
         amount = len(ids) * price
         hold = None
         if amount:
-            hold = credits_hold(
+            hold = JobHold.open(
                 user=locked.user,
                 amount=amount,
                 reference=f"bulk:{locked.pk}",

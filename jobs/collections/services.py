@@ -13,8 +13,10 @@ Starting a scheduled slot takes two steps, each safe to repeat:
    nothing. Only one run of a collection is pending at a time (a partial unique
    index), and run now checks for a run in progress under that same lock.
 2. ``collection_run_start``: create the bulk job with the idempotency key
-   ``collection-run:<run id>`` and mark the run started. Retried after a crash
-   (the beat re-queues runs left pending), it finds the same job.
+   ``collection-run:<run id>`` and mark the run started, as a batch of one of
+   the metered call (``credits.metering.metered_batch``: the pending run is the
+   claim, the job's hold the funding). Retried after a crash (the beat re-queues
+   runs left pending), it finds the same job.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from django.utils import timezone
 
 from core.errors import ConflictError, DomainError, PaymentRequiredError
 from credits.errors import InsufficientCredits
+from credits.metering import JobHold, metered_batch
 from credits.selectors import balance_get, price_get
 from jobs.bulk import services as bulk_services
 from jobs.bulk.kinds import bulk_kind_get
@@ -271,10 +274,25 @@ def _runs_in_progress(collection_id: int) -> QuerySet[CollectionRun]:
 def collection_run_start(*, run_id: int) -> CollectionRun:
     """Create the run's bulk job (credits held up front), or skip the run with the reason.
 
-    Does nothing for a run that is no longer pending."""
+    A run through the metered call's batch form: the pending run is the claim (no longer
+    pending: nothing to do), the job's hold is its funding, opened by the serve step
+    (``bulk_job_create``, under the existing keys: the job's ``collection-run:<run id>``,
+    its hold's ``bulk:<job>:hold``), and the settle step marks the run started, or skipped
+    with the reason when the serve delivered nothing (then nothing was charged)."""
     run = CollectionRun.objects.select_related("collection__user").get(pk=run_id)
-    if run.status != Run.PENDING:
-        return run
+    metered_batch(
+        claim=lambda: [run] if run.status == Run.PENDING else [],
+        funding=JobHold(),
+        serve=lambda runs: _run_job(runs[0]),
+        settle=_run_settle,
+        serve_errors=(DomainError,),
+    )
+    return run
+
+
+def _run_job(run: CollectionRun) -> BulkJob:
+    """The run's bulk job, created with its hold (or found, made by an earlier start of this run).
+    Raises ``DomainError`` (``InsufficientCredits`` among them) when nothing was created."""
     collection = run.collection
     busy = (
         CollectionRun.objects.filter(
@@ -284,9 +302,11 @@ def collection_run_start(*, run_id: int) -> CollectionRun:
         .exists()
     )
     if busy:
-        return _skip(run, "previous_run_active", "The previous run of this collection was still in progress.")
+        raise DomainError(
+            "The previous run of this collection was still in progress.", code="previous_run_active"
+        )
     try:
-        job = bulk_services.bulk_job_create(
+        return bulk_services.bulk_job_create(
             user=collection.user,
             kind=collection.kind,
             rows=[InputRow(row, value) for row, value in enumerate(collection.items, start=1)],
@@ -298,16 +318,23 @@ def collection_run_start(*, run_id: int) -> CollectionRun:
         # The collection changed since an earlier start of this run created its job: that job is the run's.
         job_id = exc.extra.get("job") if exc.code == "idempotency_key_reused" else None
         if job_id is None:
-            return _skip(run, exc.code, exc.message)
-        job = BulkJob.objects.get(pk=job_id)
-    except DomainError as exc:
+            raise
+        return BulkJob.objects.get(pk=job_id)
+
+
+def _run_settle(
+    runs: Sequence[CollectionRun], served: BulkJob | Exception
+) -> tuple[list[CollectionRun], CollectionRun]:
+    (run,) = runs
+    if isinstance(served, DomainError):
         # Nothing was created or charged (InsufficientCredits is a 402 with the balance).
-        return _skip(run, exc.code, exc.message)
+        return [], _skip(run, served.code, served.message)
+    assert isinstance(served, BulkJob)
     CollectionRun.objects.filter(pk=run.pk, status=Run.PENDING).update(
-        status=Run.STARTED, job=job, started_at=timezone.now()
+        status=Run.STARTED, job=served, started_at=timezone.now()
     )
     run.refresh_from_db()
-    return run
+    return [run], run
 
 
 def _skip(run: CollectionRun, code: str, reason: str) -> CollectionRun:
