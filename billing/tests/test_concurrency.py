@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing import checkout
 from billing.models import Payment, Reversal, WebhookEvent
 from billing.tests.factories import CreditPackFactory, PaymentFactory, paid_payment
 from billing.tests.stripe_fakes import charge, checkout_session, event, post_event
+from core.tests.threads import race as race_threads
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 
@@ -32,31 +32,7 @@ RACERS = 8
 
 def race(action: Callable[[], Any], racers: int = RACERS) -> list[Any]:
     """Run ``action`` in ``racers`` threads released at the same moment."""
-    barrier = threading.Barrier(racers)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            result = action()
-            with lock:
-                results.append(result)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert len(results) == racers
-    return results
+    return race_threads(action, racers)
 
 
 def session_event(payment: Payment, event_type: str = "checkout.session.completed", **kwargs: Any) -> dict:

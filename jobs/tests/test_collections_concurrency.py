@@ -4,16 +4,15 @@ holds its credits; the others are 409 ``run_in_progress`` and hold nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_key_for
+from core.tests.threads import race as race_threads
 from credits.models import CreditHold, LedgerEntry
 from credits.selectors import accounts_out_of_balance, balance_get
 from credits.tests.factories import funded_user
@@ -33,31 +32,7 @@ RACERS = 10
 
 def race(action: Callable[[], Any], racers: int = RACERS) -> list[Any]:
     """Run ``action`` in ``racers`` threads released at the same moment."""
-    barrier = threading.Barrier(racers)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            result = action()
-            with lock:
-                results.append(result)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "a racing request hung"
-    assert not errors, errors
-    return results
+    return race_threads(action, racers)
 
 
 @pytest.mark.parametrize("schedule", [Schedule.ON_DEMAND, Schedule.HOURLY])
