@@ -10,5 +10,14 @@ class ConversionConfig(AppConfig):
         from conversion.bulk import bulk_kind
         from jobs.bulk.kinds import bulk_kind_register
 
+        from credits.wording import refund_reasons_register
+
         bulk_kind_register(bulk_kind())
+        # The ledger page's words for a refunded conversion.
+        refund_reasons_register(
+            {
+                "fnsku_not_found": "no ASIN was found for this FNSKU",
+                "conversion failed": "the conversion failed on our side",
+            }
+        )
         collectors.register()  # conversions by status and confidence band on /metrics

@@ -41,7 +41,7 @@ def test_credits_page_chart_threshold_and_export(browser_page, live_server):
         "() => Chart.getChart(document.getElementById('usage-chart')).data.datasets"
         ".map(d => [d.label, d.data[d.data.length - 1]])"
     )
-    assert sorted(datasets) == [["asin_lookup", 3], ["fnsku_conversion", 2]]
+    assert sorted(datasets) == [["ASIN lookup", 3], ["FNSKU conversion", 2]]
     assert page.locator("#credit-balance").inner_text().startswith("35")
     page.shot("credits")
 

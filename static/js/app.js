@@ -9,3 +9,11 @@ document.addEventListener("click", (event) => {
     });
   }
 });
+
+// The browser's time zone for the pages' times (core/timezones.py reads the cookie).
+(() => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && !document.cookie.split("; ").includes(`tz=${encodeURIComponent(zone)}`)) {
+    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+  }
+})();
