@@ -8,9 +8,8 @@ class ConversionConfig(AppConfig):
     def ready(self) -> None:
         from conversion import collectors
         from conversion.bulk import bulk_kind
-        from jobs.bulk.kinds import bulk_kind_register
-
         from credits.wording import refund_reasons_register
+        from jobs.bulk.kinds import bulk_kind_register
 
         bulk_kind_register(bulk_kind())
         # The ledger page's words for a refunded conversion.
