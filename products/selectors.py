@@ -39,7 +39,13 @@ def recent_lookups(*, user: User, limit: int = 10) -> list[RecentLookup]:
     """``user``'s latest ASIN and barcode lookups together, newest first."""
     lines = [
         RecentLookup(
-            row.created_at, "ASIN", row.asin, row.marketplace, row.get_outcome_display(), row.source, row.credits
+            row.created_at,
+            "ASIN",
+            row.asin,
+            row.marketplace,
+            row.get_outcome_display(),
+            row.source,
+            row.credits,
         )
         for row in lookup_list(user=user)[:limit]
     ]
