@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -36,7 +37,7 @@ class BrowserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone = time_zone_named(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+        zone = time_zone_named(unquote(request.COOKIES.get(TIME_ZONE_COOKIE, "")))
         if zone is None:
             return self.get_response(request)
         timezone.activate(zone)

@@ -24,17 +24,22 @@ from core.money import format_price
 register = template.Library()
 
 WHEN_FORMAT = "j M Y, H:i T"
+CENTS = Decimal("0.01")
 
 
 @register.filter
 def money(value: Any, currency: Any) -> str:
-    """``value`` (a number, or a string holding one) in ``currency``; "—" for none."""
-    if value is None or value == "" or not currency:
-        return "—" if value is None or value == "" else str(value)
+    """``value`` (a number, or a string holding one) in ``currency``; "—" for none. Without a
+    currency, the number alone with no trailing zeros beyond the cents ("21.6400000" -> "21.64")."""
+    if value is None or value == "":
+        return "—"
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
         return str(value)
+    if not currency:
+        cents = amount.quantize(CENTS)
+        return f"{cents if cents == amount else amount.normalize():f}"
     return format_price(amount, str(currency), locale=translation.get_language())
 
 

@@ -52,3 +52,10 @@ def test_when_shows_the_current_time_zone():
         assert render("{{ moment|when }}", moment=moment.isoformat()) == "7 Dec 2026, 11:05 CET"
     with timezone.override(zoneinfo.ZoneInfo("Asia/Tokyo")):
         assert render("{{ moment|when }}", moment=moment) == "7 Dec 2026, 19:05 JST"
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"), [(Decimal("21.6400000000000"), "21.64"), ("3", "3.00"), ("0.125000", "0.125")]
+)
+def test_money_without_a_currency_drops_the_excess_scale(amount, expected):
+    assert render("{{ amount|money:'' }}", amount=amount) == expected

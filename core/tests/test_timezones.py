@@ -20,6 +20,7 @@ def zone_seen(cookie: str | None) -> str:
 
 def test_the_cookies_zone_is_active_for_the_request():
     assert zone_seen("America/New_York") == "America/New_York"
+    assert zone_seen("Asia%2FTokyo") == "Asia/Tokyo"  # URL-encoded by some scripts
     assert timezone.get_current_timezone_name() == "UTC"  # deactivated afterwards
 
 
