@@ -8,7 +8,15 @@ class ConversionConfig(AppConfig):
     def ready(self) -> None:
         from conversion import collectors
         from conversion.bulk import bulk_kind
+        from credits.wording import refund_reasons_register
         from jobs.bulk.kinds import bulk_kind_register
 
         bulk_kind_register(bulk_kind())
+        # The ledger page's words for a refunded conversion.
+        refund_reasons_register(
+            {
+                "fnsku_not_found": "no ASIN was found for this FNSKU",
+                "conversion failed": "the conversion failed on our side",
+            }
+        )
         collectors.register()  # conversions by status and confidence band on /metrics

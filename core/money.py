@@ -6,7 +6,12 @@ Stripe counts amounts in the smallest unit of the currency (900 usd is $9.00, 12
 
 from __future__ import annotations
 
+import functools
+import re
 from decimal import Decimal
+
+import babel
+import babel.numbers as babel_numbers
 
 # Currencies without minor unit and with three decimals (ISO 4217; Stripe treats them the
 # same way: https://docs.stripe.com/currencies); every other one has two decimals.
@@ -15,6 +20,7 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     | {"xof", "xpf"}
 )
 THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+DEFAULT_LOCALE = "en_US"
 CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$"}
 
 
@@ -43,3 +49,30 @@ def format_money(amount: int, currency: str) -> str:
     if symbol:
         return f"-{symbol}{number[1:]}" if number.startswith("-") else f"{symbol}{number}"
     return f"{number} {currency.upper()}"
+
+
+def format_price(value: Decimal | float | int | str, currency: str, *, locale: str | None = None) -> str:
+    """A price in the major unit (``Decimal("21.6400000000000")``, "eur") for people: rounded to
+    the currency's minor units from the table above, with the locale's symbol, grouping and
+    decimal sign (Babel's CLDR data). ``locale`` is a Babel/POSIX name (``de_DE``) or a
+    language tag (``en-us``); unknown or missing: English (US).
+
+    21.64 eur, en_US -> "€21.64"; de_DE -> "21,64 €"; 1980 jpy -> "¥1,980"."""
+    decimals = currency_exponent(currency)
+    amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals))
+    babel_locale = _babel_locale(locale)
+    standard = babel_locale.currency_formats["standard"].pattern.split(";")[0]
+    # The locale's pattern with the currency's own minor units ("¤#,##0.00" -> "¤#,##0" for JPY).
+    fraction = "." + "0" * decimals if decimals else ""
+    pattern = re.sub(r"0\.0+|0(?![.0])", "0" + fraction, standard, count=1)
+    return babel_numbers.format_currency(
+        amount, currency.upper(), format=pattern, locale=babel_locale, currency_digits=False
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _babel_locale(locale: str | None) -> babel.Locale:
+    try:
+        return babel.Locale.parse((locale or DEFAULT_LOCALE).replace("-", "_"))
+    except (ValueError, babel.UnknownLocaleError):
+        return babel.Locale.parse(DEFAULT_LOCALE)

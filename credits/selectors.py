@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -54,6 +54,17 @@ def held_total(*, account: CreditAccount) -> int:
 def ledger_entry_list(*, user: User) -> QuerySet[LedgerEntry]:
     """``user``'s entries, newest first (filter with credits.filters.LedgerEntryFilter)."""
     return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
+
+
+def ledger_lines_list(entries: QuerySet[LedgerEntry], *, group: bool = True) -> QuerySet[LedgerEntry]:
+    """``entries`` as the page lists them: a refund that gives back all of its charge is shown
+    on the charge's line ("not charged"), so it is left out here, and each charge comes with its
+    refund (``refunds``, prefetched). The balance and the API's list keep every entry. Without
+    ``group`` (a list of refunds only) every entry is kept."""
+    if not group:
+        return entries.prefetch_related("refunds")
+    full_refunds = Q(kind=LedgerEntry.Kind.REFUND, refund_of__amount=-F("amount"))
+    return entries.exclude(full_refunds).prefetch_related("refunds")
 
 
 def charge_refunded(*, charge: LedgerEntry) -> bool:

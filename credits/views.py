@@ -14,8 +14,10 @@ from core.errors import DomainError
 from credits import selectors, services
 from credits.filters import LedgerEntryFilter
 from credits.forms import USAGE_PERIODS, LowBalanceThresholdForm, UsagePeriodForm
+from credits.lines import ledger_lines
 from credits.models import LedgerEntry
 from credits.selectors import UsageSummary
+from credits.wording import operation_words
 
 TRANSACTIONS_PER_PAGE = 25
 DEFAULT_USAGE_DAYS = 30
@@ -25,7 +27,10 @@ def _chart_data(usage: UsageSummary) -> dict[str, Any]:
     return {
         "labels": [day.date.isoformat() for day in usage.daily],
         "datasets": [
-            {"label": operation, "data": [day.by_operation.get(operation, 0) for day in usage.daily]}
+            {
+                "label": operation_words(operation),
+                "data": [day.by_operation.get(operation, 0) for day in usage.daily],
+            }
             for operation in usage.by_operation
         ],
     }
@@ -41,16 +46,24 @@ def credits_dashboard(request: AuthedHttpRequest) -> HttpResponse:
         entries = filterset.qs
     else:
         messages.error(request, "Some filters were not valid and were ignored.")
+    kinds = filterset.form.cleaned_data.get("kind") if filterset.is_valid() else None
+    # A fully refunded charge is one line, unless the list asks for refunds without charges.
+    group = not kinds or LedgerEntry.Kind.CHARGE in kinds
+    page_obj = Paginator(selectors.ledger_lines_list(entries, group=group), TRANSACTIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     period = UsagePeriodForm(request.GET)
     days = (period.cleaned_data["days"] if period.is_valid() else None) or DEFAULT_USAGE_DAYS
     usage = selectors.usage_summary(user=request.user, days=days)
     context = {
         "account": account,
         "held": selectors.held_total(account=account),
-        "page_obj": Paginator(entries, TRANSACTIONS_PER_PAGE).get_page(request.GET.get("page")),
+        "page_obj": page_obj,
+        "lines": ledger_lines(page_obj.object_list),
         "kinds": LedgerEntry.Kind.choices,
         "filters": filterset.form.cleaned_data if filterset.is_valid() else {},
         "usage": usage,
+        "usage_words": [(operation_words(op), spent) for op, spent in usage.by_operation.items()],
         "days": days,
         "period_choices": USAGE_PERIODS,
         "chart_data": _chart_data(usage),

@@ -12,3 +12,10 @@ class ProductsConfig(AppConfig):
         )
 
         collectors.register()  # circuits on /metrics, providers on /health/ready
+
+        from credits.wording import charge_notes_register, refund_reasons_register
+        from products import ledger_words
+
+        # The ledger page's words for products' refunds, and "from cache" on cached lookups.
+        refund_reasons_register(ledger_words.REFUND_REASONS)
+        charge_notes_register(ledger_words.cache_hit_notes)

@@ -69,5 +69,5 @@ def lookup(request: AuthedHttpRequest) -> HttpResponse:
                 amazon_url=marketplace_get(result.marketplace).product_url(result.asin),
                 chart=_chart_data(record, snapshots),
             )
-    context["recent"] = selectors.lookup_list(user=request.user)[:10]
+    context["recent"] = selectors.recent_lookups(user=request.user, limit=10)
     return render(request, "products/lookup.html", context, status=status)

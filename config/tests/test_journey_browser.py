@@ -204,7 +204,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
         "() => Object.fromEntries(Chart.getChart(document.getElementById('usage-chart')).data.datasets"
         ".map(d => [d.label, d.data[d.data.length - 1]]))"
     )
-    assert spent_today == {"asin_lookup": 1, "bulk_item": 12, "fnsku_conversion": 2}
+    assert spent_today == {"ASIN lookup": 1, "Bulk job item": 12, "FNSKU conversion": 2}
     canvas = page.locator("#usage-chart").bounding_box()
     assert canvas is not None
     assert canvas["width"] > 100

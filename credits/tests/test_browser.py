@@ -41,7 +41,7 @@ def test_credits_page_chart_threshold_and_export(browser_page, live_server):
         "() => Chart.getChart(document.getElementById('usage-chart')).data.datasets"
         ".map(d => [d.label, d.data[d.data.length - 1]])"
     )
-    assert sorted(datasets) == [["asin_lookup", 3], ["fnsku_conversion", 2]]
+    assert sorted(datasets) == [["ASIN lookup", 3], ["FNSKU conversion", 2]]
     assert page.locator("#credit-balance").inner_text().startswith("35")
     page.shot("credits")
 
@@ -56,3 +56,24 @@ def test_credits_page_chart_threshold_and_export(browser_page, live_server):
     assert lines[0].startswith("id,created_at,kind,amount")
     assert len(lines) == 1 + 5
     assert errors == []
+
+
+def test_ledger_times_follow_the_browsers_time_zone(browser_page, live_server):
+    page = browser_page
+    base = live_server.url
+    user = funded_user(5)
+    services.credits_charge(user=user, operation=Operation.ASIN_LOOKUP, idempotency_key=new_key())
+    page.context.new_cdp_session(page).send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/credits/")  # app.js has set the tz cookie by now
+
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert cookies["tz"] == "Asia/Tokyo"
+    first_line = page.locator("#transactions tbody tr").first.inner_text()
+    assert "JST" in first_line
+    assert "ASIN lookup" in first_line

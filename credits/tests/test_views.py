@@ -49,7 +49,7 @@ def test_page_shows_balance_chart_and_history():
     assert 'id="credit-balance">27 ' in html
     data = chart_data(html)
     assert len(data["labels"]) == 30
-    assert {d["label"]: d["data"][-1] for d in data["datasets"]} == {"asin_lookup": 1, "fnsku_conversion": 2}
+    assert {d["label"]: d["data"][-1] for d in data["datasets"]} == {"ASIN lookup": 1, "FNSKU conversion": 2}
     assert "<canvas" in html
     assert "vendor/chartjs/chart.umd.js" in html
     assert "js/credits.js" in html

@@ -51,7 +51,7 @@ def test_a_barcode_shows_the_products_that_carry_it(client, user):
     for asin in code_asins(SEVERAL):
         assert f'data-asin="{asin}"' in html
         assert f"https://www.amazon.de/dp/{asin}" in html
-    assert "EUR" in html
+    assert "€" in html  # prices in the currency's symbol, not its code
     assert "Sample data" in html
     assert 'id="product-card"' not in html
     assert balance_get(user=user) == 4
@@ -110,3 +110,15 @@ def test_a_barcode_without_credits_points_to_billing(client, user):
 
     assert response.status_code == 402
     assert "Buy credits" in response.content.decode()
+
+
+def test_barcode_lookups_are_in_the_recent_lookups(client, user):
+    post(client, {"asin": SEVERAL, "marketplace": "DE"})
+    post(client, {"asin": NOT_FOUND_CODE, "marketplace": "US"})
+
+    recent = client.get(PAGE).content.decode().split("Your recent lookups")[1]
+
+    assert f"Barcode <code>{SEVERAL}</code>" in recent
+    assert f"Barcode <code>{NOT_FOUND_CODE}</code>" in recent
+    assert "Not Found" in recent  # the refunded one
+    assert balance_get(user=user) == 4

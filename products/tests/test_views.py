@@ -27,7 +27,7 @@ def test_lookup_page_shows_a_product_card_labelled_as_sample(client):
     assert 'id="product-card"' in html
     assert "Sample data" in html
     assert "B08N5WRWNW on Amazon UK" in html
-    assert "GBP" in html
+    assert "£" in html  # prices in the currency's symbol, not its code
     assert 'id="history-chart-data"' in html
     assert balance_get(user=user) == 4
     assert LookupLog.objects.get(user=user).channel == "page"

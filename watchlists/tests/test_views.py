@@ -255,3 +255,30 @@ def test_pages_need_login():
     response = Client().get("/watchlists/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_prices_are_shown_in_the_currencys_minor_units(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    for asin, price, currency in [
+        ("B000000001", "21.64", "EUR"),
+        ("B000000002", "1980", "JPY"),
+        ("B000000003", "1234.5", "USD"),
+    ]:
+        item = services.watch_item_add(watchlist=watchlist, asin=asin)
+        ItemSnapshot.objects.create(
+            item=item,
+            slot=timezone.now(),
+            taken_at=timezone.now(),
+            status="ok",
+            currency=currency,
+            price=Decimal(price),
+            in_stock=True,
+        )
+
+    html = client.get(f"/watchlists/{watchlist.pk}/").content.decode()
+
+    assert "€21.64" in html
+    assert "¥1,980" in html
+    assert "$1,234.50" in html
+    assert "21.6400" not in html
+    assert " EUR" not in html
