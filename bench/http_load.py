@@ -31,9 +31,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
+
+from cpu import CpuProbe, calibration_ms
+from profiling import print_profile, start_profilers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -50,6 +54,7 @@ class Target:
     server: str = "platform"
 
 
+FLOOR = "floor (same I/O, no Django)"
 LOOKUP = Target(
     "lookup (metered, cached)",
     "POST",
@@ -63,9 +68,15 @@ TARGETS = [
     LOOKUP,
     # The lookup's round trips with no framework: what Django, DRF and the platform's
     # own Python add is the gap between the two.
-    dataclasses.replace(LOOKUP, name="floor (same I/O, no Django)", server="floor"),
+    dataclasses.replace(LOOKUP, name=FLOOR, server="floor"),
 ]
-APPLICATIONS = {"platform": "config.wsgi:application", "floor": "bench.floor_app:application"}
+APPLICATIONS = {
+    "platform": "config.wsgi:application",
+    "floor": "bench.floor_app:application",
+    # --before REF: the platform as it was at REF, from a checkout of its own.
+    "before": "config.wsgi:application",
+}
+BEFORE = "lookup before"
 
 
 def free_port() -> int:
@@ -112,15 +123,15 @@ def ensure_database(env: dict[str, str]) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, tree: Path = BASE_DIR) -> str:
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True
+        [PYTHON, "manage.py", *args], cwd=tree, env=env, check=True, capture_output=True, text=True
     )
     return result.stdout
 
 
-def setup_user(env: dict[str, str]) -> str:
-    manage(env, "migrate", "--noinput", "-v", "0")
+def setup_user(env: dict[str, str], tree: Path = BASE_DIR) -> str:
+    manage(env, "migrate", "--noinput", "-v", "0", tree=tree)
     manage(
         env,
         "shell",
@@ -135,8 +146,23 @@ def setup_user(env: dict[str, str]) -> str:
         "if 'credits' in settings.INSTALLED_APPS:\n"
         "    from credits import services as cs\n"
         "    cs.credits_grant(user=u, amount=50_000_000, reason='benchmark')\n",
+        tree=tree,
     )
-    return manage(env, "createapikey", "bench@example.com", "--name", "bench").strip().splitlines()[-1]
+    created = manage(env, "createapikey", "bench@example.com", "--name", "bench", tree=tree)
+    return created.strip().splitlines()[-1]
+
+
+@contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """A detached worktree of ``ref`` (a commit, branch or tag of this repository), removed after."""
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as tmp:
+        tree = Path(tmp) / "tree"
+        git = ["git", "-C", str(BASE_DIR), "worktree"]
+        subprocess.run([*git, "add", "--detach", "--quiet", str(tree), ref], check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run([*git, "remove", "--force", str(tree)], check=False)
 
 
 def wrk_script(target: Target, api_key: str, directory: Path) -> Path:
@@ -158,116 +184,6 @@ def wrk_script(target: Target, api_key: str, directory: Path) -> Path:
     path = directory / f"{re.sub(r'[^a-z]+', '_', target.name)}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid: int, *, kernel_only: bool = False) -> float:
-    """User + system CPU of one process so far, or only the system (kernel) part
-    (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[12]) + (0 if kernel_only else int(fields[11]))) / CLOCK_TICKS
-
-
-def pids_where(field: int, value: int) -> list[int]:
-    """The processes whose /proc stat ``field`` (counted after the command name:
-    1 the parent, 2 the process group) is ``value``."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[field]) == value:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def group_pids(pgid: int) -> list[int]:
-    return pids_where(2, pgid)
-
-
-def parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def child_pids(parent: int) -> list[int]:
-    return pids_where(1, parent)
-
-
-def reaped_children_cpu_seconds(pid: int, *, kernel_only: bool = False) -> float:
-    """CPU of the children ``pid`` has waited for (cutime + cstime, or cstime only)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[14]) + (0 if kernel_only else int(fields[13]))) / CLOCK_TICKS
-
-
-@dataclass
-class CpuProbe:
-    """CPU seconds spent by each part of the system under test: the gunicorn
-    processes, PostgreSQL, the benchmark's own Redis server. wrk's own CPU comes from
-    its rusage.
-
-    Each part is a tree of processes whose root waits for the others when they end
-    (gunicorn's master for its workers, PostgreSQL's postmaster for its backends,
-    WAL writer, checkpointer and autovacuum): a sample is the sum of every live
-    process's CPU plus what the root's ended children spent, which the kernel adds to
-    the root's children's time when it reaps them. Django reconnects every
-    CONN_MAX_AGE seconds, so backends come and go during a run; the difference of
-    two such sums counts each of them once, for the time between the samples. Run it
-    on a quiet PostgreSQL server: another database's work would count too."""
-
-    gunicorn_pgid: int
-    redis_pid: int
-    database_url: str
-
-    @cached_property
-    def postmaster_pid(self) -> int:
-        import psycopg
-
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            row = conn.execute("SELECT pg_backend_pid()").fetchone()
-            if row is None:
-                raise RuntimeError("PostgreSQL did not say its backend's pid")
-            return parent_pid(int(row[0]))  # while the backend is still there
-
-    @staticmethod
-    def tree_cpu(root: int, members: list[int], *, kernel_only: bool = False) -> float:
-        """CPU so far of ``members`` (``root`` among them) and of the root's ended children."""
-        live = sum(process_cpu_seconds(pid, kernel_only=kernel_only) for pid in members)
-        return live + reaped_children_cpu_seconds(root, kernel_only=kernel_only)
-
-    def sample(self) -> dict[str, float]:
-        """CPU seconds so far of each part."""
-        web = group_pids(self.gunicorn_pgid)
-        postmaster = self.postmaster_pid
-        return {
-            "web": self.tree_cpu(self.gunicorn_pgid, web),
-            "web_kernel": self.tree_cpu(self.gunicorn_pgid, web, kernel_only=True),
-            "postgres": self.tree_cpu(postmaster, [postmaster, *child_pids(postmaster)]),
-            "redis": process_cpu_seconds(self.redis_pid),
-        }
-
-
-def calibration_ms() -> float:
-    """The best of three timings of a fixed pure-Python workload, in ms: the same on an
-    idle core of this machine from run to run, longer when a neighbour shares the core."""
-
-    def work() -> int:
-        total = 0
-        for i in range(1_500_000):
-            total += i % 7
-        return total
-
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        work()
-        best = min(best, (time.perf_counter() - started) * 1000)
-    return best
 
 
 def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
@@ -329,7 +245,7 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def start_gunicorn(
-    application: str, args: argparse.Namespace, env: dict[str, str]
+    application: str, args: argparse.Namespace, env: dict[str, str], tree: Path = BASE_DIR
 ) -> tuple[subprocess.Popen[bytes], str]:
     """gunicorn with the deployment's configuration serving ``application``, in a process
     group of its own (whose CPU is read); returns it and its base URL once it answers."""
@@ -351,7 +267,7 @@ def start_gunicorn(
             "--bind",
             f"127.0.0.1:{port}",
         ],
-        cwd=BASE_DIR,
+        cwd=tree,
         env=env,
         start_new_session=True,
     )
@@ -381,6 +297,12 @@ def main() -> int:
     )
     parser.add_argument("--only", nargs="*", help="target names to run (health always runs)")
     parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also serve the lookup from this git commit (its own database and Redis database), "
+        "taking turns with the other targets, and compare both with the floor",
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         type=Path,
@@ -397,18 +319,39 @@ def main() -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
 
+    with ExitStack() as stack:
+        before_tree = stack.enter_context(checkout(args.before)) if args.before else None
+        return measure(args, before_tree)
+
+
+def measure(args: argparse.Namespace, before_tree: Path | None) -> int:
     env = bench_env()
     redis, redis_port = start_redis()
     env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{redis_port}/1"
     ensure_database(env)
-    api_key = setup_user(env)
+    keys = {"platform": setup_user(env)}
+    keys["floor"] = keys["platform"]
     targets = [t for t in TARGETS if not args.only or t.name == "health" or t.name in args.only]
+    trees = {"platform": BASE_DIR, "floor": BASE_DIR}
+    envs = {"platform": env, "floor": env}
+    if before_tree is not None:
+        # The earlier commit's own database and Redis database: nothing cached or counted by one
+        # version is read by the other.
+        envs["before"] = env | {
+            "DATABASE_URL": env["DATABASE_URL"] + "_before",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/2",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/3",
+        }
+        trees["before"] = before_tree
+        ensure_database(envs["before"])
+        keys["before"] = setup_user(envs["before"], tree=before_tree)
+        targets.append(dataclasses.replace(LOOKUP, name=BEFORE, server="before"))
     servers: dict[str, subprocess.Popen[bytes]] = {}
     bases: dict[str, str] = {}
     try:
         for name in dict.fromkeys(target.server for target in [TARGETS[0], *targets]):
-            servers[name], bases[name] = start_gunicorn(APPLICATIONS[name], args, env)
+            servers[name], bases[name] = start_gunicorn(APPLICATIONS[name], args, envs[name], trees[name])
         probes = {
             name: CpuProbe(gunicorn_pgid=server.pid, redis_pid=redis.pid, database_url=env["DATABASE_URL"])
             for name, server in servers.items()
@@ -416,11 +359,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             scripts = {}
             if "floor" in servers:
-                check_target(bases["platform"], LOOKUP, api_key)  # caches the record the floor sends
+                check_target(bases["platform"], LOOKUP, keys["platform"])  # caches the record the floor sends
             for target in targets:
                 base = bases[target.server]
-                check_target(base, target, api_key)
-                scripts[target.name] = wrk_script(target, api_key, Path(tmp))
+                check_target(base, target, keys[target.server])
+                scripts[target.name] = wrk_script(target, keys[target.server], Path(tmp))
                 run_wrk(base + target.path, scripts[target.name], 3, args.connections)  # warm-up
             # Rounds take turns over the targets, so a noisy neighbour on a shared machine
             # disturbs one round of each rather than every round of one.
@@ -491,71 +434,29 @@ def main() -> int:
         columns = "".join(f"{v:>10.3f}" for v in per)
         kernel = r["web_kernel_cpu"] * 1000 / r["requests"]
         print(f"{name:<28}{columns}{total:>10.3f}{cores * 1000 / total:>11.0f}{kernel:>14.3f}")
+    if BEFORE in results and LOOKUP.name in results:
+        print_before_after(results, args.before)
     if args.profile:
         for target in targets:
             print_profile(args.profile, target)
     return 0
 
 
-def profile_stem(target: Target) -> str:
-    return re.sub(r"[^a-z]+", "_", target.name).strip("_")
-
-
-def start_profilers(
-    master_pid: int, target: Target, args: argparse.Namespace
-) -> list[subprocess.Popen[bytes]]:
-    """py-spy on every worker for the measured run (its own CPU is not counted: it is
-    not in the server's process group). Sampling slows the workers, so a profiled
-    run's figures are for reading proportions, not throughput."""
-    args.profile.mkdir(parents=True, exist_ok=True)
-    py_spy = shutil.which("py-spy", path=str(Path(PYTHON).parent) + os.pathsep + os.environ["PATH"])
-    workers = [pid for pid in group_pids(master_pid) if pid != master_pid]
-    return [
-        subprocess.Popen(
-            [
-                str(py_spy),
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(args.duration),
-                "--rate",
-                "200",
-                "--format",
-                "raw",
-                "--output",
-                str(args.profile / f"{profile_stem(target)}.{pid}.txt"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+def print_before_after(results: dict[str, dict[str, float]], ref: str) -> None:
+    """The lookup now and at ``ref``, each against what the same run measured for the
+    floor (and /health): a change keeps its speed when its ratios hold."""
+    now, before = results[LOOKUP.name], results[BEFORE]
+    floor = results.get(FLOOR)
+    print(f"\nLookup now and at {ref}, measured in this run\n")
+    print(f"{'':<20}{'req/s':>10}{'p99 ms':>9}{'vs /health':>12}{'vs floor':>10}")
+    for label, r in (("now", now), (f"at {ref}"[:20], before)):
+        vs_floor = f"{r['rps'] / floor['rps']:>10.2f}" if floor else f"{'-':>10}"
+        print(
+            f"{label:<20}{r['rps']:>10.0f}{r['p99_ms']:>9.1f}{r['rps'] / results['health']['rps']:>12.2f}"
+            + vs_floor
         )
-        for pid in workers
-    ]
-
-
-def print_profile(directory: Path, target: Target, top: int = 40) -> None:
-    """Share of the workers' on-CPU samples per function, inclusive (the function and
-    everything it calls) and self (the function's own code)."""
-    inclusive: dict[str, int] = {}
-    own: dict[str, int] = {}
-    total = 0
-    for path in directory.glob(f"{profile_stem(target)}.*.txt"):
-        for line in path.read_text().splitlines():
-            stack, _, count_text = line.rpartition(" ")
-            count = int(count_text)
-            total += count
-            frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-            for frame in set(frames):
-                inclusive[frame] = inclusive.get(frame, 0) + count
-            own[frames[-1]] = own.get(frames[-1], 0) + count
-    if not total:
-        print(f"\n{target.name}: no samples (is py-spy allowed to attach here?)")
-        return
-    print(f"\nProfile of {target.name} ({total} samples in the workers)")
-    for title, counts in (("inclusive", inclusive), ("self", own)):
-        print(f"  -- {title}")
-        for frame, count in sorted(counts.items(), key=lambda item: -item[1])[:top]:
-            print(f"  {100 * count / total:6.1f}%  {frame[:140]}")
+    rps, p99 = now["rps"] / before["rps"], now["p99_ms"] / before["p99_ms"]
+    print(f"\nnow / before: {rps:.2f} (req/s), {p99:.2f} (p99)")
 
 
 if __name__ == "__main__":
