@@ -8,10 +8,8 @@ ratio says what the platform's own work costs, whatever the machine.
 
 Needs `wrk` (apt-get install wrk). Targets are listed in TARGETS below.
 
-Why one module of this length: a standalone script run by hand (no app imports it), whose
-parts (starting the servers, seeding the data, the targets, running wrk, the report) only
-make sense together and in this order; keeping it in one file keeps it copyable and runnable
-with no package of its own.
+`--before REF` also serves the lookup from an earlier commit, in the same run. The CPU accounting
+is bench/cpu.py, the py-spy profiles bench/profiling.py.
 """
 
 from __future__ import annotations
