@@ -24,6 +24,7 @@ from csp.decorators import csp_update
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 
@@ -48,6 +49,7 @@ class OfflineRedocView(SpectacularRedocView):
     def _redoc_standalone() -> str:
         return reverse("api-redoc") + "?bundle="
 
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if "bundle" in request.GET:
             response = HttpResponse(redoc_bundle_offline(), content_type="application/javascript")
