@@ -103,3 +103,15 @@ def _redis_answers(tmp_path: Path) -> bool:
         )
     except redis.RedisError:
         return False
+
+
+def test_the_embedded_run_serves_on_port_and_links_in_emails_point_there():
+    from config.run_embedded import address
+
+    environ = {"PORT": "8123"}
+    assert address(environ) == ("127.0.0.1", "8123", "http://127.0.0.1:8123")
+    assert environ["SITE_URL"] == "http://127.0.0.1:8123"
+
+    chosen = {"PORT": "8123", "SITE_URL": "https://platform.example"}
+    address(chosen)
+    assert chosen["SITE_URL"] == "https://platform.example"
