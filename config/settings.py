@@ -634,7 +634,11 @@ API_KEY_MIDDLEWARE = [m for m in MIDDLEWARE if m not in BROWSER_ONLY_MIDDLEWARE]
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT is json or plain, not {LOG_FORMAT!r}.")
+# Log Celery's routine lines (sent, received, succeeded) for the beat's periodic tasks, one
+# every few seconds. `make run` turns them off; their warnings and errors are always logged.
+LOG_PERIODIC_TASK_TICKS = env.bool("LOG_PERIODIC_TASK_TICKS", default=True)
 LOGGING["filters"] = {
+    "periodic_task_ticks": {"()": "config.logging.PeriodicTaskTicksFilter"},
     "request_id": {"()": "config.logging.RequestIdFilter"},
     "redact": {"()": "config.logging.RedactingFilter"},
 }
@@ -646,7 +650,7 @@ LOGGING["handlers"] = {
     "console": {
         "class": "logging.StreamHandler",
         "formatter": LOG_FORMAT,
-        "filters": ["request_id", "redact"],
+        "filters": [*([] if LOG_PERIODIC_TASK_TICKS else ["periodic_task_ticks"]), "request_id", "redact"],
     }
 }
 
