@@ -181,7 +181,7 @@ class PeriodicTaskTicksFilter(logging.Filter):
         if self._tasks is None:
             from django.conf import settings
 
-            self._tasks = frozenset(entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
+            self._tasks = frozenset(str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values())
         return self._tasks
 
     def filter(self, record: logging.LogRecord) -> bool:
