@@ -80,6 +80,9 @@ def test_make_run_starts_web_worker_and_beat_and_stops_them_together(tmp_path):
             while "succeeded" not in log_path.read_text():
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.3)
+            # Beat sent its periodic tasks meanwhile (the first at once), without a line each.
+            assert "Sending due task" not in log_path.read_text()
+            assert "flush_lookup_log[" not in log_path.read_text()
         finally:
             process.send_signal(signal.SIGINT)
             try:
