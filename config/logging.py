@@ -20,7 +20,7 @@ import logging
 import re
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -152,3 +152,49 @@ class PlainFormatter(logging.Formatter):
             record.request_id = request_id_var.get() or "-"
         text = super().format(record)
         return redact(text) if record.exc_info else text
+
+
+# Celery's routine INFO lines about a task: beat sending it, a worker receiving it, its success.
+_TICK_MESSAGES = {
+    "celery.beat": "Scheduler: Sending due task",
+    "celery.worker.strategy": "Task %(name)s[%(id)s] received",
+    "celery.app.trace": "Task %(name)s[%(id)s] succeeded",
+}
+
+
+class PeriodicTaskTicksFilter(logging.Filter):
+    """Drops Celery's routine INFO lines about the beat's periodic tasks (those of
+    ``CELERY_BEAT_SCHEDULE``): "Sending due task", "received", "succeeded". One task
+    runs every few seconds, so they would bury everything else in a terminal (``make
+    run`` turns them off with ``LOG_PERIODIC_TASK_TICKS=0``). Their warnings and errors
+    (a failed or retried tick) and every other task's lines are kept.
+
+    It reads the record's arguments, so it runs before ``RedactingFilter`` (which folds
+    them into the message)."""
+
+    def __init__(self, tasks: Iterable[str] | None = None) -> None:
+        super().__init__()
+        self._tasks = frozenset(tasks) if tasks is not None else None
+
+    @property
+    def tasks(self) -> frozenset[str]:
+        if self._tasks is None:
+            from django.conf import settings
+
+            self._tasks = frozenset(str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values())
+        return self._tasks
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        start = _TICK_MESSAGES.get(record.name)
+        if start is None or record.levelno >= logging.WARNING or not isinstance(record.msg, str):
+            return True
+        if not record.msg.startswith(start):
+            return True
+        args = record.args
+        if isinstance(args, dict):  # the worker's lines: {"name": task, "id": ..., ...}
+            task = args.get("name")
+        elif isinstance(args, tuple) and len(args) == 2:  # beat's: (entry name, task)
+            task = args[1]
+        else:
+            return True
+        return task not in self.tasks

@@ -3,6 +3,10 @@
 Migrates, creates the demo user, then starts the web server, a real Celery
 worker and Celery beat on the embedded defaults (SQLite, the embedded Redis,
 the filesystem broker) and stops them all, and the embedded Redis, on Ctrl-C.
+It serves on ``HOST``:``PORT`` (127.0.0.1:8000), which is also the address
+links in emails point to (``SITE_URL``, unless that is set). The periodic
+tasks' routine log lines are left out (``LOG_PERIODIC_TASK_TICKS=0``), so the
+emails the console backend prints here stay readable.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import MutableMapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,10 +47,22 @@ def _wait_until_up(url: str, timeout: float) -> bool:
     return False
 
 
-def main() -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
+def address(environ: MutableMapping[str, str]) -> tuple[str, str, str]:
+    """The host, port and base URL the web server serves on (``HOST``, ``PORT``), which is
+    also the platform's ``SITE_URL`` (links in emails) unless that is set; and quiet
+    periodic tasks. The web server, the worker and beat read both from the environment
+    they inherit."""
+    host = environ.get("HOST", "127.0.0.1")
+    port = environ.get("PORT", "8000")
     base_url = f"http://{host}:{port}"
+    environ.setdefault("SITE_URL", base_url)
+    # No line per beat tick (one every 5 s) burying the banner and the emails printed here.
+    environ.setdefault("LOG_PERIODIC_TASK_TICKS", "0")
+    return host, port, base_url
+
+
+def main() -> int:
+    host, port, base_url = address(os.environ)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
     import django

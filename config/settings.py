@@ -303,6 +303,15 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Product Intelligence <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# The platform's public address (`https://app.example.com`): where links in emails point (a
+# bulk job finished, a collection's run skipped, watchlist alerts); empty: a path only.
+# `make run` sets it from its HOST and PORT.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000" if DEBUG else "")
+
+# Deprecated former names of SITE_URL, read only when SITE_URL is not set.
+if "SITE_URL" not in env.ENVIRON:
+    SITE_URL = env.str("BULK_EMAIL_BASE_URL", default=env.str("WATCHLIST_EMAIL_BASE_URL", default=SITE_URL))
+
 # --- API --------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -508,8 +517,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE: int = FILE_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024
 # fewer than 1000 rows a page); every upload form takes one file.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
-# Where links in the "job finished" email point (empty: a path only).
-BULK_EMAIL_BASE_URL = env.str("BULK_EMAIL_BASE_URL", default="http://localhost:8000" if DEBUG else "")
 CELERY_BEAT_SCHEDULE["products-bulk-sweep"] = {
     "task": "products.bulk_jobs_sweep",
     "schedule": _bulk["BULK_SWEEP_INTERVAL"],
@@ -550,8 +557,6 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatu
 # Items per watchlist, and the CSV import's limits (bytes, rows).
 WATCHLIST_MAX_ITEMS = env.int("WATCHLIST_MAX_ITEMS", default=500)
 WATCHLIST_IMPORT_MAX_BYTES = env.int("WATCHLIST_IMPORT_MAX_BYTES", default=1024 * 1024)
-# Where links in alert emails point (empty: a path only).
-WATCHLIST_EMAIL_BASE_URL = env.str("WATCHLIST_EMAIL_BASE_URL", default=BULK_EMAIL_BASE_URL)
 # The beat's dispatcher: finds due watchlists and queues one refresh task for each.
 CELERY_BEAT_SCHEDULE["watchlists-refresh-due"] = {
     "task": "watchlists.refresh_due",
@@ -634,7 +639,11 @@ API_KEY_MIDDLEWARE = [m for m in MIDDLEWARE if m not in BROWSER_ONLY_MIDDLEWARE]
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT is json or plain, not {LOG_FORMAT!r}.")
+# Log Celery's routine lines (sent, received, succeeded) for the beat's periodic tasks, one
+# every few seconds. `make run` turns them off; their warnings and errors are always logged.
+LOG_PERIODIC_TASK_TICKS = env.bool("LOG_PERIODIC_TASK_TICKS", default=True)
 LOGGING["filters"] = {
+    "periodic_task_ticks": {"()": "config.logging.PeriodicTaskTicksFilter"},
     "request_id": {"()": "config.logging.RequestIdFilter"},
     "redact": {"()": "config.logging.RedactingFilter"},
 }
@@ -646,7 +655,7 @@ LOGGING["handlers"] = {
     "console": {
         "class": "logging.StreamHandler",
         "formatter": LOG_FORMAT,
-        "filters": ["request_id", "redact"],
+        "filters": [*([] if LOG_PERIODIC_TASK_TICKS else ["periodic_task_ticks"]), "request_id", "redact"],
     }
 }
 

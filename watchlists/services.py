@@ -324,7 +324,7 @@ def alerts_email(*, alert_ids: list[int]) -> int:
     ]
     if not claimed:
         return 0
-    base = settings.WATCHLIST_EMAIL_BASE_URL.rstrip("/")
+    base = settings.SITE_URL.rstrip("/")
     link = f"{base}{reverse('watchlist-notifications')}"
     by_user: dict[int, list[Alert]] = {}
     for alert in claimed:

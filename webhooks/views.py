@@ -9,13 +9,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.types import AuthedHttpRequest
 from core.errors import DomainError, NotFoundError
-from webhooks import selectors, services
+from webhooks import selectors, services, trial
 from webhooks.forms import WebhookEndpointEditForm, WebhookEndpointForm, WebhookRotateForm
 from webhooks.models import WebhookEndpoint
 
@@ -66,6 +68,7 @@ def webhooks_page(request: AuthedHttpRequest) -> HttpResponse:
         "endpoints": selectors.webhook_endpoint_list(user=request.user),
         "deliveries": selectors.webhook_delivery_list(user=request.user)[:RECENT_DELIVERIES],
         "events": services.EVENTS,
+        "http_localhost_allowed": trial.trial_available(),
     }
     return _no_store(render(request, "webhooks/webhooks.html", context))
 
@@ -166,3 +169,28 @@ def webhook_delivery_replay(request: AuthedHttpRequest, delivery_id: int) -> Htt
         return redirect("webhook-delivery", delivery_id)
     messages.success(request, f"Replay queued as delivery {delivery.pk} (same event id).")
     return redirect("webhook-endpoint", delivery.endpoint_id)
+
+
+# --- The built-in trial receiver (webhooks/trial.py): only where http://localhost is allowed ---
+
+
+@login_required
+@require_GET
+def webhook_trial_page(request: AuthedHttpRequest) -> HttpResponse:
+    if not trial.trial_available():
+        raise Http404("The trial receiver is only available in development.")
+    url = request.build_absolute_uri(
+        reverse("webhook-trial-receive", args=[trial.trial_token(request.user.pk)])
+    )
+    context = {"receiver_url": url, "received": trial.trial_received(user_id=request.user.pk)}
+    return _no_store(render(request, "webhooks/trial.html", context))
+
+
+@csrf_exempt  # posted by the platform's delivery worker, authenticated by the signed token
+@require_POST
+def webhook_trial_receive(request: HttpRequest, token: str) -> HttpResponse:
+    user_id = trial.trial_user_id(token)
+    if not trial.trial_available() or user_id is None:
+        raise Http404("No such receiver.")
+    trial.trial_receive(user_id=user_id, headers=dict(request.headers), body=request.body)
+    return JsonResponse({"ok": True})

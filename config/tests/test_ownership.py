@@ -257,6 +257,8 @@ EXEMPT: dict[str, str] = {
     "billing-buy": "credit packs are the public price list, not owned by anyone",
     "account_confirm_email": "allauth: the key in the emailed link is the credential",
     "account_reset_password_from_key": "allauth: the key in the emailed link is the credential",
+    "webhook-trial-receive": "development only; the signed token in the URL is the credential, and "
+    "each user's page shows only the deliveries posted to their own token",
 }
 # The admin is for operators, who see every user's data by design.
 EXEMPT_PREFIXES = ("admin/",)

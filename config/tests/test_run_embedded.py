@@ -80,6 +80,9 @@ def test_make_run_starts_web_worker_and_beat_and_stops_them_together(tmp_path):
             while "succeeded" not in log_path.read_text():
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.3)
+            # Beat sent its periodic tasks meanwhile (the first at once), without a line each.
+            assert "Sending due task" not in log_path.read_text()
+            assert "flush_lookup_log[" not in log_path.read_text()
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -103,3 +106,15 @@ def _redis_answers(tmp_path: Path) -> bool:
         )
     except redis.RedisError:
         return False
+
+
+def test_the_embedded_run_serves_on_port_and_links_in_emails_point_there():
+    from config.run_embedded import address
+
+    environ = {"PORT": "8123"}
+    assert address(environ) == ("127.0.0.1", "8123", "http://127.0.0.1:8123")
+    assert environ["SITE_URL"] == "http://127.0.0.1:8123"
+
+    chosen = {"PORT": "8123", "SITE_URL": "https://platform.example"}
+    address(chosen)
+    assert chosen["SITE_URL"] == "https://platform.example"

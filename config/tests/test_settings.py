@@ -229,3 +229,40 @@ def test_production_starts_with_a_metrics_token():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+# --- SITE_URL: where links in emails point -------------------------------------------------------
+
+SITE_URL_NAMES = ("SITE_URL", "BULK_EMAIL_BASE_URL", "WATCHLIST_EMAIL_BASE_URL")
+
+
+def site_url(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in SITE_URL_NAMES}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from django.conf import settings as s; print(s.SITE_URL)",
+        ],
+        cwd=BASE_DIR,
+        env={**clean, "DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_site_url_is_read_from_the_environment_and_its_former_names_still_work():
+    assert site_url() == "http://localhost:8000"
+    assert site_url(SITE_URL="http://127.0.0.1:8123") == "http://127.0.0.1:8123"
+    assert site_url(BULK_EMAIL_BASE_URL="https://old.example") == "https://old.example"
+    assert site_url(WATCHLIST_EMAIL_BASE_URL="https://older.example") == "https://older.example"
+    assert site_url(SITE_URL="https://new.example", BULK_EMAIL_BASE_URL="https://old.example") == (
+        "https://new.example"
+    )

@@ -900,7 +900,7 @@ def bulk_job_notify(*, job_id: int) -> bool:
     job = BulkJob.objects.select_related("user").get(pk=job_id)
     spec = bulk_kind_get(job.kind)
     link = reverse("bulk-job-page", args=[job.pk])
-    base = settings.BULK_EMAIL_BASE_URL.rstrip("/")
+    base = settings.SITE_URL.rstrip("/")
     subject = f"Bulk job #{job.pk} {job.status}: {job.succeeded:,} of {job.total:,} delivered"
     lines = [
         f"Your {spec.label} job #{job.pk} has {job.status}.",

@@ -467,7 +467,7 @@ def collection_run_notify(*, run_id: int) -> bool:
     run = CollectionRun.objects.select_related("collection__user").get(pk=run_id)
     collection = run.collection
     link = reverse("collection-page", args=[collection.pk])
-    base = settings.BULK_EMAIL_BASE_URL.rstrip("/")
+    base = settings.SITE_URL.rstrip("/")
     lines = [
         f'The {run.slot:%Y-%m-%d %H:%M} UTC run of your collection "{collection.name}" was skipped:',
         run.reason,

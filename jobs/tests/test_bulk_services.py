@@ -771,7 +771,10 @@ def test_the_sweep_releases_the_claims_of_workers_whose_heartbeats_stopped(
 # --- The email --------------------------------------------------------------------------------
 
 
-def test_the_owner_is_emailed_once_when_the_job_finishes(eager_celery, django_capture_on_commit_callbacks):
+def test_the_owner_is_emailed_once_when_the_job_finishes(
+    eager_celery, django_capture_on_commit_callbacks, settings
+):
+    settings.SITE_URL = "http://127.0.0.1:8123"
     user = funded_user(credits=10)
     job = create_job(user, [*asins(2), NOT_FOUND])
 
@@ -784,7 +787,7 @@ def test_the_owner_is_emailed_once_when_the_job_finishes(eager_celery, django_ca
     assert message.to == [user.email]
     assert message.subject == f"Bulk job #{job.pk} completed: 2 of 3 delivered"
     assert "Credits used: 2 of 3 held" in message.body
-    assert f"/bulk/{job.pk}/" in message.body
+    assert f"http://127.0.0.1:8123/bulk/{job.pk}/" in message.body  # links point to SITE_URL
 
 
 def test_a_failed_email_can_be_sent_again(monkeypatch):

@@ -150,8 +150,9 @@ def test_a_started_run_completes_through_the_bulk_engine():
 
 
 def test_a_run_the_balance_cannot_cover_is_skipped_charges_nothing_and_is_emailed(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    settings.SITE_URL = "https://platform.example"
     user = funded_user(credits=2)
     collection = make_collection(user, 3, now=T0)
     entries_before = LedgerEntry.objects.count()
@@ -179,7 +180,7 @@ def test_a_run_the_balance_cannot_cover_is_skipped_charges_nothing_and_is_emaile
     assert message.subject == 'Collection "Watch": run skipped'
     assert "this costs 3 and your balance is 2" in message.body
     assert "Nothing was charged" in message.body
-    assert f"/collections/{collection.pk}/" in message.body
+    assert f"https://platform.example/collections/{collection.pk}/" in message.body
 
     # Funded again, the next slot runs.
     credits_grant(user=user, amount=10, reason="top up", idempotency_key=new_key())

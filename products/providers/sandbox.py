@@ -21,6 +21,11 @@ B000000502    garbage answer: ``UpstreamBadResponse``
 B000000503    upstream outage: ``UpstreamUnavailable``, retry after 30 s
 ============  =============================================================
 
+These simulated failures are answered as the real ones would be, but they do
+not count towards the sandbox's circuit breaker (``SimulatedUnavailable``,
+``SimulatedBadResponse``): trying the documented failure ASINs must not pause
+the sandbox for everyone else's lookups.
+
 Keyword search (``search``, the FNSKU conversion's fallback) looks through a
 fixed sample catalogue of ``CATALOGUE_SIZE`` ASINs drawn from a seed, whose
 titles come from the same generator as their records, so look-alike products
@@ -96,6 +101,20 @@ RESERVED_CODES = {
     NOT_FOUND_CODE: "not found",
     OUTAGE_CODE: "upstream outage (unavailable, retry after 30 s)",
 }
+
+
+class SimulatedUnavailable(UpstreamUnavailable):
+    """A reserved ASIN's or code's simulated outage: not a failure of the sandbox, so its
+    circuit breaker does not count it (a demo must not pause everyone's lookups)."""
+
+    counts_as_failure = False
+
+
+class SimulatedBadResponse(UpstreamBadResponse):
+    """A reserved ASIN's simulated unreadable answer; not counted by the circuit breaker either."""
+
+    counts_as_failure = False
+
 
 HISTORY_DAYS = 30
 
@@ -285,7 +304,7 @@ class SandboxProvider(Provider):
         if latency:
             time.sleep(latency)
         if code.value == OUTAGE_CODE:
-            raise UpstreamUnavailable(
+            raise SimulatedUnavailable(
                 f"The sandbox simulates an upstream outage (reserved code {OUTAGE_CODE}).",
                 provider=self.name,
                 retry_after=30,
@@ -302,21 +321,21 @@ class SandboxProvider(Provider):
     def _simulate_failures(self, asins: Iterable[str]) -> None:
         asins = set(asins)
         if OUTAGE_ASIN in asins:
-            raise UpstreamUnavailable(
+            raise SimulatedUnavailable(
                 f"The sandbox simulates an upstream outage (reserved ASIN {OUTAGE_ASIN}).",
                 provider=self.name,
                 retry_after=30,
                 extra={"reason": "simulated_outage"},
             )
         if QUOTA_EXHAUSTED_ASIN in asins:
-            raise UpstreamUnavailable(
+            raise SimulatedUnavailable(
                 f"The sandbox simulates an exhausted upstream quota (reserved ASIN {QUOTA_EXHAUSTED_ASIN}).",
                 provider=self.name,
                 retry_after=60,
                 extra={"reason": "simulated_quota_exhausted"},
             )
         if BAD_RESPONSE_ASIN in asins:
-            raise UpstreamBadResponse(
+            raise SimulatedBadResponse(
                 f"The sandbox simulates an unreadable upstream answer (reserved ASIN {BAD_RESPONSE_ASIN}).",
                 provider=self.name,
                 extra={"reason": "simulated_bad_response"},

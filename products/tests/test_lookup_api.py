@@ -443,3 +443,21 @@ def test_no_process_copy_when_it_is_turned_off(settings):
         assert client.post(URL, {"asin": ASIN}, format="json")["X-Cache"] == "hit"
 
     assert [call.args[1] for call in calls.call_args_list] == ["EVALSHA", "EVALSHA"]
+
+
+def test_the_documented_failure_asins_do_not_pause_the_sandbox_for_everyone(settings):
+    """Trying the reserved outage ASIN more often than the breaker's threshold (in several
+    marketplaces, so each try reaches the provider) leaves ordinary lookups answering."""
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    demo = client_for(funded_user(credits=10))
+    for marketplace in ("US", "DE", "UK", "FR", "JP"):
+        response = demo.post(URL, {"asin": "B000000503", "marketplace": marketplace}, format="json")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "upstream_unavailable"
+    for marketplace in ("IT", "ES"):
+        garbage = demo.post(URL, {"asin": "B000000502", "marketplace": marketplace}, format="json")
+        assert garbage.status_code >= 500
+
+    other = client_for(funded_user(credits=5)).post(URL, {"asin": ASIN}, format="json")
+
+    assert other.status_code == 200, other.json()

@@ -125,3 +125,16 @@ def test_latency_setting_delays_every_answer(settings):
 def test_duplicates_are_folded():
     records = sandbox().fetch_many(["B08N5WRWNW", "B08N5WRWNW"], US)
     assert list(records) == ["B08N5WRWNW"]
+
+
+def test_simulated_failures_are_not_counted_by_the_circuit_breaker(settings):
+    from products.providers import CircuitState, circuit_state
+
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    for asin in ("B000000503", "B000000429", "B000000502") * 2:
+        with pytest.raises((UpstreamUnavailable, UpstreamBadResponse)) as raised:
+            sandbox().fetch_many([asin], US)
+        assert not raised.value.counts_as_failure
+
+    assert circuit_state("sandbox") == CircuitState.CLOSED
+    assert sandbox().fetch_one("B08N5WRWNW", US).asin == "B08N5WRWNW"

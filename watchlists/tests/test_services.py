@@ -34,7 +34,8 @@ def charges(user) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(account__user=user, kind="charge").order_by("pk"))
 
 
-def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa):
+def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa, settings):
+    settings.SITE_URL = "http://127.0.0.1:8123/"
     user, watchlist, item = make_watchlist(price_below="20.00")
     start = timezone.now()
     alerts_after = []
@@ -61,6 +62,7 @@ def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa):
     services.alerts_email(alert_ids=[a.pk for a in alerts])
     assert len(mail.outbox) == 1
     assert "2 watchlist alerts" in mail.outbox[0].subject
+    assert "http://127.0.0.1:8123/watchlists/notifications" in mail.outbox[0].body  # SITE_URL's
 
 
 def test_each_condition_fires_on_its_own_crossing(keepa):
