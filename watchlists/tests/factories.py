@@ -4,7 +4,7 @@ a refresh, which charges, is made by the refresh service)."""
 import factory
 
 from accounts.tests.factories import UserFactory
-from watchlists.models import WatchItem, Watchlist
+from watchlists.models import Alert, Condition, WatchItem, Watchlist
 
 
 class WatchlistFactory(factory.django.DjangoModelFactory[Watchlist]):
@@ -26,3 +26,21 @@ class WatchItemFactory(factory.django.DjangoModelFactory[WatchItem]):
     watchlist = factory.SubFactory(WatchlistFactory)
     asin = factory.Sequence(lambda n: f"B0WAT{n:05d}")
     marketplace = "US"
+
+
+class AlertFactory(factory.django.DjangoModelFactory[Alert]):
+    """A price-below alert (the first crossing) of an item, for the item's owner."""
+
+    class Meta:
+        model = Alert
+
+    item = factory.SubFactory(WatchItemFactory)
+    user = factory.SelfAttribute("item.watchlist.user")
+    watchlist_name = factory.SelfAttribute("item.watchlist.name")
+    asin = factory.SelfAttribute("item.asin")
+    marketplace = factory.SelfAttribute("item.marketplace")
+    condition = Condition.PRICE_BELOW
+    crossing = 1
+    message = factory.LazyAttribute(
+        lambda a: f"{a.asin} ({a.marketplace}): price 9.99 USD is below 10.00 USD."
+    )
