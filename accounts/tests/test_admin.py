@@ -17,7 +17,8 @@ from credits import selectors as credit_selectors
 from credits.models import CreditAccount, LedgerEntry
 from credits.tests.factories import funded_user
 from jobs.models import BulkJob
-from products.models import LookupLog
+from jobs.tests.factories import BulkJobFactory
+from products.tests.factories import LookupLogFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +52,7 @@ class TestUserPage:
         user = funded_user(250)
         key, _ = api_key_for(user, name="Warehouse script")
         payment = paid_payment(user=user, pack=CreditPackFactory(name="Starter", price=900))
-        job = BulkJob.objects.create(
-            user=user,
-            kind="asin_lookup",
-            source=BulkJob.Source.CSV,
-            filename="sku-list.csv",
-            total=12,
-            item_price=1,
-        )
+        job = BulkJobFactory(user=user, source=BulkJob.Source.CSV, filename="sku-list.csv", total=12)
 
         response = admin_client.get(reverse("admin:accounts_user_change", args=[user.pk]))
 
@@ -250,15 +244,7 @@ class TestIndex:
             stripe_id="evt_failed", type="charge.refunded", payload={}, status="failed"
         )
         user = UserFactory()
-        LookupLog.objects.create(
-            user=user,
-            asin="B0000000AA",
-            marketplace="US",
-            channel="api",
-            source="none",
-            outcome="unavailable",
-            latency_ms=3.0,
-        )
+        LookupLogFactory(user=user, asin="B0000000AA", source="none", outcome="unavailable", latency_ms=3.0)
         signups_today = User.objects.count()  # every user here was created today
 
         response = admin_client.get(reverse("admin:index"))

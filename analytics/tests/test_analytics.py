@@ -20,7 +20,8 @@ from analytics import selectors
 from billing import payments as billing_payments
 from billing.models import Payment, WebhookEvent
 from billing.tests.factories import CreditPackFactory, paid_payment
-from conversion.models import Conversion, ConversionFeedback
+from conversion.models import ConversionFeedback
+from conversion.tests.factories import ConversionFactory
 from credits import services as credit_services
 from credits.models import LedgerEntry, Operation
 from credits.tests.factories import funded_user
@@ -278,11 +279,9 @@ class TestConversionQuality:
         since, until = selectors.day_bounds(DAY, DAY)
 
         def conversion(confidence, status="resolved", when=None):
-            return Conversion.objects.create(
+            return ConversionFactory(
                 user=user,
                 fnsku="X001ABCDEF",
-                marketplace="US",
-                channel="api",
                 status=status,
                 asin="B0000000AA" if confidence is not None else "",
                 confidence=confidence,

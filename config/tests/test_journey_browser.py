@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
 from billing.tests.factories import CreditPackFactory
-from conversion.models import FnskuMapping
+from conversion.tests.factories import FnskuMappingFactory
 from credits.selectors import balance_get
 from jobs.models import BulkJob
 from jobs.tests.bulk_helpers import NOT_FOUND, asins
@@ -154,11 +154,10 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
 
     # Convert an FNSKU on the scanner page (a mapping the platform learned before).
     seen = timezone.now() - timedelta(days=2)
-    FnskuMapping.objects.create(
+    FnskuMappingFactory(
         fnsku=FNSKU,
         marketplace="US",
         asin=FNSKU_ASIN,
-        source=FnskuMapping.Source.CONFIRMED,
         first_seen=seen,
         last_seen=seen,
         times_confirmed=2,

@@ -29,6 +29,7 @@ from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 from billing.models import Payment
 from billing.tests.factories import PaymentFactory
 from conversion.models import Conversion
+from conversion.tests.factories import ConversionFactory
 from jobs.tests.bulk_helpers import asins, create_job
 
 # Route parameters that select a representation, not an object.
@@ -106,12 +107,10 @@ def _api_key(user: User) -> dict[str, Any]:
 
 
 def _conversion(user: User) -> dict[str, Any]:
-    conversion = Conversion.objects.create(
+    conversion = ConversionFactory(
         user=user,
         fnsku="X001ABCDEF",
-        marketplace="US",
-        channel=Conversion.Channel.API if hasattr(Conversion.Channel, "API") else "api",
-        status="resolved",
+        status=Conversion.Status.RESOLVED,
         asin="B08N5WRWNW",
         confidence=0.99,
     )
@@ -133,23 +132,20 @@ def _sandbox_payment(user: User) -> dict[str, Any]:
 
 
 def _collection(user: User) -> dict[str, Any]:
-    from jobs.models import Collection
+    from jobs.tests.factories import CollectionFactory
 
-    values = asins(2)
-    collection = Collection.objects.create(
-        user=user, name=f"A's list {next(_names)}", items=values, item_count=len(values)
-    )
+    collection = CollectionFactory(user=user, name=f"A's list {next(_names)}", items=asins(2))
     return {"collection_id": collection.pk}
 
 
 def _collection_run_results(user: User) -> dict[str, Any]:
     from jobs.models import Collection, CollectionRun
+    from jobs.tests.factories import CollectionRunFactory
 
     params = _collection(user)
-    run = CollectionRun.objects.create(
+    run = CollectionRunFactory(
         collection=Collection.objects.get(pk=params["collection_id"]),
         slot=timezone.now() - dt.timedelta(hours=1),
-        trigger=CollectionRun.Trigger.MANUAL,
         status=CollectionRun.Status.STARTED,
         items=2,
         cost=2,
@@ -175,14 +171,10 @@ def _watch_item(user: User) -> dict[str, Any]:
 
 
 def _webhook_endpoint(user: User) -> dict[str, Any]:
-    from webhooks import crypto
-    from webhooks.models import WebhookEndpoint
+    from webhooks.tests.factories import WebhookEndpointFactory
 
-    endpoint = WebhookEndpoint.objects.create(
-        user=user,
-        url="https://hooks.example.com/a",
-        events=["bulk_job.finished"],
-        secret_encrypted=crypto.secret_encrypt(crypto.secret_generate()),
+    endpoint = WebhookEndpointFactory(
+        user=user, url="https://hooks.example.com/a", events=["bulk_job.finished"]
     )
     return {"endpoint_id": endpoint.pk}
 

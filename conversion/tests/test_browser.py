@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import PASSWORD
-from conversion.models import Conversion, ConversionFeedback, FnskuMapping
+from conversion.models import Conversion, ConversionFeedback
+from conversion.tests.factories import FnskuMappingFactory
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
 from products.providers.sandbox import sample_title
@@ -25,11 +26,10 @@ def test_scanner_page_converts_without_reload_and_keeps_a_running_list(browser_p
     base = live_server.url
     user = funded_user(credits=40)
     seen = timezone.now() - timedelta(days=3)
-    FnskuMapping.objects.create(
+    FnskuMappingFactory(
         fnsku="X001SCANME",
         marketplace="US",
         asin=STORED_ASIN,
-        source=FnskuMapping.Source.CONFIRMED,
         first_seen=seen,
         last_seen=seen,
         times_confirmed=3,

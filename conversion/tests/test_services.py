@@ -10,6 +10,7 @@ from conversion import convert, sources
 from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
 from conversion.tests.conftest import lookalike_pair
+from conversion.tests.factories import FnskuMappingFactory
 from conversion.tests.spapi_stub import SpApiStub, summary
 from core.api_errors import error_headers, http_status
 from core.errors import ConflictError, DomainError, NotFoundError
@@ -31,11 +32,10 @@ def entries(user, kind):
 
 def shared_confirmation(fnsku, asin, *, users=3, rejected=0, days_ago=5):
     seen = timezone.now() - timedelta(days=days_ago)
-    return FnskuMapping.objects.create(
+    return FnskuMappingFactory(
         fnsku=fnsku,
         marketplace="US",
         asin=asin,
-        source=FnskuMapping.Source.CONFIRMED,
         first_seen=seen,
         last_seen=seen,
         times_seen=users + rejected,

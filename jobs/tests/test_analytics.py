@@ -8,7 +8,8 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from jobs import analytics
-from jobs.models import BulkItem, BulkJob
+from jobs.models import BulkJob
+from jobs.tests.factories import BulkItemFactory, BulkJobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,23 +26,15 @@ class TestBulkAnalytics:
         user = UserFactory()
 
         def job(day: int, total: int, succeeded: int = 0, failed: int = 0) -> BulkJob:
-            return BulkJob.objects.create(
-                user=user,
-                kind="asin_lookup",
-                source=BulkJob.Source.LIST,
-                total=total,
-                succeeded=succeeded,
-                failed=failed,
-                item_price=1,
-                created_at=at(day),
+            job: BulkJob = BulkJobFactory(
+                user=user, total=total, succeeded=succeeded, failed=failed, created_at=at(day)
             )
+            return job
 
         job(2, 10, succeeded=8, failed=2)
         job(2, 5)
         job(4, 7, succeeded=7)
-        BulkJob.objects.create(
-            user=UserFactory(), kind="asin_lookup", source="list", total=99, item_price=1, created_at=at(2)
-        )
+        BulkJobFactory(total=99, created_at=at(2))
 
         days = analytics.bulk_jobs_by_day(user=user, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 4))
 
@@ -54,18 +47,9 @@ class TestBulkAnalytics:
 
     def test_failed_bulk_items_are_counted_on_the_day_they_finished(self):
         user = UserFactory()
-        job = BulkJob.objects.create(
-            user=user,
-            kind="asin_lookup",
-            source="list",
-            total=3,
-            failed=2,
-            item_price=1,
-            status=BulkJob.Status.COMPLETED,
-            finished_at=at(3),
-        )
-        BulkItem.objects.create(job=job, row=1, input="x", status="failed", finished_at=at(3))
-        BulkItem.objects.create(job=job, row=2, input="y", status="failed", finished_at=UNTIL)
-        BulkItem.objects.create(job=job, row=3, input="z", status="succeeded", finished_at=at(3))
+        job = BulkJobFactory(user=user, total=3, failed=2, status=BulkJob.Status.COMPLETED, finished_at=at(3))
+        BulkItemFactory(job=job, row=1, input="x", status="failed", finished_at=at(3))
+        BulkItemFactory(job=job, row=2, input="y", status="failed", finished_at=UNTIL)
+        BulkItemFactory(job=job, row=3, input="z", status="succeeded", finished_at=at(3))
 
         assert analytics.bulk_items_failed_count(since=SINCE, until=UNTIL) == 1

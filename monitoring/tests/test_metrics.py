@@ -151,19 +151,12 @@ def test_bulk_backlog_is_counted_from_the_items_table(client):
 def test_fnsku_conversions_are_counted_by_status_and_confidence_band(client):
     if not _table_exists("conversion", "Conversion"):
         pytest.skip("conversion.Conversion's table does not exist yet")
-    from conversion.models import Conversion
+    from conversion.tests.factories import ConversionFactory
 
     user = UserFactory()
     rows = ((0.97, "resolved"), (0.9, "resolved"), (0.6, "ambiguous"), (None, "not_found"))
     for confidence, status in rows:
-        Conversion.objects.create(
-            user=user,
-            fnsku="X000000001",
-            marketplace="US",
-            channel="api",
-            status=status,
-            confidence=confidence,
-        )
+        ConversionFactory(user=user, fnsku="X000000001", status=status, confidence=confidence)
     samples = scrape(client)
 
     assert value(samples, "apip_fnsku_conversions", status="resolved", confidence_band="ge_0.95") == 1

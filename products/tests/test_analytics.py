@@ -8,8 +8,9 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from products import analytics
-from products.models import LookupLog, Product
+from products.models import LookupLog
 from products.querylog import LookupLine, lookup_log_buffer
+from products.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,9 +171,7 @@ class TestOperatorLookups:
         settings.PROVIDER_RATE_LIMITS = "keepa=0.25/100"  # 900 an hour
         user = UserFactory()
         for asin, provider in (("B00000KEEP", "keepa"), ("B00000SPAP", "spapi")):
-            Product.objects.create(
-                asin=asin, marketplace="US", provider=provider, record={}, fetched_at=at(1)
-            )
+            ProductFactory(asin=asin, provider=provider, fetched_at=at(1))
         LookupLog.objects.bulk_create(
             [log(user, asin="B00000KEEP", source="upstream", when=at(2, 9, m)) for m in range(3)]
             + [log(user, asin="B00000KEEP", source="upstream", when=at(2, 10, m)) for m in range(9)]

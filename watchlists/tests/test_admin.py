@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.tests.factories import UserFactory
 from watchlists import services
-from watchlists.models import Alert
+from watchlists.tests.factories import AlertFactory
 from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
@@ -18,13 +18,11 @@ def test_admin_pages_list_watchlists_and_alerts():
     owner = UserFactory()
     watchlist = services.watchlist_create(user=owner, name="Owner's deals")
     item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
-    Alert.objects.create(
+    AlertFactory(
         user=owner,
         item=item,
         watchlist_name=watchlist.name,
         asin=ASIN,
-        marketplace="US",
-        condition="price_below",
         crossing=1,
         message="B0TESTKEEP (US): price 9.99 USD is below 10.00 USD.",
     )

@@ -13,6 +13,7 @@ from accounts.tests.factories import api_key_for
 from credits.tests.factories import funded_user
 from watchlists import services
 from watchlists.models import Alert, WatchItem, Watchlist
+from watchlists.tests.factories import AlertFactory
 from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
@@ -125,13 +126,11 @@ def test_another_users_watchlists_items_and_alerts_are_404(api, user):
     assert Watchlist.objects.filter(pk=theirs.pk).exists()
     assert WatchItem.objects.filter(pk=item.pk).exists()
     assert api.get("/api/v1/watchlists").json()["count"] == 1
-    Alert.objects.create(
+    AlertFactory(
         user=other,
         item=item,
         watchlist_name="Theirs",
         asin=ASIN,
-        marketplace="US",
-        condition="price_below",
         crossing=1,
         message="theirs",
     )
@@ -242,13 +241,11 @@ def test_alerts_list_and_mark_read(api, user):
     watchlist = services.watchlist_create(user=user, name="W")
     item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
     alerts = [
-        Alert.objects.create(
+        AlertFactory(
             user=user,
             item=item,
             watchlist_name="W",
             asin=ASIN,
-            marketplace="US",
-            condition="price_below",
             crossing=n,
             message=f"alert {n}",
             created_at=timezone.now(),

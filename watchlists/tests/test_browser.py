@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from config.tests.test_csp_browser import sign_in, visit, watch
 from credits.tests.factories import funded_user
-from watchlists.models import Alert, ItemSnapshot, Watchlist
+from watchlists.models import ItemSnapshot, Watchlist
+from watchlists.tests.factories import AlertFactory
 from watchlists.tests.helpers import ASIN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,13 +60,11 @@ def test_a_user_creates_a_watchlist_adds_a_product_and_reads_its_charts(browser_
             sales_rank=rank,
             in_stock=True,
         )
-    Alert.objects.create(
+    AlertFactory(
         user=user,
         item=item,
         watchlist_name=watchlist.name,
         asin=ASIN,
-        marketplace="US",
-        condition="price_below",
         crossing=1,
         message=f"{ASIN} (US): price 19.50 USD is below 20.00 USD.",
     )

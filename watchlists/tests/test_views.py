@@ -15,6 +15,7 @@ from django.utils import timezone
 from credits.tests.factories import funded_user
 from watchlists import services
 from watchlists.models import Alert, ItemSnapshot, WatchItem, Watchlist
+from watchlists.tests.factories import AlertFactory
 from watchlists.tests.helpers import ASIN
 
 pytestmark = pytest.mark.django_db
@@ -193,13 +194,11 @@ def test_another_users_pages_are_404(client):
     other = funded_user(credits=0)
     theirs = services.watchlist_create(user=other, name="Theirs")
     item = services.watch_item_add(watchlist=theirs, asin=ASIN)
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         user=other,
         item=item,
         watchlist_name="Theirs",
         asin=ASIN,
-        marketplace="US",
-        condition="price_below",
         crossing=1,
         message="theirs",
     )
@@ -222,13 +221,11 @@ def test_notifications_list_read_and_unread(client, user):
     watchlist = services.watchlist_create(user=user, name="W")
     item = services.watch_item_add(watchlist=watchlist, asin=ASIN)
     first, second = (
-        Alert.objects.create(
+        AlertFactory(
             user=user,
             item=item,
             watchlist_name="W",
             asin=ASIN,
-            marketplace="US",
-            condition="price_below",
             crossing=n,
             message=f"{ASIN} (US): alert number {n}",
         )
