@@ -91,23 +91,36 @@ def test_processes_calling_an_upstream_keep_to_its_rate(monkeypatch):
 def test_a_full_bucket_grants_its_burst_at_once_then_the_rate():
     bucket = TokenBucket(f"t-{uuid.uuid4().hex}", RateLimit(rate=10, burst=3))
 
-    waits = [bucket.reserve(1, max_wait=10) for _ in range(5)]
+    calls = []  # (asked at, answered at, wait), on this process's clock
+    for _ in range(5):
+        asked = time.monotonic()
+        wait = bucket.reserve(1, max_wait=10)
+        calls.append((asked, time.monotonic(), wait))
 
-    assert waits[:3] == [0, 0, 0]
-    # Queued behind each other, one token every 0.1 s.
-    assert waits[3] == pytest.approx(0.1, abs=0.02)
-    assert waits[4] == pytest.approx(0.2, abs=0.02)
+    assert [wait for _, _, wait in calls[:3]] == [0, 0, 0]
+    # Queued behind each other, one token every 0.1 s after the first grant: a wait is counted
+    # from the moment its own call reached Redis, so the time the calls took (milliseconds, more
+    # on a busy machine) comes off it. Each call reached Redis between its asking and its answer.
+    first_asked, first_answered, _ = calls[0]
+    for queued, (asked, answered, wait) in enumerate(calls[3:], start=1):
+        slot = 0.1 * queued
+        assert first_asked + slot - answered - 0.01 <= wait <= first_answered + slot - asked + 0.01
 
 
 def test_acquire_waits_for_its_turn():
     bucket = TokenBucket(f"t-{uuid.uuid4().hex}", RateLimit(rate=5, burst=1))
+    before_first = time.monotonic()
     bucket.acquire(1, max_wait=5)
 
-    started = time.monotonic()
     waited = bucket.acquire(1, max_wait=5)
+    ended = time.monotonic()
 
-    assert waited == pytest.approx(0.2, abs=0.03)
-    assert time.monotonic() - started >= 0.19
+    # The second token is due 0.2 s after the first grant (made after before_first); the wait is
+    # counted from the second call's arrival at Redis, which the first call's round trip delays.
+    assert 0.2 - (ended - before_first) - 0.01 <= waited <= 0.2 + 0.01
+    assert waited > 0
+    # It slept until its turn: it returned no earlier than 0.2 s after the first grant.
+    assert ended - before_first >= 0.2 - 0.01
 
 
 def test_a_wait_longer_than_allowed_reserves_nothing():
