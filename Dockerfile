@@ -1,11 +1,15 @@
 # Production image: gunicorn serving config.wsgi, static files by whitenoise.
 # The same image runs the web server, the Celery worker and beat (see
 # docker-compose.yml and deploy/k8s/).
-# Front-end packages (Chart.js), exactly as locked in package-lock.json.
+# Front-end packages (Chart.js, htmx), exactly as locked in package-lock.json, and the
+# stylesheet Tailwind builds from static/src/app.css and the classes the templates use.
 FROM node:20-slim AS assets
 WORKDIR /assets
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+# The whole tree (.dockerignore keeps node_modules out): Tailwind reads the templates' classes.
+COPY . .
+RUN npm run build:css
 
 FROM python:3.11-slim AS runtime
 
@@ -23,6 +27,7 @@ RUN pip install -r requirements.txt
 COPY . .
 COPY --from=assets /assets/node_modules/chart.js/dist node_modules/chart.js/dist
 COPY --from=assets /assets/node_modules/htmx.org/dist node_modules/htmx.org/dist
+COPY --from=assets /assets/static/build static/build
 
 # collectstatic needs settings, not services: throwaway values, never used at run time.
 RUN DEBUG=0 ALLOWED_HOSTS=build EMAIL_URL=dummymail:// METRICS_TOKEN=collectstatic-only \

@@ -5,10 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Front-end packages (Chart.js), installed exactly as locked.
+# Front-end packages (Chart.js, htmx, Tailwind CSS, axe-core), installed exactly as locked.
 NPM_STAMP := node_modules/.installed
+# The stylesheet Tailwind builds from static/src/app.css and the classes the templates use.
+CSS := static/build/app.css
+CSS_SOURCES := static/src/app.css $(wildcard templates/*.html templates/*/*.html templates/*/*/*.html \
+	*/templates/*/*.html */templates/*/*/*.html */templates/*/*/*/*.html static/js/*.js)
 
-.PHONY: help install run test lint typecheck security pytest migrate bench clean backup restore
+.PHONY: help install assets run test lint typecheck security pytest migrate bench clean backup restore
 
 help:
 	@echo "make run    set up and run the whole platform on its embedded default"
@@ -24,7 +28,12 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NPM_STAMP)
 
-install: $(STAMP) $(NPM_STAMP)
+$(CSS): $(NPM_STAMP) $(CSS_SOURCES)
+	npm run --silent build:css
+
+assets: $(CSS)
+
+install: $(STAMP) $(NPM_STAMP) $(CSS)
 
 run: install
 	$(BIN)/python -m config.run_embedded

@@ -340,7 +340,8 @@ def celery_worker_process(celery_workers: CeleryWorkers) -> subprocess.Popen[str
 def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A page in Debian's headless Chromium driven by Playwright.
 
-    ``page.shot(name)`` saves a screenshot under test-artifacts/screenshots/.
+    ``page.shot(name)`` saves a screenshot under test-artifacts/screenshots/; ``page.nav(name)``
+    follows a link of the main nav, opening its menu or group first.
     """
     from playwright.sync_api import sync_playwright
 
@@ -370,7 +371,21 @@ def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
                 path=SCREENSHOT_DIR / f"{request.node.name}-{next(step):02d}-{name}.png", full_page=True
             )
 
+        def nav(name: str) -> None:
+            """Follow the main nav's link ``name`` as a person would: open the phone menu or the
+            link's group (Products, Account, ...) first when the link is folded away."""
+            # include_hidden: a link folded in a closed group is still found (then shown).
+            link = page.locator("#site-nav").get_by_role("link", name=name, exact=True, include_hidden=True)
+            if not link.is_visible():
+                toggle = page.locator(".menu-toggle")
+                if toggle.is_visible():
+                    toggle.click()
+                else:
+                    link.locator("xpath=ancestor::details[1]/summary").click()
+            link.click()
+
         page.shot = shot  # type: ignore[attr-defined]
+        page.nav = nav  # type: ignore[attr-defined]
         try:
             yield page
         finally:

@@ -58,7 +58,9 @@ class OfflineRedocView(SpectacularRedocView):
         return super().get(request, *args, **kwargs)
 
 
-swagger_ui = csp_update(_INLINE_STYLES)(SpectacularSwaggerSplitView.as_view(url_name="schema"))
+swagger_ui = csp_update(_INLINE_STYLES)(
+    SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs/swagger_ui.html")
+)
 redoc = csp_update({**_INLINE_STYLES, "worker-src": ["blob:"]})(
     OfflineRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html")
 )

@@ -35,7 +35,7 @@ def test_sign_up_confirm_create_use_and_revoke_an_api_key(browser_page, live_ser
     assert page.get_by_role("heading", name="Dashboard").is_visible()
     page.shot("dashboard")
 
-    page.get_by_role("link", name="API keys").first.click()
+    page.nav("API keys")
     page.fill("input[name=name]", "Browser key")
     # The key lists keys below: that takes the keys:manage scope.
     page.get_by_label("Can manage API keys").check()

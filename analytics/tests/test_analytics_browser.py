@@ -70,7 +70,7 @@ def test_the_users_analytics_page_draws_its_charts(browser_page, live_server, se
     )
     errors = watch_errors(page)
     sign_in(page, live_server.url, user)
-    page.get_by_role("link", name="Analytics", exact=True).first.click()
+    page.nav("Analytics")
     page.wait_for_url(f"{live_server.url}/analytics/")
 
     assert chart_totals(page, "usage-chart-data") == {"asin_lookup": 3}

@@ -28,7 +28,7 @@ def test_buy_a_pack_in_the_sandbox_checkout(browser_page, live_server):
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
 
-    page.get_by_role("link", name="Billing").click()
+    page.nav("Billing")
     page.wait_for_url(f"{base}/billing/")
     assert page.get_by_text("Sandbox payments.").is_visible()
     assert page.locator("#credit-balance").inner_text() == "0"

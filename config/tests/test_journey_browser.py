@@ -85,6 +85,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     shot("confirmed")
 
     # Log out and in again with the new password.
+    page.locator("#site-nav .nav-user > summary").click()  # the account menu, under the e-mail address
     page.get_by_role("button", name="Log out").click()
     page.goto(f"{base}/accounts/login/")
     page.fill("input[name=login]", EMAIL)
@@ -98,7 +99,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     assert balance_get(user=user) == free
 
     # Buy a pack in the sandbox checkout.
-    page.get_by_role("link", name="Billing").click()
+    page.nav("Billing")
     page.wait_for_url(f"{base}/billing/")
     page.get_by_role("button", name="Buy the Journey Starter pack").click()
     page.wait_for_url(re.compile(r".*/billing/sandbox/sandbox_cs_[0-9a-f]+/$"))
@@ -112,7 +113,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     assert balance_get(user=user) == balance
 
     # Look up an ASIN (1 credit).
-    page.get_by_role("link", name="Lookup", exact=True).click()
+    page.nav("Lookup")
     page.wait_for_url(f"{base}/products/")
     page.fill("input[name=asin]", LOOKUP_ASIN.lower())
     page.get_by_role("button", name="Look up").click()
@@ -127,7 +128,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     upload = tmp_path / "journey.csv"
     bulk_asins = asins(12, start=700)
     upload.write_text("ASIN\n" + "".join(f"{a}\n" for a in bulk_asins) + f"{NOT_FOUND}\n")
-    page.get_by_role("link", name="Bulk", exact=True).click()
+    page.nav("Bulk")
     page.wait_for_url(f"{base}/bulk/")
     page.set_input_files("input[name=file]", str(upload))
     shot("bulk-upload")
@@ -163,7 +164,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
         times_confirmed=2,
         times_seen=2,
     )
-    page.get_by_role("link", name="Convert", exact=True).click()
+    page.nav("Convert")
     page.wait_for_url(f"{base}/convert/")
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_fnsku'")
     page.keyboard.type(f"{FNSKU}\n", delay=5)
@@ -175,7 +176,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     assert balance_get(user=user) == balance
 
     # Create an API key, use it, revoke it.
-    page.get_by_role("link", name="API keys").first.click()
+    page.nav("API keys")
     page.wait_for_url(f"{base}/keys/")
     page.fill("input[name=name]", "Journey key")
     page.get_by_role("button", name="Create key").click()
@@ -196,7 +197,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     assert refused.status_code == 401
 
     # The usage chart draws today's spending on a canvas.
-    page.get_by_role("link", name="Credits", exact=True).first.click()
+    page.nav("Credits")
     page.wait_for_url(f"{base}/credits/")
     page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('usage-chart'))")
     spent_today = page.evaluate(

@@ -51,7 +51,7 @@ def test_scanner_page_converts_without_reload_and_keeps_a_running_list(browser_p
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
-    page.get_by_role("link", name="Convert", exact=True).click()
+    page.nav("Convert")
     page.wait_for_url(f"{base}/convert/")
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_fnsku'")
     page.shot("ready")

@@ -33,7 +33,7 @@ def test_credits_page_chart_threshold_and_export(browser_page, live_server):
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
-    page.get_by_role("link", name="Credits", exact=True).first.click()
+    page.nav("Credits")
     page.wait_for_url(f"{base}/credits/")
 
     page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('usage-chart'))")

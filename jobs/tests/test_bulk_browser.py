@@ -49,7 +49,7 @@ def test_upload_a_csv_and_watch_the_job_reach_100_percent(
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
-    page.get_by_role("link", name="Bulk", exact=True).click()
+    page.nav("Bulk")
     page.wait_for_url(f"{base}/bulk/")
     page.set_input_files("input[name=file]", str(upload))
     page.select_option("select[name=marketplace]", "UK")

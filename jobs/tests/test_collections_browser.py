@@ -40,7 +40,7 @@ def test_create_preview_save_run_and_download(browser_page, live_server, celery_
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
-    page.get_by_role("link", name="Collections", exact=True).click()
+    page.nav("Collections")
     page.wait_for_url(f"{base}/collections/")
     page.get_by_role("link", name="New collection").click()
 

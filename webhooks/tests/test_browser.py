@@ -20,7 +20,7 @@ def test_add_an_endpoint_ping_it_and_see_the_delivery(browser_page, live_server,
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{base}/")
 
-    page.get_by_role("link", name="Webhooks").first.click()
+    page.nav("Webhooks")
     page.fill("input[name=url]", receiver.url)
     page.get_by_label("bulk_job.finished", exact=False).check()
     page.get_by_role("button", name="Add endpoint").click()
