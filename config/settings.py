@@ -302,6 +302,9 @@ if not DEBUG and _email_backend in _insecure_email_backends and not EMAIL_ALLOW_
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Product Intelligence <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The name emails greet and sign with (core.email), account emails included: without
+# django.contrib.sites allauth's "site" would be the request's host ("127.0.0.1:8741").
+PLATFORM_NAME = "Amazon Product Intelligence"
 
 # The platform's public address (`https://app.example.com`): where links in emails point (a
 # bulk job finished, a collection's run skipped, watchlist alerts); empty: a path only.

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.errors import DomainError
+from core.money import format_price
 from credits.errors import InsufficientCredits
 from credits.metering import KeyedCharge, metered
 from credits.models import LedgerEntry
@@ -246,7 +247,15 @@ def condition_met(item: WatchItem, condition: str, seen: Observation) -> bool | 
 
 
 def _money(value: Decimal | None, currency: str) -> str:
+    """The amount as the alert's ``threshold`` field keeps it ("20.00 USD"; the API and webhooks)."""
     return f"{value} {currency}".strip() if value is not None else "no price"
+
+
+def _price(value: Decimal | None, currency: str) -> str:
+    """The amount as people read it in an alert's message and email ("$20.00")."""
+    if value is None:
+        return "no price"
+    return format_price(value, currency) if currency else str(value)
 
 
 def _describe(item: WatchItem, condition: str, seen: Observation) -> tuple[str, str, str]:
@@ -254,20 +263,19 @@ def _describe(item: WatchItem, condition: str, seen: Observation) -> tuple[str, 
     product = f"{item.asin} ({item.marketplace})"
     currency = seen.currency or marketplace_get(item.marketplace).currency
     rank = f"#{seen.sales_rank:,}" if seen.sales_rank is not None else "no rank"
+    price = _price(seen.price, currency)
     match condition:
         case Condition.PRICE_BELOW:
-            threshold = _money(item.price_below, currency)
             return (
-                f"{product}: price {_money(seen.price, currency)} is below {threshold}.",
+                f"{product}: price {price} is below {_price(item.price_below, currency)}.",
                 str(seen.price),
-                threshold,
+                _money(item.price_below, currency),
             )
         case Condition.PRICE_ABOVE:
-            threshold = _money(item.price_above, currency)
             return (
-                f"{product}: price {_money(seen.price, currency)} is above {threshold}.",
+                f"{product}: price {price} is above {_price(item.price_above, currency)}.",
                 str(seen.price),
-                threshold,
+                _money(item.price_above, currency),
             )
         case Condition.RANK_BETTER:
             threshold = f"#{item.rank_better_than:,}"
@@ -293,7 +301,7 @@ def _describe(item: WatchItem, condition: str, seen: Observation) -> tuple[str, 
                 item.buy_box_seller_id,
             )
         case Condition.BACK_IN_STOCK:
-            return f"{product} is back in stock at {_money(seen.price, currency)}.", "in stock", ""
+            return f"{product} is back in stock at {price}.", "in stock", ""
         case _:
             return f"{product} is out of stock.", "out of stock", ""
 

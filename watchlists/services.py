@@ -12,12 +12,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core.email import send_templated, site_link
 from core.errors import ConflictError, DomainError
 from jobs.bulk.uploads import check_upload_size, decode_upload, read_csv_rows
 from products.marketplaces import marketplace_get
@@ -324,18 +324,17 @@ def alerts_email(*, alert_ids: list[int]) -> int:
     ]
     if not claimed:
         return 0
-    base = settings.SITE_URL.rstrip("/")
-    link = f"{base}{reverse('watchlist-notifications')}"
+    alerts_link = site_link(reverse("watchlist-notifications"))
     by_user: dict[int, list[Alert]] = {}
     for alert in claimed:
         by_user.setdefault(alert.user_id, []).append(alert)
     sent = 0
     for user_alerts in by_user.values():
-        subject = user_alerts[0].message if len(user_alerts) == 1 else f"{len(user_alerts)} watchlist alerts"
-        lines = [f"- [{a.watchlist_name}] {a.message}" for a in user_alerts]
-        body = "\n".join(["Your watchlists raised these alerts:", "", *lines, "", f"All alerts: {link}"])
+        context = {"alerts": user_alerts, "alerts_link": alerts_link}
         try:
-            send_mail(subject[:200], body, None, [user_alerts[0].user.email])
+            send_templated(
+                to=user_alerts[0].user.email, template_prefix="email/watchlist_alerts", context=context
+            )
         except Exception:
             Alert.objects.filter(pk__in=[a.pk for a in user_alerts], emailed_at=now).update(emailed_at=None)
             raise

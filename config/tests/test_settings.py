@@ -258,6 +258,28 @@ def site_url(**env: str) -> str:
     return result.stdout.strip()
 
 
+def test_in_the_embedded_run_links_in_emails_follow_its_port():
+    # run_embedded derives SITE_URL from HOST and PORT before the settings are read; emails
+    # build their links on it (core.email.site_link), whatever PORT is.
+    clean = {k: v for k, v in os.environ.items() if k not in {*SITE_URL_NAMES, "HOST", "PORT"}}
+    code = (
+        "import os, django; from config.run_embedded import address; address(os.environ); "
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; django.setup(); "
+        "from core.email import email_context, site_link; "
+        "print(site_link('/bulk/7/'), email_context()['site_home'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**clean, "DEBUG": "1", "PORT": "8741"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["http://127.0.0.1:8741/bulk/7/", "http://127.0.0.1:8741/"]
+
+
 def test_site_url_is_read_from_the_environment_and_its_former_names_still_work():
     assert site_url() == "http://localhost:8000"
     assert site_url(SITE_URL="http://127.0.0.1:8123") == "http://127.0.0.1:8123"

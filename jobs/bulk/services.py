@@ -49,14 +49,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, DateTimeField, F, Field, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from core.email import send_templated, site_link
 from core.errors import ConflictError
 from credits.metering import Batch, JobHold, metered_batch
 from credits.selectors import credit_hold_get, price_get
@@ -898,23 +897,13 @@ def bulk_job_notify(*, job_id: int) -> bool:
     if not claimed:
         return False
     job = BulkJob.objects.select_related("user").get(pk=job_id)
-    spec = bulk_kind_get(job.kind)
-    link = reverse("bulk-job-page", args=[job.pk])
-    base = settings.SITE_URL.rstrip("/")
-    subject = f"Bulk job #{job.pk} {job.status}: {job.succeeded:,} of {job.total:,} delivered"
-    lines = [
-        f"Your {spec.label} job #{job.pk} has {job.status}.",
-        "",
-        f"Items: {job.total:,} ({job.duplicates:,} duplicates folded)",
-        f"Delivered: {job.succeeded:,}",
-        f"Failed: {job.failed:,} (of which invalid rows: {job.invalid:,})",
-        f"Credits used: {job.credits_spent:,} of {job.credits_held:,} held; "
-        "the rest went back to your balance.",
-        "",
-        f"Results and per-item errors: {base}{link}" if base else f"Results and per-item errors: {link}",
-    ]
+    context = {
+        "job": job,
+        "kind_label": bulk_kind_get(job.kind).label,
+        "job_link": site_link(reverse("bulk-job-page", args=[job.pk])),
+    }
     try:
-        send_mail(subject, "\n".join(lines), None, [job.user.email])
+        send_templated(to=job.user.email, template_prefix="email/bulk_job_finished", context=context)
     except Exception:
         BulkJob.objects.filter(pk=job_id, notified_at=now).update(notified_at=None)
         raise

@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from core.email import send_templated, site_link
 from core.errors import ConflictError, DomainError, PaymentRequiredError
 from credits.errors import InsufficientCredits
 from credits.metering import JobHold, metered_batch
@@ -466,20 +466,15 @@ def collection_run_notify(*, run_id: int) -> bool:
         return False
     run = CollectionRun.objects.select_related("collection__user").get(pk=run_id)
     collection = run.collection
-    link = reverse("collection-page", args=[collection.pk])
-    base = settings.SITE_URL.rstrip("/")
-    lines = [
-        f'The {run.slot:%Y-%m-%d %H:%M} UTC run of your collection "{collection.name}" was skipped:',
-        run.reason,
-        "",
-        f"Nothing was charged. One run costs up to {run.cost:,} credits ({run.items:,} items).",
-    ]
-    if run.reason_code == InsufficientCredits.code:
-        lines.append(f"Buy credits: {base}{reverse('billing')}")
-    lines.append(f"Collection and run history: {base}{link}")
+    context = {
+        "run": run,
+        "collection": collection,
+        "collection_link": site_link(reverse("collection-page", args=[collection.pk])),
+        "billing_link": site_link(reverse("billing")) if run.reason_code == InsufficientCredits.code else "",
+    }
     try:
-        send_mail(
-            f'Collection "{collection.name}": run skipped', "\n".join(lines), None, [collection.user.email]
+        send_templated(
+            to=collection.user.email, template_prefix="email/collection_run_skipped", context=context
         )
     except Exception:
         CollectionRun.objects.filter(pk=run_id, notified_at=now).update(notified_at=None)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from config.celery import app
 from core.api_errors import http_status
 from core.errors import ConflictError, DomainError
+from core.tests.emails import assert_platform_email
 from credits.errors import InsufficientCredits
 from credits.models import CreditHold
 from credits.selectors import balance_get
@@ -788,6 +789,9 @@ def test_the_owner_is_emailed_once_when_the_job_finishes(
     assert message.subject == f"Bulk job #{job.pk} completed: 2 of 3 delivered"
     assert "Credits used: 2 of 3 held" in message.body
     assert f"http://127.0.0.1:8123/bulk/{job.pk}/" in message.body  # links point to SITE_URL
+    html = assert_platform_email(message, link=f"http://127.0.0.1:8123/bulk/{job.pk}/")
+    assert "Credits used: 2 of 3 held" in html
+    assert "Delivered: 2" in html
 
 
 def test_a_failed_email_can_be_sent_again(monkeypatch):
@@ -796,7 +800,7 @@ def test_a_failed_email_can_be_sent_again(monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("SMTP down")
 
-    monkeypatch.setattr(services, "send_mail", broken)
+    monkeypatch.setattr(services, "send_templated", broken)
     with pytest.raises(OSError, match="SMTP down"):
         services.bulk_job_notify(job_id=job.pk)
     monkeypatch.undo()

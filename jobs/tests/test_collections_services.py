@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from core.api_errors import http_status
 from core.errors import ConflictError, DomainError
+from core.tests.emails import assert_platform_email
 from credits.models import CreditHold, LedgerEntry
 from credits.selectors import accounts_out_of_balance, balance_get, price_cache_clear
 from credits.services import credits_grant, price_set
@@ -181,6 +182,10 @@ def test_a_run_the_balance_cannot_cover_is_skipped_charges_nothing_and_is_emaile
     assert "this costs 3 and your balance is 2" in message.body
     assert "Nothing was charged" in message.body
     assert f"https://platform.example/collections/{collection.pk}/" in message.body
+    assert "Buy credits: https://platform.example/billing/" in message.body
+    html = assert_platform_email(message, link=f"https://platform.example/collections/{collection.pk}/")
+    assert 'href="https://platform.example/billing/"' in html
+    assert "this costs 3 and your balance is 2" in html
 
     # Funded again, the next slot runs.
     credits_grant(user=user, amount=10, reason="top up", idempotency_key=new_key())
@@ -198,6 +203,27 @@ def test_a_run_while_the_previous_one_is_still_going_is_skipped():
     second = services.collection_run_start(run_id=due_run(collection).pk)
     assert first.status == "started"
     assert (second.status, second.reason_code) == ("skipped", "previous_run_active")
+
+
+def test_a_run_skipped_for_another_reason_than_the_balance_is_emailed_without_a_billing_link(settings):
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    user = funded_user(credits=100)
+    collection = make_collection(user, 2, now=T0)
+    collection.name = 'Tom & Jerry "deals"'
+    collection.save(update_fields=["name"])
+    services.collection_run_start(run_id=due_run(collection).pk)
+    collection.refresh_from_db()
+    skipped = services.collection_run_start(run_id=due_run(collection).pk)
+
+    assert services.collection_run_notify(run_id=skipped.pk) is True
+
+    message = mail.outbox[-1]
+    assert message.subject == 'Collection "Tom & Jerry "deals"": run skipped'  # plain text, not HTML-escaped
+    assert 'run of your collection "Tom & Jerry "deals"" was skipped' in message.body
+    html = assert_platform_email(message, link=f"http://127.0.0.1:8123/collections/{collection.pk}/")
+    assert "Tom &amp; Jerry" in html
+    assert "Buy credits" not in message.body
+    assert "/billing/" not in html
     assert BulkJob.objects.count() == 1
 
 

@@ -41,6 +41,4 @@ class AlertFactory(factory.django.DjangoModelFactory[Alert]):
     marketplace = factory.SelfAttribute("item.marketplace")
     condition = Condition.PRICE_BELOW
     crossing = 1
-    message = factory.LazyAttribute(
-        lambda a: f"{a.asin} ({a.marketplace}): price 9.99 USD is below 10.00 USD."
-    )
+    message = factory.LazyAttribute(lambda a: f"{a.asin} ({a.marketplace}): price $9.99 is below $10.00.")

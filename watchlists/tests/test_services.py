@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.api_errors import http_status
 from core.errors import DomainError
+from core.tests.emails import assert_platform_email
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_charge
@@ -18,6 +19,7 @@ from credits.tests.factories import funded_user
 from watchlists import refresh, services, tasks
 from watchlists.models import Alert, ConditionState, ItemSnapshot, Watchlist
 from watchlists.selectors import watchlist_cost
+from watchlists.tests.factories import AlertFactory
 from watchlists.tests.helpers import ASIN
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -48,7 +50,8 @@ def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa, settings
     alerts = list(Alert.objects.filter(item=item).order_by("crossing"))
     assert [a.crossing for a in alerts] == [1, 2]
     assert [a.observed for a in alerts] == ["18.99", "15.00"]
-    assert "below 20.00 USD" in alerts[0].message
+    assert alerts[0].message == f"{ASIN} (US): price $18.99 is below $20.00."  # core.money's formatting
+    assert [a.threshold for a in alerts] == ["20.00 USD", "20.00 USD"]  # the API's field keeps its shape
     assert balance_get(user=user) == 95
     prices = list(ItemSnapshot.objects.filter(item=item).order_by("slot").values_list("price", flat=True))
     assert prices == [
@@ -63,6 +66,37 @@ def test_a_price_crossing_raises_one_alert_until_it_crosses_back(keepa, settings
     assert len(mail.outbox) == 1
     assert "2 watchlist alerts" in mail.outbox[0].subject
     assert "http://127.0.0.1:8123/watchlists/notifications" in mail.outbox[0].body  # SITE_URL's
+    html = assert_platform_email(mail.outbox[0], link="http://127.0.0.1:8123/watchlists/notifications/")
+    for part in (mail.outbox[0].body, html):
+        assert "price $18.99 is below $20.00" in part  # amounts through core.money, not "18.99 USD"
+        assert "price $15.00 is below $20.00" in part
+        assert "USD" not in part
+
+
+def test_one_alert_is_emailed_under_its_own_message_and_a_failed_send_can_be_retried(monkeypatch, settings):
+    settings.SITE_URL = "https://platform.example"
+    alert = AlertFactory(item__watchlist__name="Toys & games")
+
+    def broken(**kwargs):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr(services, "send_templated", broken)
+    with pytest.raises(OSError, match="SMTP down"):
+        services.alerts_email(alert_ids=[alert.pk])
+    monkeypatch.undo()
+    alert.refresh_from_db()
+    assert alert.emailed_at is None  # released for the retry
+
+    assert services.alerts_email(alert_ids=[alert.pk]) == 1
+    assert services.alerts_email(alert_ids=[alert.pk]) == 0  # once
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [alert.user.email]
+    assert message.subject == alert.message
+    assert f"- [Toys & games] {alert.message}" in message.body
+    html = assert_platform_email(message, link="https://platform.example/watchlists/notifications/")
+    assert "<strong>Toys &amp; games</strong>" in html
 
 
 def test_each_condition_fires_on_its_own_crossing(keepa):
