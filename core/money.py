@@ -59,10 +59,26 @@ def format_price(value: Decimal | float | int | str, currency: str, *, locale: s
 
     21.64 eur, en_US -> "€21.64"; de_DE -> "21,64 €"; 1980 jpy -> "¥1,980"."""
     decimals = currency_exponent(currency)
-    amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals))
+    return _format_currency(Decimal(str(value)), currency, decimals, locale)
+
+
+def format_unit_price(amount: int, quantity: int, currency: str, *, locale: str | None = None) -> str:
+    """The price of one of ``quantity`` things that cost ``amount`` minor units together, exact to
+    two digits below the currency's minor unit, trailing zeros beyond it dropped: 900 usd for 500
+    -> "$0.018"; 500 usd for 100 -> "$0.05"; 1000 jpy for 3 -> "¥333.33"."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    decimals = currency_exponent(currency)
+    each = (to_major(amount, currency) / quantity).quantize(Decimal(1).scaleb(-(decimals + 2)))
+    exponent = int(each.normalize().as_tuple().exponent)
+    return _format_currency(each, currency, max(decimals, -exponent), locale)
+
+
+def _format_currency(value: Decimal, currency: str, decimals: int, locale: str | None) -> str:
+    amount = value.quantize(Decimal(1).scaleb(-decimals))
     babel_locale = _babel_locale(locale)
     standard = babel_locale.currency_formats["standard"].pattern.split(";")[0]
-    # The locale's pattern with the currency's own minor units ("¤#,##0.00" -> "¤#,##0" for JPY).
+    # The locale's pattern with the wanted minor units ("¤#,##0.00" -> "¤#,##0" for JPY).
     fraction = "." + "0" * decimals if decimals else ""
     pattern = re.sub(r"0\.0+|0(?![.0])", "0" + fraction, standard, count=1)
     return babel_numbers.format_currency(
