@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from config.tests.phone import sideways
 from config.tests.test_csp_browser import sign_in, visit, watch
 from credits.tests.factories import funded_user
 from watchlists.models import ItemSnapshot, Watchlist
@@ -84,23 +85,6 @@ def test_a_user_creates_a_watchlist_adds_a_product_and_reads_its_charts(browser_
     assert problems == []
 
 
-# What sticks out sideways past the viewport, tables aside: every table sits in a
-# <div class="table-scroll">, which scrolls on its own (its overflow rule comes with the site's
-# stylesheet; once that rule is there, the page as a whole must not scroll sideways either).
-SIDEWAYS = """(() => {
-  const wide = (e) => e.getBoundingClientRect().right > window.innerWidth + 1;
-  const outside = [...document.querySelectorAll("body *")]
-    .filter((e) => !e.closest(".table-scroll") && wide(e));
-  const loose = [...document.querySelectorAll("table")].filter((t) => !t.closest(".table-scroll"));
-  const wrapper = document.querySelector(".table-scroll");
-  const scrolls = wrapper && ["auto", "scroll"].includes(getComputedStyle(wrapper).overflowX);
-  const page = (scrolls || !wrapper) && document.documentElement.scrollWidth > window.innerWidth;
-  return outside.map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)
-    .concat(loose.map((t) => `table#${t.id} outside .table-scroll`))
-    .concat(page ? ["the page scrolls sideways"] : []);
-})()"""
-
-
 def test_a_one_point_history_charts_around_its_date_on_a_phone(browser_page, live_server):
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
@@ -123,7 +107,7 @@ def test_a_one_point_history_charts_around_its_date_on_a_phone(browser_page, liv
 
     visit(page, f"{base}/watchlists/{item.watchlist_id}/", problems)
     assert "€21.64" in page.text_content("#watch-items")
-    assert page.evaluate(SIDEWAYS) == []
+    assert sideways(page) == []
     page.shot("watchlist-phone")
 
     visit(page, f"{base}/watchlists/{item.watchlist_id}/items/{item.pk}/", problems, ready="#price-chart")
@@ -164,6 +148,6 @@ def test_a_one_point_history_charts_around_its_date_on_a_phone(browser_page, liv
     assert below.get_attribute("min") == "0.01"
     assert below.input_value() == "20.00"
     assert "In EUR" in page.text_content(f"#{below.get_attribute('aria-describedby')}")
-    assert page.evaluate(SIDEWAYS) == []
+    assert sideways(page) == []
     page.shot("item-one-point-phone")
     assert problems == []
