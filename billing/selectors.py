@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent, checkout_session_id_valid
 from core.errors import NotFoundError
-from core.money import format_money, format_unit_price, to_major
+from core.money import format_money, format_unit_price, to_major, unit_price
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -45,7 +45,9 @@ def pack_offers() -> list[PackOffer]:
         PackOffer(
             pack=pack,
             price_display=pack.price_display,
-            price_per_credit_display=format_unit_price(pack.price, pack.credits, pack.currency),
+            price_per_credit_display=format_unit_price(
+                unit_price(pack.price, pack.credits, pack.currency), pack.currency
+            ),
         )
         for pack in pack_list_active()
     ]

@@ -70,10 +70,10 @@ def test_landing_shows_the_active_packs_with_their_price_and_price_per_credit(cl
     assert "Starter" in _pack(html, starter)
     assert "500</strong> credits" in _pack(html, starter)
     assert "$9.00" in _pack(html, starter)
-    assert "$0.018 per credit" in _pack(html, starter)
+    assert "$0.0180 per credit" in _pack(html, starter)
     assert "10,000</strong> credits" in _pack(html, big)
     assert "€120.00" in _pack(html, big)
-    assert "€0.012 per credit" in _pack(html, big)
+    assert "€0.0120 per credit" in _pack(html, big)
     assert f'data-pack="{retired.pk}"' not in html
 
 
@@ -86,7 +86,7 @@ def test_a_changed_pack_price_shows_on_the_landing_page(client):
 
     shown = _pack(_landing(client), pack)
     assert "$12.50" in shown
-    assert "$0.025 per credit" in shown
+    assert "$0.0250 per credit" in shown
     assert "$9.00" not in shown
 
 

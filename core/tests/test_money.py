@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.money import currency_exponent, format_money, format_unit_price, to_major
+from core.money import currency_exponent, format_money, format_unit_price, to_major, unit_price
 
 
 @pytest.mark.parametrize(
@@ -30,23 +30,26 @@ def test_amounts_in_minor_units_read_as_people_write_them():
     assert format_money(1500, "kwd") == "1.500 KWD"
 
 
+def test_a_unit_price_is_computed_in_decimal_arithmetic():
+    assert unit_price(900, 500, "usd") == Decimal("0.018")
+    assert unit_price(3900, 2500, "usd") == Decimal("0.0156")
+    assert unit_price(1200, 500, "jpy") == Decimal("2.4")
+    assert unit_price(1000, 3, "usd") == Decimal("3.333333333333333333333333333")
+    with pytest.raises(ValueError, match="positive number of units"):
+        unit_price(900, 0, "usd")
+
+
 @pytest.mark.parametrize(
-    ("amount", "quantity", "currency", "locale", "expected"),
+    ("value", "currency", "expected"),
     [
-        (900, 500, "usd", None, "$0.018"),  # below a cent: two more digits
-        (500, 100, "usd", None, "$0.05"),  # trailing zeros beyond the cents dropped
-        (12_000, 10_000, "eur", None, "€0.012"),
-        (12_000, 10_000, "eur", "de_DE", "0,012\xa0€"),
-        (1000, 3, "jpy", None, "¥333.33"),  # a currency without minor unit still shows a fraction of it
-        (1200, 12, "jpy", None, "¥100"),
-        (100, 1, "usd", None, "$1.00"),
-        (1, 3, "usd", None, "$0.0033"),  # rounded at two digits below the cent
+        (Decimal("0.018"), "usd", "$0.0180"),  # two decimals more than the cent
+        (Decimal("0.0156"), "usd", "$0.0156"),
+        (Decimal("3.333333333333333333333333333"), "usd", "$3.3333"),
+        (Decimal("0.000009"), "usd", "$0.0000090"),  # a tiny price keeps two significant digits
+        (Decimal("0.00000000001"), "usd", "$0.0000000000"),  # ... up to ten decimals
+        (Decimal("2.4"), "jpy", "¥2.40"),
+        (Decimal("0"), "usd", "$0.0000"),
     ],
 )
-def test_unit_prices_are_exact_below_the_minor_unit(amount, quantity, currency, locale, expected):
-    assert format_unit_price(amount, quantity, currency, locale=locale) == expected
-
-
-def test_a_unit_price_of_nothing_is_an_error():
-    with pytest.raises(ValueError, match="quantity"):
-        format_unit_price(900, 0, "usd")
+def test_a_unit_price_shows_more_decimals_than_the_currency(value, currency, expected):
+    assert format_unit_price(value, currency) == expected
