@@ -7,3 +7,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import schema  # noqa: F401  registers the OpenAPI auth extension
+        from accounts.home import register_checklist_steps
+
+        register_checklist_steps()
+
+
+# the dashboard checklist's email and API key steps

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.core.cache import cache as django_cache
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, QuerySet
@@ -144,3 +145,13 @@ def user_signups_by_day(*, since: dt.datetime, until: dt.datetime) -> dict[dt.da
 
 def user_signup_count(*, since: dt.datetime, until: dt.datetime) -> int:
     return User.objects.filter(date_joined__gte=since, date_joined__lt=until).count()
+
+
+def email_verified(*, user: User) -> bool:
+    """Whether ``user`` has confirmed an email address."""
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def api_key_created(*, user: User) -> bool:
+    """Whether ``user`` ever created an API key (a revoked one counts: the step was learnt)."""
+    return ApiKey.objects.filter(user=user).exists()

@@ -6,17 +6,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.dashboard import dashboard_context
+from accounts.dashboard import checklist_for, dashboard_context
 from accounts.forms import ApiKeyCreateForm
+from accounts.landing import landing_context
 from accounts.types import AuthedHttpRequest
 from core.errors import DomainError, NotFoundError
 
 
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return render(request, "landing.html")
+        return render(request, "landing.html", landing_context(request))
     context = {
         "api_keys": selectors.api_key_list(user=request.user).filter(revoked_at__isnull=True)[:5],
+        "checklist": checklist_for(request.user),
         **dashboard_context(request),
     }
     return render(request, "dashboard.html", context)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent, checkout_session_id_valid
 from core.errors import NotFoundError
-from core.money import format_money, to_major
+from core.money import format_money, format_unit_price, to_major, unit_price
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -29,6 +29,28 @@ PERIODS: tuple[Period, ...] = ("day", "month")
 
 def pack_list_active() -> QuerySet[CreditPack]:
     return CreditPack.objects.filter(active=True).order_by("order", "id")
+
+
+@dataclass(frozen=True)
+class PackOffer:
+    """An active pack as the landing page offers it: its price and what one credit costs in it."""
+
+    pack: CreditPack
+    price_display: str
+    price_per_credit_display: str
+
+
+def pack_offers() -> list[PackOffer]:
+    return [
+        PackOffer(
+            pack=pack,
+            price_display=pack.price_display,
+            price_per_credit_display=format_unit_price(
+                unit_price(pack.price, pack.credits, pack.currency), pack.currency
+            ),
+        )
+        for pack in pack_list_active()
+    ]
 
 
 def pack_get_active(*, pack_id: int) -> CreditPack:

@@ -20,3 +20,7 @@ class ConversionConfig(AppConfig):
             }
         )
         collectors.register()  # conversions by status and confidence band on /metrics
+
+        from conversion import home
+
+        home.register()  # the conversion's price on the landing page; a conversion is a first lookup

@@ -21,6 +21,11 @@ def conversion_list(*, user: User) -> QuerySet[Conversion]:
     )
 
 
+def has_converted(*, user: User) -> bool:
+    """Whether ``user`` has converted an FNSKU (any finished conversion)."""
+    return conversion_list(user=user).exists()
+
+
 def conversion_get(*, user: User, conversion_id: int) -> Conversion:
     """One of ``user``'s conversions; another user's is "not found", never "forbidden"."""
     conversion = Conversion.objects.filter(user=user, pk=conversion_id).first()

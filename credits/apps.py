@@ -14,3 +14,7 @@ class CreditsConfig(AppConfig):
         # A new user's credit account, opened in the transaction that creates them.
         user_created.connect(receivers.open_credit_account, dispatch_uid="credits-open-account")
         register_dashboard_context(receivers.dashboard_credit_account)
+
+        from credits import home
+
+        home.register()  # the signup bonus on the landing page, the checklist's credits step

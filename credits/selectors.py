@@ -56,6 +56,15 @@ def ledger_entry_list(*, user: User) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
 
 
+def credits_put_to_use(*, user: User) -> bool:
+    """Whether ``user`` has bought credits or spent any (the free ones count)."""
+    return (
+        ledger_entry_list(user=user)
+        .filter(kind__in=(LedgerEntry.Kind.PURCHASE, LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.HOLD))
+        .exists()
+    )
+
+
 def ledger_lines_list(entries: QuerySet[LedgerEntry], *, group: bool = True) -> QuerySet[LedgerEntry]:
     """``entries`` as the page lists them: a refund that gives back all of its charge is shown
     on the charge's line ("not charged"), so it is left out here, and each charge comes with its

@@ -13,3 +13,7 @@ class JobsConfig(AppConfig):
         )
 
         collectors.register()  # bulk items and jobs by status (backlog) on /metrics
+
+        from jobs import home
+
+        home.register()  # the bulk item's price on the landing page

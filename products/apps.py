@@ -19,3 +19,7 @@ class ProductsConfig(AppConfig):
         # The ledger page's words for products' refunds, and "from cache" on cached lookups.
         refund_reasons_register(ledger_words.REFUND_REASONS)
         charge_notes_register(ledger_words.cache_hit_notes)
+
+        from products import home
+
+        home.register()  # lookup prices on the landing page, the checklist's first lookup

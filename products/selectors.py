@@ -75,6 +75,13 @@ def recent_lookups(*, user: User, limit: int = 10) -> list[RecentLookup]:
     return lines[:limit]
 
 
+def has_looked_up(*, user: User) -> bool:
+    """Whether ``user`` has looked up a product, by ASIN or by barcode, through any channel."""
+    if lookup_list(user=user).exists():
+        return True
+    return ledger_entry_list(user=user).filter(operation=Operation.CODE_LOOKUP).exists()
+
+
 def _code_lookup_outcome(refund: LedgerEntry | None) -> str:
     if refund is None:
         return LookupLog.Outcome.OK.label

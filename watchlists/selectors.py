@@ -58,6 +58,10 @@ def watchlist_list(*, user: User) -> QuerySet[Watchlist]:
     return Watchlist.objects.filter(user=user).annotate(item_count=Count("items")).order_by("name", "id")
 
 
+def has_watchlist(*, user: User) -> bool:
+    return Watchlist.objects.filter(user=user).exists()
+
+
 def watchlist_get(*, user: User, watchlist_id: int) -> Watchlist:
     watchlist = watchlist_list(user=user).filter(pk=watchlist_id).first()
     if watchlist is None:

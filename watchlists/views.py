@@ -15,6 +15,7 @@ from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
 from jobs.bulk.uploads import check_upload_size
+from products.marketplaces import marketplace_get
 from watchlists import selectors, services
 from watchlists.forms import ImportForm, ThresholdsForm, WatchItemForm, WatchlistForm
 from watchlists.models import Interval, WatchItem, Watchlist
@@ -219,7 +220,8 @@ def watchlist_import(request: AuthedHttpRequest, watchlist_id: int) -> HttpRespo
 def watch_item(request: AuthedHttpRequest, watchlist_id: int, item_id: int) -> HttpResponse:
     watchlist, item = _item(request, watchlist_id, item_id)
     initial = {name: getattr(item, name) for name in services.THRESHOLD_FIELDS}
-    form = ThresholdsForm(request.POST or None, initial=initial)
+    currency = marketplace_get(item.marketplace).currency
+    form = ThresholdsForm(request.POST or None, initial=initial, currency=currency)
     status = 200
     if request.method == "POST":
         if form.is_valid():

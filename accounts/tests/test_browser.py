@@ -7,7 +7,8 @@ import requests
 from django.core import mail
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD, UserFactory
+from config.tests.phone import sideways
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +59,34 @@ def test_sign_up_confirm_create_use_and_revoke_an_api_key(browser_page, live_ser
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "revoked_api_key"
     assert User.objects.get(email="browser.seller@example.com").emailaddress_set.get().verified
+
+
+def test_the_landing_page_and_the_first_steps_fit_a_phone(browser_page, live_server):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    base = live_server.url
+
+    page.goto(f"{base}/")
+    assert page.get_by_role("img", name="A lookup result on a phone").is_visible()
+    assert page.get_by_role("heading", name="Pricing").is_visible()
+    assert page.locator("#action-prices tr[data-action=asin_lookup]").is_visible()
+    assert "free credits" in page.text_content("#free-credits")
+    assert sideways(page) == []
+    page.shot("landing-phone")
+
+    user = UserFactory()
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{base}/")
+    assert "1 of 5 done" in page.text_content("#first-steps")
+    page.get_by_role("link", name="Set up a watchlist").click()
+    page.wait_for_url(f"{base}/watchlists/")
+    page.goto(f"{base}/")
+    page.wait_for_selector("#first-steps")
+    assert sideways(page) == []
+    page.shot("first-steps-phone")
+    assert errors == []

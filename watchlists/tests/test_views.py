@@ -279,3 +279,102 @@ def test_prices_are_shown_in_the_currencys_minor_units(client, user):
     assert "$1,234.50" in html
     assert "21.6400" not in html
     assert " EUR" not in html
+
+
+def test_an_items_page_shows_prices_and_refresh_times_in_plain_words(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin="B000000001", marketplace="DE")
+    ItemSnapshot.objects.create(
+        item=item,
+        slot=timezone.now(),
+        taken_at=timezone.now(),
+        status="ok",
+        currency="EUR",
+        price=Decimal("21.6400000000000"),
+        in_stock=True,
+    )
+
+    html = client.get(f"/watchlists/{watchlist.pk}/items/{item.pk}/").content.decode()
+
+    latest = re.search(r'<p id="item-latest">(.*?)</p>', html, re.S)
+    assert latest is not None
+    assert "€21.64" in latest.group(1)
+    snapshots = re.search(r'<table id="item-snapshots">(.*?)</table>', html, re.S)
+    assert snapshots is not None
+    assert "€21.64" in snapshots.group(1)
+    assert re.search(r"<td>\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d [A-Z+\-0-9]+</td>", snapshots.group(1))
+    assert "21.6400" not in html
+    assert "EUR</td>" not in html
+
+
+@pytest.mark.parametrize(("marketplace", "step", "currency"), [("US", "0.01", "USD"), ("JP", "1", "JPY")])
+def test_threshold_inputs_are_labelled_number_fields_in_the_marketplaces_minor_unit(
+    client, user, marketplace, step, currency
+):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin="B000000001", marketplace=marketplace)
+
+    html = client.get(f"/watchlists/{watchlist.pk}/items/{item.pk}/").content.decode()
+
+    for name in ("price_below", "price_above"):
+        field = re.search(rf'<input type="number" name="{name}"[^>]*>', html)
+        assert field is not None, name
+        assert f'step="{step}"' in field.group(0)
+        assert f'min="{step}"' in field.group(0)
+        assert f'aria-describedby="id_{name}_helptext"' in field.group(0)
+        assert f'<label for="id_{name}">' in html
+        help_text = re.search(rf'<small class="muted" id="id_{name}_helptext">([^<]*)</small>', html)
+        assert help_text is not None
+        assert f"In {currency}." in help_text.group(1)
+    for name in ("rank_better_than", "rank_worse_than"):
+        field = re.search(rf'<input type="number" name="{name}"[^>]*>', html)
+        assert field is not None, name
+        assert 'step="1"' in field.group(0)
+        assert 'min="1"' in field.group(0)
+        assert f'<label for="id_{name}">' in html
+    assert 'id="id_buy_box_seller_id_helptext"' in html
+
+
+def test_the_add_form_names_no_currency_until_the_marketplace_is_chosen(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+
+    html = client.get(f"/watchlists/{watchlist.pk}/").content.decode()
+
+    field = re.search(r'<input type="number" name="price_below"[^>]*>', html)
+    assert field is not None
+    assert 'step="0.01"' in field.group(0)
+    assert "In the marketplace&#x27;s currency." in html
+
+
+def test_a_refused_threshold_shows_its_error_beside_the_field(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin="B000000001", marketplace="JP")
+
+    response = client.post(f"/watchlists/{watchlist.pk}/items/{item.pk}/", {"price_below": "19.99"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    field_block = re.search(
+        r'<div class="threshold-field">\s*<label for="id_price_below">.*?</div>', html, re.S
+    )
+    assert field_block is not None
+    assert "JPY prices have" in field_block.group(0)
+    item.refresh_from_db()
+    assert item.price_below is None
+
+
+def test_every_watchlist_table_scrolls_on_its_own(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    item = services.watch_item_add(watchlist=watchlist, asin="B000000001")
+    ItemSnapshot.objects.create(item=item, slot=timezone.now(), taken_at=timezone.now(), status="ok")
+    AlertFactory(user=user, item=item, watchlist_name="W", asin="B000000001", crossing=1)
+
+    for url in (
+        "/watchlists/",
+        f"/watchlists/{watchlist.pk}/",
+        f"/watchlists/{watchlist.pk}/items/{item.pk}/",
+        "/watchlists/notifications/",
+    ):
+        html = client.get(url).content.decode()
+        assert html.count("<table") == html.count('<div class="table-scroll"><table'), url
+        assert "<table" in html, url
