@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 # What sticks out sideways past the viewport, tables aside: every table sits in a
-# <div class="table-scroll">, which scrolls on its own (its overflow rule comes with the site's
-# stylesheet; once that rule is there, the page as a whole must not scroll sideways either).
+# <div class="table-scroll">, which scrolls on its own; and the page as a whole must not scroll
+# sideways.
 _SIDEWAYS = """(() => {
   const wide = (e) => e.getBoundingClientRect().right > window.innerWidth + 1;
   const outside = [...document.querySelectorAll("body *")]
     .filter((e) => !e.closest(".table-scroll") && wide(e));
   const loose = [...document.querySelectorAll("table")].filter((t) => !t.closest(".table-scroll"));
-  const wrapper = document.querySelector(".table-scroll");
-  const scrolls = wrapper && ["auto", "scroll"].includes(getComputedStyle(wrapper).overflowX);
-  const page = (scrolls || !wrapper) && document.documentElement.scrollWidth > window.innerWidth;
+  const page = document.documentElement.scrollWidth > window.innerWidth;
   return outside.map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.getAttribute("class") || ""}`)
     .concat(loose.map((t) => `table#${t.id} outside .table-scroll`))
     .concat(page ? ["the page scrolls sideways"] : []);

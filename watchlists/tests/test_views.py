@@ -376,5 +376,5 @@ def test_every_watchlist_table_scrolls_on_its_own(client, user):
         "/watchlists/notifications/",
     ):
         html = client.get(url).content.decode()
-        assert html.count("<table") == html.count('<div class="table-scroll"><table'), url
+        assert html.count("<table") == html.count('<div class="table-scroll" tabindex="0"><table'), url
         assert "<table" in html, url
