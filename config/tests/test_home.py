@@ -148,7 +148,7 @@ def test_landing_without_signup_credits_promises_none(client, settings):
 def test_landing_shows_a_picture_of_a_lookup_with_a_text_alternative(client):
     html = _landing(client)
 
-    svg = re.search(r"<svg[^>]*>", html)
+    svg = re.search(r"<svg[^>]*product-shot[^>]*>", html)
     assert svg is not None
     assert 'role="img"' in svg.group(0)
     assert 'aria-labelledby="shot-title shot-desc"' in svg.group(0)
