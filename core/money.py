@@ -22,6 +22,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 DEFAULT_LOCALE = "en_US"
 CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$"}
+# A unit price (one credit of a pack) is shown with two decimals more than the currency's own,
+# more for a tiny one until two significant digits show, but never more than this.
+UNIT_PRICE_EXTRA_DECIMALS = 2
+UNIT_PRICE_MAX_DECIMALS = 10
 
 
 def currency_exponent(currency: str) -> int:
@@ -51,18 +55,52 @@ def format_money(amount: int, currency: str) -> str:
     return f"{number} {currency.upper()}"
 
 
-def format_price(value: Decimal | float | int | str, currency: str, *, locale: str | None = None) -> str:
+def unit_price(amount: int, units: int, currency: str) -> Decimal:
+    """One unit's share of ``amount`` minor units for ``units`` units, in the major unit, in
+    decimal arithmetic (900 usd for 500 credits -> 0.018): exact whenever the quotient ends
+    within 28 significant digits, as every price per credit of a real pack does."""
+    if units <= 0:
+        raise ValueError(f"A unit price needs a positive number of units, not {units}.")
+    return Decimal(amount).scaleb(-currency_exponent(currency)) / Decimal(units)
+
+
+def unit_price_decimals(value: Decimal, currency: str) -> int:
+    """Decimals to show the unit price ``value`` with: the currency's own plus two (USD 0.0180),
+    and for a tiny price as many as its first two significant digits need (0.0000090)."""
+    decimals = currency_exponent(currency) + UNIT_PRICE_EXTRA_DECIMALS
+    if value:
+        # adjusted() is the exponent of the first significant digit: 0.000009 -> -6.
+        decimals = max(decimals, 1 - value.adjusted())
+    return min(decimals, UNIT_PRICE_MAX_DECIMALS)
+
+
+def format_unit_price(value: Decimal | float | int | str, currency: str, *, locale: str | None = None) -> str:
+    """A unit price in the major unit for people (``unit_price_decimals``): 0.018 usd -> "$0.0180"."""
+    amount = Decimal(str(value))
+    return format_price(amount, currency, locale=locale, decimals=unit_price_decimals(amount, currency))
+
+
+def format_price(
+    value: Decimal | float | int | str,
+    currency: str,
+    *,
+    locale: str | None = None,
+    decimals: int | None = None,
+) -> str:
     """A price in the major unit (``Decimal("21.6400000000000")``, "eur") for people: rounded to
     the currency's minor units from the table above, with the locale's symbol, grouping and
     decimal sign (Babel's CLDR data). ``locale`` is a Babel/POSIX name (``de_DE``) or a
     language tag (``en-us``); unknown or missing: English (US).
 
-    21.64 eur, en_US -> "€21.64"; de_DE -> "21,64 €"; 1980 jpy -> "¥1,980"."""
-    decimals = currency_exponent(currency)
+    21.64 eur, en_US -> "€21.64"; de_DE -> "21,64 €"; 1980 jpy -> "¥1,980". ``decimals``, when
+    given, replaces the currency's minor units (a unit price: ``format_unit_price``)."""
+    if decimals is None:
+        decimals = currency_exponent(currency)
     amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals))
     babel_locale = _babel_locale(locale)
     standard = babel_locale.currency_formats["standard"].pattern.split(";")[0]
-    # The locale's pattern with the currency's own minor units ("¤#,##0.00" -> "¤#,##0" for JPY).
+    # The locale's pattern with the currency's own minor units ("¤#,##0.00" -> "¤#,##0" for JPY),
+    # or the decimals asked for.
     fraction = "." + "0" * decimals if decimals else ""
     pattern = re.sub(r"0\.0+|0(?![.0])", "0" + fraction, standard, count=1)
     return babel_numbers.format_currency(

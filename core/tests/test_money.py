@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.money import currency_exponent, format_money, to_major
+from core.money import currency_exponent, format_money, format_unit_price, to_major, unit_price
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,28 @@ def test_amounts_in_minor_units_read_as_people_write_them():
     assert format_money(1200, "jpy") == "¥1,200"
     assert format_money(900, "chf") == "9.00 CHF"
     assert format_money(1500, "kwd") == "1.500 KWD"
+
+
+def test_a_unit_price_is_computed_in_decimal_arithmetic():
+    assert unit_price(900, 500, "usd") == Decimal("0.018")
+    assert unit_price(3900, 2500, "usd") == Decimal("0.0156")
+    assert unit_price(1200, 500, "jpy") == Decimal("2.4")
+    assert unit_price(1000, 3, "usd") == Decimal("3.333333333333333333333333333")
+    with pytest.raises(ValueError, match="positive number of units"):
+        unit_price(900, 0, "usd")
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [
+        (Decimal("0.018"), "usd", "$0.0180"),  # two decimals more than the cent
+        (Decimal("0.0156"), "usd", "$0.0156"),
+        (Decimal("3.333333333333333333333333333"), "usd", "$3.3333"),
+        (Decimal("0.000009"), "usd", "$0.0000090"),  # a tiny price keeps two significant digits
+        (Decimal("0.00000000001"), "usd", "$0.0000000000"),  # ... up to ten decimals
+        (Decimal("2.4"), "jpy", "¥2.40"),
+        (Decimal("0"), "usd", "$0.0000"),
+    ],
+)
+def test_a_unit_price_shows_more_decimals_than_the_currency(value, currency, expected):
+    assert format_unit_price(value, currency) == expected
