@@ -83,9 +83,15 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "amount_refunded",
             "currency",
             "created_at",
+            "expires_at",
             "paid_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "expires_at": {
+                "help_text": "When its checkout stops taking payment; unpaid by then, it becomes expired."
+            }
+        }
 
 
 class CheckoutSerializer(serializers.Serializer[Any]):

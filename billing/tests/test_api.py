@@ -160,6 +160,16 @@ class TestCheckout:
     def test_needs_authentication(self):
         assert_error(APIClient().post(CHECKOUT_URL, {"pack": 1}, format="json"), 401, "not_authenticated")
 
+    def test_the_payment_says_when_its_checkout_expires(self, settings):
+        settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 45
+        response = bearer(UserFactory()).post(CHECKOUT_URL, {"pack": CreditPackFactory().pk}, format="json")
+        assert response.status_code == 201
+        payment = Payment.objects.get()
+        assert payment.expires_at is not None
+        assert response.json()["payment"]["expires_at"] == payment.expires_at.isoformat().replace(
+            "+00:00", "Z"
+        )
+
     def test_a_checkouts_status_is_its_owners_only(self):
         payment = paid_payment()
         response = bearer(payment.user).get(f"{CHECKOUT_URL}/{payment.checkout_session_id}")
