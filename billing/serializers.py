@@ -18,7 +18,10 @@ class PackSerializer(serializers.ModelSerializer[CreditPack]):
         max_digits=24,
         decimal_places=8,
         read_only=True,
-        help_text="What one credit costs, in the currency's major unit (dollars for USD): price / credits.",
+        help_text=(
+            "What one credit costs, price / credits, in the currency's major unit (dollars for USD), "
+            "to 8 decimals."
+        ),
     )
     price_per_credit_display = serializers.CharField(
         read_only=True, help_text="The price per credit for people, e.g. $0.0180."
