@@ -139,7 +139,18 @@ class PaymentAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[Payment]):
     inlines = (ReversalInline,)
     fieldsets = (
         (None, {"fields": ("reference", "user", "pack", "provider", "status")}),
-        ("Stripe", {"fields": ("checkout_session_id", "checkout_url", "payment_intent_id", "charge_id")}),
+        (
+            "Stripe",
+            {
+                "fields": (
+                    "checkout_session_id",
+                    "checkout_url",
+                    "payment_intent_id",
+                    "charge_id",
+                    "receipt_url",
+                )
+            },
+        ),
         ("Money", {"fields": ("amount_paid", "refunded", "currency")}),
         (
             "Credits",
@@ -150,7 +161,7 @@ class PaymentAdmin(ViewOnlyAdminMixin, admin.ModelAdmin[Payment]):
             },
         ),
         ("Dispute", {"fields": ("dispute_id", "dispute_status")}),
-        ("Dates", {"fields": ("created_at", "paid_at", "closed_at", "updated_at")}),
+        ("Dates", {"fields": ("created_at", "expires_at", "paid_at", "closed_at", "updated_at")}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:

@@ -39,7 +39,9 @@ def checkout_urls(request: Request | Any) -> dict[str, str]:
 class PackListApi(APIView):
     @extend_schema(operation_id="payments_packs_list", responses=PackSerializer(many=True), tags=["payments"])
     def get(self, request: AuthedRequest) -> Response:
-        return Response(PackSerializer(selectors.pack_list_active(), many=True).data)
+        packs = list(selectors.pack_list_active())
+        context = {"best_value_ids": selectors.pack_best_value_ids(packs=packs)}
+        return Response(PackSerializer(packs, many=True, context=context).data)
 
 
 class CheckoutApi(APIView):

@@ -22,20 +22,29 @@ Refunds and disputes are billing/payments.py's.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import stripe
 from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from billing import selectors
-from billing.conf import stripe_client, stripe_config
+from billing.conf import (
+    CHECKOUT_EXPIRY_SWEEP_BATCH,
+    CHECKOUT_EXPIRY_SWEEP_MARGIN_MINUTES,
+    stripe_client,
+    stripe_config,
+)
 from billing.errors import CheckoutUnavailable, PaymentProviderError
-from billing.models import CreditPack, Payment
+from billing.models import STRIPE_DEFAULT_SESSION_LIFETIME, CreditPack, Payment
 from core.errors import ConflictError, NotFoundError
 from credits.models import LedgerEntry
 from credits.services import credits_grant
@@ -46,6 +55,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SANDBOX_SESSION_PREFIX = "sandbox_cs_"
+# Where Stripe serves a charge's receipt (the charge's ``receipt_url``).
+STRIPE_RECEIPT_HOSTS = frozenset({"pay.stripe.com"})
+RECEIPT_URL_MAX_LENGTH = 2000
 # Stripe replaces this in the success URL with the Checkout Session's id (the
 # sandbox redirects to the success page with its own id).
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
@@ -67,7 +79,8 @@ def pack_checkout_start(*, user: User, pack_id: int, success_url: str, cancel_ur
     With a Stripe key, a Checkout Session in payment mode (the pack as its one
     line item, the user as ``client_reference_id`` and in the metadata); without
     one, a session of the platform's sandbox checkout. ``success_url`` may hold
-    ``{CHECKOUT_SESSION_ID}``. The answer's ``url`` is where the buyer goes next."""
+    ``{CHECKOUT_SESSION_ID}``. The answer's ``url`` is where the buyer goes next. Either
+    checkout expires after ``BILLING_CHECKOUT_EXPIRY_MINUTES`` (``payment.expires_at``)."""
     config = stripe_config()
     pack = selectors.pack_get_active(pack_id=pack_id)
     if config.live:
@@ -82,6 +95,8 @@ def _stripe_checkout_start(
 ) -> CheckoutStart:
     reference = uuid.uuid4()
     metadata = {"payment_ref": str(reference), "user_id": str(user.pk), "pack_id": str(pack.pk)}
+    # Stripe's default is 24 hours; an abandoned checkout should not stay "pending" that long.
+    expires_at = _checkout_expiry()
     try:
         session = stripe_client().v1.checkout.sessions.create(
             params={
@@ -107,6 +122,7 @@ def _stripe_checkout_start(
                 "payment_intent_data": {"metadata": metadata},
                 "success_url": success_url,
                 "cancel_url": cancel_url,
+                "expires_at": int(expires_at.timestamp()),
             },
             # One key per checkout: the library's retries of a failed connection
             # reuse it, and Stripe answers them with the same session.
@@ -127,6 +143,8 @@ def _stripe_checkout_start(
         credits=pack.credits,
         amount=session.amount_total if session.amount_total is not None else pack.price,
         currency=(session.currency or pack.currency).lower(),
+        # What Stripe says, which is what was asked unless a retry found an older session.
+        expires_at=_from_timestamp(session.expires_at) or expires_at,
     )
     return CheckoutStart(payment=payment, url=session.url)
 
@@ -143,14 +161,25 @@ def _sandbox_checkout_start(*, user: User, pack: CreditPack) -> CheckoutStart:
         credits=pack.credits,
         amount=pack.price,
         currency=pack.currency,
+        expires_at=_checkout_expiry(),
     )
     return CheckoutStart(payment=payment, url=url)
+
+
+def _checkout_expiry() -> dt.datetime:
+    return timezone.now() + dt.timedelta(minutes=stripe_config().checkout_expiry_minutes)
+
+
+def _from_timestamp(value: Any) -> dt.datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    return None
 
 
 def sandbox_checkout_complete(*, user: User, checkout_session_id: str) -> Payment:
     """The sandbox's Pay button: the same fulfilment as a paid Stripe session,
     under the same key, so a double click or a reload grants once. Only the
-    payment's owner can complete it."""
+    payment's owner can complete it, and only before it expires (as Stripe's page)."""
     if not stripe_config().sandbox:
         raise CheckoutUnavailable("The sandbox checkout is turned off.")
     with transaction.atomic():
@@ -161,9 +190,13 @@ def sandbox_checkout_complete(*, user: User, checkout_session_id: str) -> Paymen
             raise NotFoundError("No such checkout.", code="checkout_not_found")
         if payment.status in (Payment.Status.FAILED, Payment.Status.EXPIRED):
             raise ConflictError("This checkout was cancelled; start a new one.", code="checkout_closed")
-        return payment_fulfil(
-            checkout_session_id=checkout_session_id, amount_paid=payment.amount, currency=payment.currency
-        ).payment
+        if not payment.is_abandoned:
+            return payment_fulfil(
+                checkout_session_id=checkout_session_id, amount_paid=payment.amount, currency=payment.currency
+            ).payment
+        # Past its expiry: closed here and now (committed), not left for the sweep.
+        _close(payment, status=Payment.Status.EXPIRED)
+    raise ConflictError("This checkout expired; start a new one.", code="checkout_expired")
 
 
 def sandbox_checkout_cancel(*, user: User, checkout_session_id: str) -> Payment:
@@ -256,10 +289,86 @@ def payment_close(*, checkout_session_id: str, status: str) -> Payment | None:
     with transaction.atomic():
         payment = payment_locked(checkout_session_id=checkout_session_id)
         if payment is not None and payment.status == Payment.Status.PENDING:
-            payment.status = status
-            payment.closed_at = timezone.now()
-            payment.save(update_fields=["status", "closed_at", "updated_at"])
+            _close(payment, status=status)
     return payment
+
+
+def _close(payment: Payment, *, status: str) -> None:
+    payment.status = status
+    payment.closed_at = timezone.now()
+    payment.save(update_fields=["status", "closed_at", "updated_at"])
+
+
+def payments_expire_abandoned(*, now: dt.datetime | None = None) -> int:
+    """Close as expired the pending payments whose checkout expired more than the margin ago:
+    the sandbox's (no event ever comes), and Stripe's whose ``checkout.session.expired`` never
+    arrived. A session checked out with a payment method that confirms later (it has a
+    PaymentIntent) is not abandoned and stays pending. An expired payment that Stripe then
+    reports paid is still fulfilled (``payment_fulfil``): money is never lost. Oldest first, at
+    most a batch per run; the number closed."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=CHECKOUT_EXPIRY_SWEEP_MARGIN_MINUTES)
+    deadline = Coalesce(
+        "expires_at",
+        ExpressionWrapper(
+            F("created_at") + Value(STRIPE_DEFAULT_SESSION_LIFETIME), output_field=DateTimeField()
+        ),
+    )
+    session_ids = list(
+        Payment.objects.filter(status=Payment.Status.PENDING, payment_intent_id="")
+        .annotate(deadline=deadline)
+        .filter(deadline__lt=cutoff)
+        .order_by("deadline", "pk")
+        .values_list("checkout_session_id", flat=True)[:CHECKOUT_EXPIRY_SWEEP_BATCH]
+    )
+    closed = 0
+    for session_id in session_ids:
+        # One transaction each, under the payment's lock: a completion racing the sweep either
+        # went first (the payment is no longer pending and stays as it is) or fulfils after.
+        with transaction.atomic():
+            payment = payment_locked(checkout_session_id=session_id)
+            if (
+                payment is not None
+                and payment.status == Payment.Status.PENDING
+                and not payment.awaits_async_payment
+                and payment.checkout_deadline < cutoff
+            ):
+                _close(payment, status=Payment.Status.EXPIRED)
+                closed += 1
+    if closed:
+        logger.info("%s abandoned checkouts closed as expired", closed)
+    return closed
+
+
+def payment_charge_record(*, payment: Payment, charge_id: str, receipt_url: str) -> Payment:
+    """Keep what Stripe's charge events tell about a payment's charge: its id (refunds and
+    disputes name it) and Stripe's receipt page, shown on the platform's receipt. A receipt
+    address that is not Stripe's own https page is not kept."""
+    with transaction.atomic():
+        locked = payment_locked(pk=payment.pk)
+        assert locked is not None  # payments are never deleted
+        changed: list[str] = []
+        if charge_id and not locked.charge_id:
+            locked.charge_id = charge_id
+            changed.append("charge_id")
+        if receipt_url_valid(receipt_url) and receipt_url != locked.receipt_url:
+            locked.receipt_url = receipt_url
+            changed.append("receipt_url")
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+    return locked
+
+
+def receipt_url_valid(url: str) -> bool:
+    """Stripe's receipts are served from pay.stripe.com over https; nothing else is linked."""
+    parts = urlsplit(url)
+    return (
+        len(url) <= RECEIPT_URL_MAX_LENGTH
+        and parts.scheme == "https"
+        and (parts.hostname or "") in STRIPE_RECEIPT_HOSTS
+        and not parts.username
+        and not parts.password
+    )
 
 
 def payment_awaiting_record(*, checkout_session_id: str, payment_intent_id: str) -> Payment | None:

@@ -27,10 +27,24 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # errors with the same idempotency key, so a retry never opens a second session.
 API_TIMEOUT_SECONDS = 20.0
 API_MAX_NETWORK_RETRIES = 2
+# Stripe accepts a Checkout Session's ``expires_at`` from 30 minutes to 24 hours after it
+# receives the request, by its clock: a minute inside each bound covers the request's trip
+# (and its retries) and clocks a little apart.
+CHECKOUT_EXPIRY_MIN_MINUTES = 30 + 1
+CHECKOUT_EXPIRY_MAX_MINUTES = 24 * 60 - 1
+# The sweep closes a pending payment this long after its checkout expired: Stripe's
+# checkout.session.expired (or a last-second completion) normally arrives first.
+CHECKOUT_EXPIRY_SWEEP_MARGIN_MINUTES = 15
+# Pending payments the sweep closes in one run, oldest first (the next run takes the rest).
+CHECKOUT_EXPIRY_SWEEP_BATCH = 500
 
 
 def _without_trailing_slash(url: str) -> str:
     return url.rstrip("/")
+
+
+def _within_stripes_session_lifetime(minutes: Any) -> int:
+    return max(CHECKOUT_EXPIRY_MIN_MINUTES, min(int(minutes), CHECKOUT_EXPIRY_MAX_MINUTES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,11 @@ class StripeConfig:
     # The sandbox checkout gives credits away: on by default only with DEBUG, so a
     # production deploy without STRIPE_SECRET_KEY sells nothing rather than giving it.
     sandbox_allowed: bool = setting("BILLING_SANDBOX_CHECKOUT", default_from="DEBUG")
+    # Minutes a checkout (Stripe's or the sandbox's) stays open before it is abandoned as expired;
+    # held within Stripe's limits (31 to 1439).
+    checkout_expiry_minutes: int = setting(
+        "BILLING_CHECKOUT_EXPIRY_MINUTES", default=60, clean=_within_stripes_session_lifetime
+    )
 
     def validate(self, settings: Mapping[str, Any]) -> None:
         """At startup: a live key needs the webhook's secret, or paid checkouts grant nothing."""

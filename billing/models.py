@@ -17,8 +17,10 @@ rows record what billing asked of it and why.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -26,7 +28,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.money import format_money
+from core.money import format_money, format_unit_price, unit_price
 
 CURRENCY_PATTERN = r"^[a-z]{3}$"
 # What a Checkout Session id looks like: Stripe's "cs_test_..." and "cs_live_...", the
@@ -40,6 +42,10 @@ CHECKOUT_SESSION_ID_MAX_LENGTH = 255
 def checkout_session_id_valid(value: str) -> bool:
     return len(value) <= CHECKOUT_SESSION_ID_MAX_LENGTH and CHECKOUT_SESSION_ID.fullmatch(value) is not None
 
+
+# How long a Checkout Session stays open when its creation did not say (Stripe's default): the
+# expiry of a payment stored before ``expires_at`` was.
+STRIPE_DEFAULT_SESSION_LIFETIME = dt.timedelta(hours=24)
 
 currency_validator = RegexValidator(CURRENCY_PATTERN, "A three-letter ISO currency code in lower case (usd).")
 
@@ -76,6 +82,15 @@ class CreditPack(models.Model):
     @property
     def price_display(self) -> str:
         return format_money(self.price, self.currency)
+
+    @property
+    def price_per_credit(self) -> Decimal:
+        """What one credit of the pack costs, in the major unit (900 usd for 500 -> 0.018)."""
+        return unit_price(self.price, self.credits, self.currency)
+
+    @property
+    def price_per_credit_display(self) -> str:
+        return format_unit_price(self.price_per_credit, self.currency)
 
 
 class Payment(models.Model):
@@ -130,11 +145,23 @@ class Payment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When it failed or expired unpaid.")
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its checkout (Stripe's or the sandbox's) stops taking payment.",
+    )
+    receipt_url = models.URLField(
+        max_length=2000, blank=True, help_text="Stripe's receipt of the charge, when an event brought it."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [
+            # The sweep's search for abandoned checkouts: pending payments by expiry.
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="billing_payment_pending_expiry"
+            ),
             models.Index(fields=["user", "-created_at"], name="billing_payment_user_time"),
             models.Index(fields=["payment_intent_id"], name="billing_payment_intent"),
             models.Index(fields=["charge_id"], name="billing_payment_charge"),
@@ -180,9 +207,56 @@ class Payment(models.Model):
         return format_money(self.amount_refunded, self.currency)
 
     @property
+    def amount_net_display(self) -> str:
+        return format_money(self.amount - self.amount_refunded, self.currency)
+
+    @property
+    def price_per_credit(self) -> Decimal:
+        """What one credit of this checkout costs (or cost), in the major unit."""
+        return unit_price(self.amount, self.credits, self.currency)
+
+    @property
     def grant_key(self) -> str:
         """The ledger key of this payment's purchase: one grant per Checkout Session."""
         return grant_key(self.checkout_session_id)
+
+    @property
+    def checkout_deadline(self) -> dt.datetime:
+        """When the checkout stops taking payment (Stripe's default lifetime for an older row)."""
+        return self.expires_at or self.created_at + STRIPE_DEFAULT_SESSION_LIFETIME
+
+    @property
+    def awaits_async_payment(self) -> bool:
+        """Checked out with a payment method that confirms later (a bank debit): not abandoned."""
+        return self.status == self.Status.PENDING and bool(self.payment_intent_id)
+
+    @property
+    def is_abandoned(self) -> bool:
+        """Expired unpaid, or still pending past its checkout's expiry (until the expiry event or
+        the sweep closes it)."""
+        if self.status == self.Status.EXPIRED:
+            return True
+        return (
+            self.status == self.Status.PENDING
+            and not self.awaits_async_payment
+            and self.checkout_deadline <= timezone.now()
+        )
+
+    @property
+    def can_complete(self) -> bool:
+        """The buyer can still go back to its checkout and pay."""
+        return self.status == self.Status.PENDING and not self.awaits_async_payment and not self.is_abandoned
+
+    @property
+    def has_receipt(self) -> bool:
+        """Paid (whatever refunds or disputes came after): there is something to give a receipt for."""
+        return self.paid_at is not None and self.credits_granted > 0
+
+    @property
+    def receipt_number(self) -> str:
+        """Stable and unguessable enough to quote: the day paid (UTC) and the start of the reference."""
+        assert self.paid_at is not None, "only a paid payment has a receipt"
+        return f"R-{self.paid_at.astimezone(dt.UTC):%Y%m%d}-{self.reference.hex[:8].upper()}"
 
 
 def grant_key(checkout_session_id: str) -> str:
@@ -235,6 +309,10 @@ class Reversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.stripe_id}: {self.credits_taken} credits taken"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.payment.currency)
 
 
 class WebhookEvent(models.Model):

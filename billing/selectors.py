@@ -6,7 +6,9 @@ import contextlib
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -53,6 +55,21 @@ def pack_offers() -> list[PackOffer]:
     ]
 
 
+def pack_best_value_ids(*, packs: Iterable[CreditPack]) -> set[int]:
+    """The packs with the lowest price per credit of their currency, compared exactly (as
+    fractions). None when a currency has a single pack, or all its packs cost the same per credit:
+    "best value" then says nothing."""
+    by_currency: dict[str, dict[int, Fraction]] = defaultdict(dict)
+    for pack in packs:
+        by_currency[pack.currency][pack.pk] = Fraction(pack.price, pack.credits)
+    best: set[int] = set()
+    for prices in by_currency.values():
+        lowest = min(prices.values())
+        if lowest != max(prices.values()):
+            best |= {pack_id for pack_id, price in prices.items() if price == lowest}
+    return best
+
+
 def pack_get_active(*, pack_id: int) -> CreditPack:
     pack = CreditPack.objects.filter(pk=pack_id, active=True).first()
     if pack is None:
@@ -74,6 +91,28 @@ def payment_get(*, user: User, checkout_session_id: str) -> Payment:
     if payment is None:
         raise NotFoundError("No such payment.", code="payment_not_found")
     return payment
+
+
+def payment_receipt_get(*, user: User, reference: uuid.UUID) -> Payment:
+    """``user``'s paid payment with this reference, for its receipt; someone else's, or one never
+    paid, is not found."""
+    payment = (
+        payment_list(user=user)
+        .filter(reference=reference, paid_at__isnull=False, credits_granted__gt=0)
+        .first()
+    )
+    if payment is None:
+        raise NotFoundError("No such receipt.", code="receipt_not_found")
+    return payment
+
+
+def payment_refunds(*, payment: Payment) -> QuerySet[Reversal]:
+    """The refunds of a payment that gave money back, oldest first."""
+    return (
+        payment.reversals.filter(kind=Reversal.Kind.REFUND, amount__gt=0)
+        .select_related("payment")
+        .order_by("occurred_at", "id")
+    )
 
 
 def payment_for_session(*, checkout_session_id: str) -> Payment | None:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import CreditPack, Payment
@@ -12,11 +14,41 @@ class PackSerializer(serializers.ModelSerializer[CreditPack]):
         read_only=True, help_text="In the smallest currency unit (cents for USD)."
     )
     price_display = serializers.CharField(read_only=True, help_text="The price for people, e.g. $9.00.")
+    price_per_credit = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=8,
+        read_only=True,
+        help_text=(
+            "What one credit costs, price / credits, in the currency's major unit (dollars for USD), "
+            "to 8 decimals."
+        ),
+    )
+    price_per_credit_display = serializers.CharField(
+        read_only=True, help_text="The price per credit for people, e.g. $0.0180."
+    )
+    best_value = serializers.SerializerMethodField(
+        help_text="The lowest price per credit of the packs on sale in its currency."
+    )
 
     class Meta:
         model = CreditPack
-        fields = ("id", "name", "credits", "price", "currency", "price_display")
+        fields = (
+            "id",
+            "name",
+            "credits",
+            "price",
+            "currency",
+            "price_display",
+            "price_per_credit",
+            "price_per_credit_display",
+            "best_value",
+        )
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_best_value(self, pack: CreditPack) -> bool:
+        # Which packs are the best value is a comparison of all of them (the view's selector).
+        return pack.pk in self.context.get("best_value_ids", ())
 
 
 class CheckoutInputSerializer(serializers.Serializer[Any]):
@@ -54,9 +86,15 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "amount_refunded",
             "currency",
             "created_at",
+            "expires_at",
             "paid_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "expires_at": {
+                "help_text": "When its checkout stops taking payment; unpaid by then, it becomes expired."
+            }
+        }
 
 
 class CheckoutSerializer(serializers.Serializer[Any]):

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing import selectors
-from billing.checkout import payment_awaiting_record, payment_close, payment_fulfil
+from billing.checkout import payment_awaiting_record, payment_charge_record, payment_close, payment_fulfil
 from billing.conf import WEBHOOK_TOLERANCE_SECONDS, stripe_config
 from billing.errors import EventNotReady, InvalidWebhook, WebhookNotConfigured, WebhookProcessingFailed
 from billing.models import CreditPack, Payment, WebhookEvent
@@ -228,12 +228,27 @@ def _on_session_closed(status: str) -> Callable[[dict[str, Any], WebhookEvent], 
     return handle
 
 
+def _on_charge_succeeded(charge: dict[str, Any], event: WebhookEvent) -> Outcome:
+    """Only for the receipt: the credits come with the Checkout Session's own events."""
+    payment = selectors.payment_for_charge(
+        payment_intent_id=_id(charge.get("payment_intent")),
+        charge_id=charge["id"],
+        payment_ref=_payment_ref(charge.get("metadata")),
+    )
+    if payment is None:
+        return IGNORED, "Not a charge of a payment of this platform."
+    payment_charge_record(payment=payment, charge_id=charge["id"], receipt_url=_receipt_url(charge))
+    return PROCESSED, "Charge recorded."
+
+
 def _on_charge_refunded(charge: dict[str, Any], event: WebhookEvent) -> Outcome:
     payment = _payment_for_charge(
         payment_intent_id=_id(charge.get("payment_intent")),
         charge_id=charge["id"],
         metadata=charge.get("metadata"),
     )
+    # The refunded charge's receipt (Stripe updates it with the refund).
+    payment_charge_record(payment=payment, charge_id=charge["id"], receipt_url=_receipt_url(charge))
     reversal = payment_refund_apply(
         payment=payment,
         charge_id=charge["id"],
@@ -279,6 +294,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], WebhookEvent], Outcome]] = {
     "checkout.session.async_payment_succeeded": _on_session_paid_or_completed,
     "checkout.session.async_payment_failed": _on_session_closed(Payment.Status.FAILED),
     "checkout.session.expired": _on_session_closed(Payment.Status.EXPIRED),
+    "charge.succeeded": _on_charge_succeeded,
     "charge.refunded": _on_charge_refunded,
     "charge.dispute.created": _on_dispute_created,
     "charge.dispute.closed": _on_dispute_closed,
@@ -325,6 +341,7 @@ def _payment_from_metadata(session: dict[str, Any], metadata: dict[str, Any]) ->
                 "credits": pack.credits,
                 "amount": amount_total if isinstance(amount_total, int) else pack.price,
                 "currency": str(session.get("currency") or pack.currency).lower(),
+                "expires_at": _timestamp(session.get("expires_at")),
             },
         )
     if created:
@@ -333,9 +350,8 @@ def _payment_from_metadata(session: dict[str, Any], metadata: dict[str, Any]) ->
 
 
 def _payment_for_charge(*, payment_intent_id: str, charge_id: str, metadata: Any = None) -> Payment:
-    payment_ref = metadata.get("payment_ref") if isinstance(metadata, dict) else None
     payment = selectors.payment_for_charge(
-        payment_intent_id=payment_intent_id, charge_id=charge_id, payment_ref=payment_ref
+        payment_intent_id=payment_intent_id, charge_id=charge_id, payment_ref=_payment_ref(metadata)
     )
     if payment is None:
         # Most likely its checkout.session.completed has not arrived yet.
@@ -343,6 +359,16 @@ def _payment_for_charge(*, payment_intent_id: str, charge_id: str, metadata: Any
             f"No payment for PaymentIntent {payment_intent_id or '-'} / charge {charge_id or '-'} yet."
         )
     return payment
+
+
+def _payment_ref(metadata: Any) -> str | None:
+    """The payment's reference Checkout copied into the PaymentIntent's (and its charges') metadata."""
+    return metadata.get("payment_ref") if isinstance(metadata, dict) else None
+
+
+def _receipt_url(charge: dict[str, Any]) -> str:
+    value = charge.get("receipt_url")
+    return value if isinstance(value, str) else ""
 
 
 def _id(value: Any) -> str:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("sandbox/<str:session_id>/cancel/", views.sandbox_checkout_cancel, name="billing-sandbox-cancel"),
     path("success/", views.billing_success, name="billing-success"),
     path("cancel/", views.billing_cancel, name="billing-cancel"),
+    path("receipts/<uuid:reference>/", views.billing_receipt, name="billing-receipt"),
 ]

@@ -1,6 +1,8 @@
-"""Billing pages: packs and payment history, the sandbox checkout, success and cancel."""
+"""Billing pages: packs and payment history, the sandbox checkout, success and cancel, receipts."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,8 +30,10 @@ SUCCESS_REFRESH_SECONDS = 3
 def billing_page(request: AuthedHttpRequest) -> HttpResponse:
     config = stripe_config()
     payments = Paginator(selectors.payment_list(user=request.user), PAYMENTS_PER_PAGE)
+    packs = list(selectors.pack_list_active())
     context = {
-        "packs": selectors.pack_list_active(),
+        "packs": packs,
+        "best_value_ids": selectors.pack_best_value_ids(packs=packs),
         "account": credits_account_open(user=request.user),
         "page_obj": payments.get_page(request.GET.get("page")),
         "sandbox": config.sandbox,
@@ -99,6 +103,21 @@ def billing_success(request: AuthedHttpRequest) -> HttpResponse:
 @require_GET
 def billing_cancel(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "billing/cancel.html")
+
+
+@login_required
+@require_GET
+def billing_receipt(request: AuthedHttpRequest, reference: uuid.UUID) -> HttpResponse:
+    """The receipt of one of the user's paid payments (someone else's is not found)."""
+    try:
+        payment = selectors.payment_receipt_get(user=request.user, reference=reference)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    context = {"payment": payment, "refunds": selectors.payment_refunds(payment=payment)}
+    response = render(request, "billing/receipt.html", context)
+    # Refunds change it; a shared browser's back button should not show it from the cache.
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _own_sandbox_payment(request: AuthedHttpRequest, session_id: str) -> Payment:

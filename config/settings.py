@@ -504,6 +504,12 @@ vars().update(
 # --- Billing: Stripe Checkout and webhooks ----------------------------------------------------
 # Declared, with their types, defaults and meanings, in billing/conf.py (and read there only).
 vars().update(read_environment(env, "billing.conf", namespace=vars()))
+# The beat task closing abandoned checkouts (pending past their expiry) as expired runs this often.
+BILLING_EXPIRY_SWEEP_INTERVAL = env.float("BILLING_EXPIRY_SWEEP_INTERVAL", default=300.0)
+CELERY_BEAT_SCHEDULE["billing-checkouts-expire"] = {
+    "task": "billing.checkouts_expire",
+    "schedule": BILLING_EXPIRY_SWEEP_INTERVAL,
+}
 
 # --- Products: cache, single-flight and lookups ----------------------------------------------
 # Declared, with their types, defaults and meanings, in products/conf.py (and read there only).

@@ -20,6 +20,8 @@ WEBHOOK_SECRET = "whsec_test_5Xq2l0billingSigningSecret"
 SECRET_KEY = "sk_test_51Billing0StandIn0Key"
 API_VERSION = "2026-10-28.endive"
 WEBHOOK_PATH = "/api/v1/payments/webhook"
+SESSION_MIN_LIFETIME = 30 * 60
+SESSION_MAX_LIFETIME = 24 * 60 * 60
 
 
 def new_id(prefix: str) -> str:
@@ -128,6 +130,7 @@ def charge(
     charge_id: str | None = None,
     currency: str = "usd",
     metadata: dict[str, str] | None = None,
+    receipt_url: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": charge_id or new_id("ch"),
@@ -146,6 +149,7 @@ def charge(
         "paid": True,
         "payment_intent": payment_intent,
         "payment_method": new_id("pm"),
+        "receipt_url": receipt_url,
         "refunded": amount_refunded >= amount,
         "status": "succeeded",
     }
@@ -215,7 +219,7 @@ class StripeStandIn:
             "currency": one["line_items[0][price_data][currency]"],
             "customer": None,
             "customer_email": one.get("customer_email"),
-            "expires_at": now + 86_400,
+            "expires_at": int(one["expires_at"]) if "expires_at" in one else now + 86_400,
             "livemode": False,
             "metadata": metadata,
             "mode": one["mode"],
@@ -247,6 +251,14 @@ def start_stand_in() -> tuple[StripeStandIn, ThreadingHTTPServer]:
                 )
             if stand_in.fail_with is not None:
                 return self._answer(*stand_in.fail_with)
+            expires_at = form.get("expires_at", [""])[0]
+            if (
+                expires_at
+                and not SESSION_MIN_LIFETIME <= int(expires_at) - time.time() <= SESSION_MAX_LIFETIME
+            ):
+                # Stripe's rule for expires_at: 30 minutes to 24 hours after the session's creation.
+                message = "The `expires_at` timestamp must be between 30 minutes and 24 hours from now."
+                return self._answer(400, {"error": {"type": "invalid_request_error", "message": message}})
             key = self.headers.get("Idempotency-Key") or ""
             if key and key in stand_in.sessions_by_key:
                 return self._answer(200, stand_in.sessions_by_key[key])

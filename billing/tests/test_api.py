@@ -49,6 +49,9 @@ class TestPacks:
                 "price": 900,
                 "currency": "usd",
                 "price_display": "$9.00",
+                "price_per_credit": "0.01800000",
+                "price_per_credit_display": "$0.0180",
+                "best_value": False,
             },
             {
                 "id": big.pk,
@@ -57,8 +60,33 @@ class TestPacks:
                 "price": 12_900,
                 "currency": "usd",
                 "price_display": "$129.00",
+                "price_per_credit": "0.01290000",
+                "price_per_credit_display": "$0.0129",
+                "best_value": True,
             },
         ]
+
+    def test_best_value_is_per_currency_and_only_among_different_prices(self):
+        CreditPack.objects.all().delete()
+        usd_small = CreditPackFactory(credits=500, price=900, currency="usd")
+        usd_big = CreditPackFactory(credits=3000, price=5000, currency="usd")
+        eur_only = CreditPackFactory(credits=100, price=100, currency="eur")
+        jpy_a = CreditPackFactory(credits=100, price=1000, currency="jpy")
+        jpy_b = CreditPackFactory(credits=200, price=2000, currency="jpy")
+
+        body = bearer(UserFactory()).get(PACKS_URL).json()
+
+        best = {pack["id"]: pack["best_value"] for pack in body}
+        assert best == {
+            usd_small.pk: False,
+            usd_big.pk: True,  # 1.667 cents a credit, against 1.8
+            eur_only.pk: False,  # alone in its currency: nothing to compare with
+            jpy_a.pk: False,  # the same price per credit: no best value
+            jpy_b.pk: False,
+        }
+        per_credit = {pack["id"]: pack["price_per_credit_display"] for pack in body}
+        assert per_credit[usd_big.pk] == "$0.0167"
+        assert per_credit[jpy_a.pk] == "¥10.00"
 
     def test_needs_authentication(self):
         assert_error(APIClient().get(PACKS_URL), 401, "not_authenticated")
@@ -131,6 +159,16 @@ class TestCheckout:
 
     def test_needs_authentication(self):
         assert_error(APIClient().post(CHECKOUT_URL, {"pack": 1}, format="json"), 401, "not_authenticated")
+
+    def test_the_payment_says_when_its_checkout_expires(self, settings):
+        settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 45
+        response = bearer(UserFactory()).post(CHECKOUT_URL, {"pack": CreditPackFactory().pk}, format="json")
+        assert response.status_code == 201
+        payment = Payment.objects.get()
+        assert payment.expires_at is not None
+        assert response.json()["payment"]["expires_at"] == payment.expires_at.isoformat().replace(
+            "+00:00", "Z"
+        )
 
     def test_a_checkouts_status_is_its_owners_only(self):
         payment = paid_payment()

@@ -4,12 +4,14 @@ clicks on the sandbox's Pay all give one grant."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from billing import checkout
 from billing.models import Payment, Reversal, WebhookEvent
@@ -113,6 +115,31 @@ def test_racing_clicks_on_the_sandbox_pay_button_grant_once(settings):
     assert race(pay) == ["paid"] * RACERS
     assert purchases(user_payment).count() == 1
     assert balance_get(user=user_payment.user) == 500
+
+
+def test_the_expiry_sweep_racing_late_completions_and_expiries_still_grants_once():
+    payment = PaymentFactory(
+        pack=CreditPackFactory(credits=500, price=900),
+        expires_at=timezone.now() - dt.timedelta(hours=1),  # abandoned, as the sweep sees it
+    )
+    completed = session_event(payment)
+    expired = session_event(payment, "checkout.session.expired", payment_status="unpaid", status="expired")
+    actions = iter(
+        [deliver(completed), deliver(expired), lambda: checkout.payments_expire_abandoned()] * (RACERS // 2)
+    )
+    take = threading.Lock()
+
+    def act_next() -> int:
+        with take:
+            action = next(actions)
+        return action()
+
+    race(act_next, racers=RACERS // 2 * 3)
+
+    assert purchases(payment).count() == 1
+    assert balance_get(user=payment.user) == 500
+    payment.refresh_from_db()
+    assert (payment.status, payment.credits_granted, payment.closed_at) == ("paid", 500, None)
 
 
 def test_racing_deliveries_of_a_refund_take_back_once():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -64,6 +66,23 @@ def test_prices_are_shown_in_the_currencys_own_unit():
     assert CreditPackFactory.build(price=1200, currency="jpy").price_display == "¥1,200"
     assert CreditPackFactory.build(price=1234567, currency="eur").price_display == "€12,345.67"
     assert CreditPackFactory.build(price=1500, currency="kwd").price_display == "1.500 KWD"
+
+
+def test_the_price_per_credit_is_exact_in_the_major_unit():
+    pack = CreditPackFactory.build(price=3900, credits=2500, currency="usd")
+    assert pack.price_per_credit == Decimal("0.0156")
+    assert pack.price_per_credit_display == "$0.0156"
+    assert CreditPackFactory.build(price=1200, credits=500, currency="jpy").price_per_credit == Decimal("2.4")
+    payment = PaymentFactory.build(amount=900, credits=500, currency="usd")
+    assert payment.price_per_credit == Decimal("0.018")
+
+
+def test_a_receipt_number_quotes_the_day_paid_and_the_reference():
+    payment = PaymentFactory.build(
+        reference=uuid.UUID("c25e2a22-77a7-4c2f-8fc0-9193a095909d"),
+        paid_at=dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    )
+    assert payment.receipt_number == "R-20261208-C25E2A22"  # the UTC day
 
 
 @pytest.mark.parametrize(

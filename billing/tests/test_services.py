@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 
 import pytest
 import requests
 import responses
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from billing import checkout as checkouts
@@ -77,6 +80,18 @@ class TestSandboxCheckoutStart:
             assert caught.value.code == "pack_not_found"
         assert not Payment.objects.exists()
 
+    def test_expires_after_the_configured_minutes(self, settings):
+        settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 45
+        before = timezone.now()
+        payment = start(UserFactory(), CreditPackFactory()).payment
+        assert (
+            before + dt.timedelta(minutes=45)
+            <= payment.expires_at
+            <= timezone.now() + dt.timedelta(minutes=45)
+        )
+        assert payment.can_complete
+        assert not payment.is_abandoned
+
     def test_without_a_stripe_key_and_with_the_sandbox_off_nothing_is_sold(self, settings):
         settings.BILLING_SANDBOX_CHECKOUT = False
         with pytest.raises(CheckoutUnavailable) as caught:
@@ -121,6 +136,29 @@ class TestStripeCheckoutStart:
         assert (stored.provider, stored.status, stored.user, stored.pack) == ("stripe", "pending", user, pack)
         assert (stored.credits, stored.amount, stored.currency) == (2500, 3900, "eur")
         assert stored.checkout_url == checkout.url
+
+    def test_the_session_expires_after_the_configured_minutes_not_stripes_24_hours(self, stripe_api):
+        before = int(time.time())
+
+        checkout = start(UserFactory(), CreditPackFactory())
+
+        [request] = stripe_api.requests
+        expires_at = int(request.form["expires_at"][0])
+        assert before + 3600 <= expires_at <= int(time.time()) + 3600  # the default, 60 minutes
+        stored = Payment.objects.get(checkout_session_id=checkout.session_id)
+        assert stored.expires_at == dt.datetime.fromtimestamp(expires_at, tz=dt.UTC)
+
+    @pytest.mark.parametrize(
+        ("minutes", "sent"), [("5", 31), ("30", 31), ("90", 90), ("1440", 1439), ("100000", 1439)]
+    )
+    def test_the_expiry_setting_stays_within_what_stripe_accepts(self, stripe_api, settings, minutes, sent):
+        settings.BILLING_CHECKOUT_EXPIRY_MINUTES = int(minutes)
+        before = int(time.time())
+
+        start(UserFactory(), CreditPackFactory())  # the stand-in refuses what Stripe would
+
+        expires_at = int(stripe_api.requests[0].form["expires_at"][0])
+        assert before + sent * 60 <= expires_at <= int(time.time()) + sent * 60
 
     def test_each_checkout_has_its_own_idempotency_key(self, stripe_api):
         user, pack = UserFactory(), CreditPackFactory()
@@ -300,6 +338,22 @@ class TestSandbox:
         assert Payment.objects.get().status == "expired"
         assert balance_get(user=user) == 0
 
+    def test_an_expired_checkout_cannot_be_paid_and_closes_as_expired(self):
+        user = UserFactory()
+        checkout = start(user, CreditPackFactory())
+        Payment.objects.filter(pk=checkout.payment.pk).update(
+            expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
+
+        with pytest.raises(ConflictError) as refused:
+            checkouts.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
+
+        assert refused.value.code == "checkout_expired"
+        payment = Payment.objects.get()
+        assert (payment.status, payment.credits_granted) == ("expired", 0)
+        assert payment.closed_at is not None
+        assert balance_get(user=user) == 0
+
     def test_the_sandbox_is_refused_once_stripe_is_configured(self, settings):
         user = UserFactory()
         checkout = start(user, CreditPackFactory())
@@ -468,3 +522,135 @@ class TestDisputes:
 
 def test_new_ids_look_like_stripes():
     assert new_id("pi").startswith("pi_")
+
+
+# --- Abandoned checkouts expire ------------------------------------------------------------------
+
+
+class TestExpirySweep:
+    def test_closes_pending_payments_past_their_expiry_and_the_margin(self):
+        now = timezone.now()
+        abandoned = PaymentFactory(expires_at=now - dt.timedelta(minutes=16))
+        within_margin = PaymentFactory(expires_at=now - dt.timedelta(minutes=14))
+        still_open = PaymentFactory(expires_at=now + dt.timedelta(minutes=30))
+
+        assert checkouts.payments_expire_abandoned(now=now) == 1
+
+        abandoned.refresh_from_db()
+        assert (abandoned.status, abandoned.is_abandoned) == ("expired", True)
+        assert abandoned.closed_at is not None
+        within_margin.refresh_from_db()
+        still_open.refresh_from_db()
+        assert (within_margin.status, still_open.status) == ("pending", "pending")
+        assert within_margin.is_abandoned  # shown as abandoned already; the event or the sweep closes it
+        assert not still_open.is_abandoned
+
+    def test_closes_abandoned_sandbox_checkouts(self):
+        user = UserFactory()
+        checkout = start(user, CreditPackFactory())
+
+        later = checkout.payment.expires_at + dt.timedelta(minutes=20)
+        assert checkouts.payments_expire_abandoned(now=later) == 1
+
+        assert Payment.objects.get().status == "expired"
+        with pytest.raises(ConflictError):
+            checkouts.sandbox_checkout_complete(user=user, checkout_session_id=checkout.session_id)
+
+    def test_a_payment_from_before_expires_at_uses_stripes_24_hours(self):
+        now = timezone.now()
+        old = PaymentFactory(expires_at=None, created_at=now - dt.timedelta(hours=25))
+        recent = PaymentFactory(expires_at=None, created_at=now - dt.timedelta(hours=23))
+
+        assert checkouts.payments_expire_abandoned(now=now) == 1
+
+        assert Payment.objects.get(pk=old.pk).status == "expired"
+        assert Payment.objects.get(pk=recent.pk).status == "pending"
+
+    def test_leaves_paid_closed_and_asynchronous_payments_alone(self):
+        past = timezone.now() - dt.timedelta(days=2)
+        paid = paid_payment(expires_at=past)
+        failed = PaymentFactory(expires_at=past)
+        checkouts.payment_close(checkout_session_id=failed.checkout_session_id, status="failed")
+        # Checked out with a bank debit: Stripe confirms (or fails) it days later.
+        awaiting = PaymentFactory(expires_at=past, payment_intent_id=new_id("pi"))
+
+        assert checkouts.payments_expire_abandoned() == 0
+
+        assert Payment.objects.get(pk=paid.pk).status == "paid"
+        assert Payment.objects.get(pk=failed.pk).status == "failed"
+        awaiting = Payment.objects.get(pk=awaiting.pk)
+        assert (awaiting.status, awaiting.is_abandoned) == ("pending", False)
+
+    def test_running_it_again_closes_nothing_more(self):
+        PaymentFactory(expires_at=timezone.now() - dt.timedelta(hours=1))
+        assert checkouts.payments_expire_abandoned() == 1
+        assert checkouts.payments_expire_abandoned() == 0
+
+    def test_a_swept_stripe_payment_later_paid_is_fulfilled_once(self):
+        payment = PaymentFactory(expires_at=timezone.now() - dt.timedelta(hours=1))
+        checkouts.payments_expire_abandoned()
+
+        for _ in range(2):
+            checkouts.payment_fulfil(
+                checkout_session_id=payment.checkout_session_id, amount_paid=payment.amount
+            )
+
+        payment.refresh_from_db()
+        assert (payment.status, payment.credits_granted, payment.closed_at) == ("paid", payment.credits, None)
+        assert not payment.is_abandoned
+        assert entries(payment.user, "purchase").count() == 1
+        assert balance_get(user=payment.user) == payment.credits
+        assert checkouts.payments_expire_abandoned() == 0
+        assert Payment.objects.get().status == "paid"
+
+    def test_the_task_runs_the_sweep(self):
+        from billing.tasks import checkouts_expire
+
+        PaymentFactory(expires_at=timezone.now() - dt.timedelta(hours=1))
+        assert checkouts_expire.apply().get() == 1
+        assert Payment.objects.get().status == "expired"
+
+
+def test_the_sweep_is_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["billing-checkouts-expire"]
+    assert entry["task"] == "billing.checkouts_expire"
+    assert entry["schedule"] == settings.BILLING_EXPIRY_SWEEP_INTERVAL
+
+
+# --- Charges: Stripe's receipt -----------------------------------------------------------------
+
+
+RECEIPT = "https://pay.stripe.com/receipts/payment/CAcaFwoVYWNjdF8xTTJKVGtMa2RJd0h1N2l4KOSN4aQGMgY"
+
+
+class TestChargeRecord:
+    def test_keeps_the_charge_and_stripes_receipt(self):
+        payment = paid_payment()
+        checkouts.payment_charge_record(payment=payment, charge_id="ch_1", receipt_url=RECEIPT)
+        payment.refresh_from_db()
+        assert (payment.charge_id, payment.receipt_url) == ("ch_1", RECEIPT)
+
+    def test_a_newer_receipt_replaces_the_older_and_the_charge_stays(self):
+        payment = paid_payment()
+        checkouts.payment_charge_record(payment=payment, charge_id="ch_1", receipt_url=RECEIPT)
+        checkouts.payment_charge_record(payment=payment, charge_id="ch_2", receipt_url=RECEIPT + "x")
+        payment.refresh_from_db()
+        assert (payment.charge_id, payment.receipt_url) == ("ch_1", RECEIPT + "x")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "",
+            "http://pay.stripe.com/receipts/payment/x",  # not https
+            "https://pay.stripe.com.evil.example/receipts/x",
+            "https://user:pw@pay.stripe.com/receipts/x",
+            "javascript:alert(1)//pay.stripe.com",
+            "https://pay.stripe.com/" + "x" * 2000,
+        ],
+    )
+    def test_anything_but_stripes_own_receipt_page_is_not_kept(self, url):
+        payment = paid_payment()
+        checkouts.payment_charge_record(payment=payment, charge_id="ch_1", receipt_url=url)
+        payment.refresh_from_db()
+        assert payment.receipt_url == ""
+        assert payment.charge_id == "ch_1"

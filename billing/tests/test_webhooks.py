@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -10,6 +11,7 @@ import pytest
 import stripe
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from billing import checkout
@@ -32,6 +34,8 @@ from credits.selectors import balance_get
 from credits.services import credits_adjust
 
 pytestmark = pytest.mark.django_db
+
+RECEIPT = "https://pay.stripe.com/receipts/payment/CAcaFwoVYWNjdF8xTTJKVGtMa2RJd0h1N2l4KOSN4aQGMgY"
 
 
 def completed(payment, *, payment_status="paid", event_type="checkout.session.completed", **kwargs):
@@ -172,6 +176,42 @@ class TestCheckoutCompleted:
         post_event(client, completed(payment, event_type="checkout.session.expired", payment_status="unpaid"))
         payment.refresh_from_db()
         assert payment.status == "paid"
+        assert balance_get(user=payment.user) == 500
+
+    def test_an_expired_session_is_abandoned_and_a_late_completion_still_grants_once(self, client, payment):
+        expired = completed(payment, event_type="checkout.session.expired", payment_status="unpaid")
+        expired["data"]["object"].update(status="expired", payment_intent=None, url=None)
+        assert post_event(client, expired).status_code == 200
+        payment.refresh_from_db()
+        assert (payment.status, payment.is_abandoned) == ("expired", True)
+        assert WebhookEvent.objects.get().note == "Payment closed as expired."
+
+        # The buyer paid at the last second and Stripe's completion comes after the expiry:
+        # the money buys the credits, once however often it is delivered.
+        late = completed(payment)
+        for _ in range(2):
+            assert post_event(client, late).status_code == 200
+        succeeded = completed(payment, event_type="checkout.session.async_payment_succeeded")
+        assert post_event(client, succeeded).status_code == 200
+        payment.refresh_from_db()
+        assert (payment.status, payment.credits_granted, payment.closed_at) == ("paid", 500, None)
+        assert purchases(payment.user).count() == 1
+        assert balance_get(user=payment.user) == 500
+        # A redelivered expiry leaves it paid.
+        assert post_event(client, expired).status_code == 200
+        payment.refresh_from_db()
+        assert payment.status == "paid"
+
+    def test_a_payment_the_sweep_expired_is_still_granted_by_a_late_completion(self, client, payment):
+        Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - dt.timedelta(hours=1))
+        assert checkout.payments_expire_abandoned() == 1
+
+        assert post_event(client, completed(payment)).status_code == 200
+        assert post_event(client, completed(payment)).status_code == 200
+
+        payment.refresh_from_db()
+        assert (payment.status, payment.credits_granted) == ("paid", 500)
+        assert purchases(payment.user).count() == 1
         assert balance_get(user=payment.user) == 500
 
     def test_a_session_of_another_integration_is_ignored(self, client):
@@ -464,6 +504,46 @@ class TestRefundsAndDisputes:
         assert balance_get(user=payment.user) == 0
         stored.refresh_from_db()
         assert (stored.status, stored.attempts) == ("processed", 2)
+
+    def test_a_succeeded_charge_brings_stripes_receipt(self, client, payment):
+        payment = self.paid(client, payment)
+        succeeded = charge(payment_intent=payment.payment_intent_id, receipt_url=RECEIPT)
+
+        assert post_event(client, event("charge.succeeded", succeeded)).status_code == 200
+
+        payment.refresh_from_db()
+        assert (payment.receipt_url, payment.charge_id) == (RECEIPT, succeeded["id"])
+        assert WebhookEvent.objects.get(type="charge.succeeded").note == "Charge recorded."
+        assert balance_get(user=payment.user) == 500  # the credits come with the session, once
+
+    def test_a_charge_before_its_session_completes_is_found_by_the_payment_reference(self, client, payment):
+        succeeded = charge(
+            payment_intent=new_id("pi"), metadata={"payment_ref": str(payment.reference)}, receipt_url=RECEIPT
+        )
+        assert post_event(client, event("charge.succeeded", succeeded)).status_code == 200
+        payment.refresh_from_db()
+        assert (payment.status, payment.receipt_url) == ("pending", RECEIPT)
+        assert balance_get(user=payment.user) == 0
+
+    def test_a_charge_of_another_integration_is_ignored(self, client):
+        response = post_event(client, event("charge.succeeded", charge(payment_intent=new_id("pi"))))
+        assert response.json()["status"] == "ignored"
+
+    def test_a_refunded_charge_updates_the_receipt(self, client, payment):
+        payment = self.paid(client, payment)
+        refunded = charge(payment_intent=payment.payment_intent_id, amount_refunded=450, receipt_url=RECEIPT)
+        assert post_event(client, event("charge.refunded", refunded)).status_code == 200
+        payment.refresh_from_db()
+        assert (payment.receipt_url, payment.status) == (RECEIPT, "partially_refunded")
+
+    def test_a_receipt_url_not_on_stripes_receipt_host_is_not_kept(self, client, payment):
+        payment = self.paid(client, payment)
+        succeeded = charge(
+            payment_intent=payment.payment_intent_id, receipt_url="https://evil.example/receipt"
+        )
+        assert post_event(client, event("charge.succeeded", succeeded)).status_code == 200
+        payment.refresh_from_db()
+        assert payment.receipt_url == ""
 
     def test_a_dispute_holds_the_credits_and_winning_it_gives_them_back(self, client, payment):
         payment = self.paid(client, payment)

@@ -59,6 +59,8 @@ PAGE_QUERY_NAMES = frozenset({"next"})
 # else, so it is sent on its own.
 FORMAT_PARAMETER = "format"
 API_PREFIX = "api/v1/"
+# What a <uuid:...> parameter is given where the walk needs a value its pattern accepts.
+ANY_UUID = "00000000-0000-4000-8000-000000000001"
 # A route reading no query parameter gets this one.
 ANY_QUERY_NAME = "q"
 # Signing out would end the session the rest of the walk uses.
@@ -90,6 +92,8 @@ def default_value(route: Route, name: str, pack_id: int) -> str:
     """A value the route's own pattern accepts, for routes no ownership factory covers."""
     if name == "pack_id":
         return str(pack_id)
+    if converters(route).get(name) == "uuid":
+        return ANY_UUID
     for group, pattern in GROUP.findall(route.route):
         if group == name:
             return next(v for v in ("1", "abc", *pattern.split("|")) if re.fullmatch(pattern, v))
@@ -244,6 +248,11 @@ def test_the_walk_fills_every_kind_of_route():
     assert default_value(by_name["admin:app_list"], "app_label", 1) == "auth"
     assert fill(by_name["admin:app_list"], {"app_label": "auth"}) == "/admin/auth/"
     assert converters(by_name["api:watchlist-item"]) == {"watchlist_id": "int", "item_id": "int"}
+    receipt = by_name["billing-receipt"]
+    assert (
+        fill(receipt, {"reference": default_value(receipt, "reference", 1)})
+        == f"/billing/receipts/{ANY_UUID}/"
+    )
 
 
 @pytest.mark.django_db

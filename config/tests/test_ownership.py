@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKeyScope, User
 from accounts.tests.factories import PASSWORD, UserFactory, api_key_for
 from billing.models import Payment
-from billing.tests.factories import PaymentFactory
+from billing.tests.factories import PaymentFactory, paid_payment
 from conversion.models import Conversion
 from conversion.tests.factories import ConversionFactory
 from jobs.tests.bulk_helpers import asins, create_job
@@ -131,6 +131,10 @@ def _sandbox_payment(user: User) -> dict[str, Any]:
     return {"session_id": payment.checkout_session_id}
 
 
+def _paid_payment(user: User) -> dict[str, Any]:
+    return {"reference": paid_payment(user=user).reference}
+
+
 def _collection(user: User) -> dict[str, Any]:
     from jobs.tests.factories import CollectionFactory
 
@@ -208,6 +212,7 @@ OWNED: dict[str, Callable[[User], dict[str, Any]]] = {
     "api:payments-checkout-detail": _stripe_payment,
     "billing-sandbox": _sandbox_payment,
     "billing-sandbox-cancel": _sandbox_payment,
+    "billing-receipt": _paid_payment,
     # Scheduled collections
     "api:collection": _collection,
     "api:collection-run": _collection,

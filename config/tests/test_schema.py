@@ -114,3 +114,14 @@ def test_every_operation_documents_the_limits_it_can_hit(schema):
             if "429" in responses:
                 headers = responses["429"]["headers"]
                 assert "Retry-After" in headers, f"{method} {path} 429 without Retry-After"
+
+
+def test_a_credit_pack_documents_its_price_per_credit(schema):
+    pack = schema["components"]["schemas"]["Pack"]
+    properties = pack["properties"]
+    assert properties["price_per_credit"]["type"] == "string"
+    assert properties["price_per_credit"]["format"] == "decimal"
+    assert properties["price_per_credit"]["readOnly"] is True
+    assert properties["price_per_credit_display"]["type"] == "string"
+    assert properties["best_value"]["type"] == "boolean"
+    assert {"price_per_credit", "price_per_credit_display", "best_value"} <= set(pack["required"])

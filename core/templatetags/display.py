@@ -6,6 +6,8 @@ since core is not an installed app):
 - ``{{ price|money:currency }}``: a price in the major unit, rounded to the currency's minor
   units (core.money's table), with the symbol, grouping and decimal sign of the active
   language's locale ("21.6400000000000" EUR -> "€21.64"; 1980 JPY -> "¥1,980").
+- ``{{ price|unit_money:currency }}``: a unit price (one credit of a pack), the same way with
+  two decimals more than the currency's ("0.018" USD -> "$0.0180").
 - ``{{ moment|when }}``: an aware datetime in the current time zone (the browser's, see
   core.timezones), as "7 Dec 2026, 11:02 CET".
 """
@@ -19,7 +21,7 @@ from typing import Any
 from django import template
 from django.utils import dateformat, timezone, translation
 
-from core.money import format_price
+from core.money import format_price, format_unit_price
 
 register = template.Library()
 
@@ -41,6 +43,18 @@ def money(value: Any, currency: Any) -> str:
         cents = amount.quantize(CENTS)
         return f"{cents if cents == amount else amount.normalize():f}"
     return format_price(amount, str(currency), locale=translation.get_language())
+
+
+@register.filter
+def unit_money(value: Any, currency: Any) -> str:
+    """``value`` (a price per unit, in the major unit) in ``currency``; "—" for none."""
+    if value is None or value == "" or not currency:
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return format_unit_price(amount, str(currency), locale=translation.get_language())
 
 
 @register.filter

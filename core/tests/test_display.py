@@ -59,3 +59,12 @@ def test_when_shows_the_current_time_zone():
 )
 def test_money_without_a_currency_drops_the_excess_scale(amount, expected):
     assert render("{{ amount|money:'' }}", amount=amount) == expected
+
+
+def test_unit_money_shows_a_price_per_credit():
+    with translation.override("en-us"):
+        assert render("{{ amount|unit_money:'usd' }}", amount=Decimal("0.018")) == "$0.0180"
+    with translation.override("de"):
+        assert render("{{ amount|unit_money:'EUR' }}", amount=Decimal("0.0156")) == "0,0156\xa0€"
+    assert render("{{ amount|unit_money:'usd' }}", amount=None) == "—"
+    assert render("{{ amount|unit_money:'' }}", amount=Decimal("0.018")) == "—"
