@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.models import CreditPack, Payment, Reversal, WebhookEvent, checkout_session_id_valid
 from core.errors import NotFoundError
-from core.money import format_money, format_unit_price, to_major, unit_price
+from core.money import format_money, to_major
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -47,9 +47,7 @@ def pack_offers() -> list[PackOffer]:
         PackOffer(
             pack=pack,
             price_display=pack.price_display,
-            price_per_credit_display=format_unit_price(
-                unit_price(pack.price, pack.credits, pack.currency), pack.currency
-            ),
+            price_per_credit_display=pack.price_per_credit_display,
         )
         for pack in pack_list_active()
     ]

@@ -14,20 +14,9 @@ PHONE = {"width": 390, "height": 844}
 FITS_THE_WIDTH = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
-def _stylesheets_define_table_scroll() -> bool:
-    """The payment history (six columns) fits a phone by scrolling sideways inside
-    ``.table-scroll``, which the site's Tailwind restyle defines (static/src/app.css)."""
-    folders = [BASE_DIR / "static", *BASE_DIR.glob("*/static")]
-    return any(".table-scroll" in css.read_text() for folder in folders for css in folder.rglob("*.css"))
-
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not _stylesheets_define_table_scroll(),
-        reason="no stylesheet defines .table-scroll yet (it comes with the Tailwind restyle)",
-    ),
 ]
 
 

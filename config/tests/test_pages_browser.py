@@ -49,6 +49,7 @@ class World:
     endpoint: Any
     delivery: Any
     sandbox_session: str
+    payment: Any
 
 
 # url name -> (path from the world, signed in, staff)
@@ -84,6 +85,7 @@ PAGES: dict[str, Page] = {
     "billing": (lambda w: "/billing/", USER),
     "billing-sandbox": (lambda w: f"/billing/sandbox/{w.sandbox_session}/", USER),
     "billing-cancel": (lambda w: "/billing/cancel/", USER),
+    "billing-receipt": (lambda w: f"/billing/receipts/{w.payment.reference}/", USER),
     "webhooks": (lambda w: "/webhooks/", USER),
     "webhook-trial": (lambda w: "/webhooks/trial/", USER),
     "webhook-endpoint": (lambda w: f"/webhooks/{w.endpoint.pk}/", USER),
@@ -200,9 +202,9 @@ def _world() -> World:
         status=WebhookDelivery.Status.SUCCEEDED,
     )
     pack = CreditPackFactory(name="Starter", credits=500, price=900)
-    paid_payment(user=user, pack=pack)
+    payment = paid_payment(user=user, pack=pack)
     sandbox = pack_checkout_start(user=user, pack_id=pack.pk, success_url="/", cancel_url="/")
-    return World(user, job, watchlist, item, collection, endpoint, delivery, sandbox.session_id)
+    return World(user, job, watchlist, item, collection, endpoint, delivery, sandbox.session_id, payment)
 
 
 def _sign_in(context: Any, base: str, user: Any) -> None:
