@@ -30,7 +30,7 @@ COPY --from=assets /assets/node_modules/htmx.org/dist node_modules/htmx.org/dist
 COPY --from=assets /assets/static/build static/build
 
 # collectstatic needs settings, not services: throwaway values, never used at run time.
-RUN DEBUG=0 ALLOWED_HOSTS=build EMAIL_URL=dummymail:// METRICS_TOKEN=collectstatic-only \
+RUN DEBUG=0 ALLOWED_HOSTS=build SITE_URL=https://build.invalid EMAIL_URL=dummymail:// METRICS_TOKEN=collectstatic-only \
     SECRET_KEY=collectstatic-only-not-a-runtime-secret-0123456789abcdefghij \
     python manage.py collectstatic --noinput \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \

@@ -90,6 +90,7 @@ def bench_env() -> dict[str, str]:
     env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
     env.update(
         DEBUG="0",
+        SITE_URL="http://127.0.0.1",
         SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",  # noqa: S106
         ALLOWED_HOSTS="127.0.0.1,localhost",
         # The benchmark user is created verified: nothing sends mail.

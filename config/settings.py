@@ -15,6 +15,7 @@ each app reads its own section through its ``conf.py``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,12 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000" if DEBUG else "")
 # Deprecated former names of SITE_URL, read only when SITE_URL is not set.
 if "SITE_URL" not in env.ENVIRON:
     SITE_URL = env.str("BULK_EMAIL_BASE_URL", default=env.str("WATCHLIST_EMAIL_BASE_URL", default=SITE_URL))
+SITE_URL = SITE_URL.rstrip("/")
+if SITE_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", SITE_URL):
+    raise ImproperlyConfigured(f"SITE_URL is an absolute address (https://host), not {SITE_URL!r}.")
+if not DEBUG and not SITE_URL:
+    # A link in an email has no page to be relative to: production states its address.
+    raise ImproperlyConfigured("SITE_URL is required when DEBUG=0: the address links in emails point to.")
 
 # --- API --------------------------------------------------------------------------
 
@@ -385,8 +392,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# static/ by folder: static/src (the stylesheet's Tailwind source, built by `make assets` into
+# static/build) is not served, and collectstatic's manifest storage could not read its @import.
 STATICFILES_DIRS: list[Path | tuple[str, Path]] = [
-    BASE_DIR / "static",
+    *((folder, BASE_DIR / "static" / folder) for folder in ("build", "css", "img", "js")),
     # Chart.js from npm (package.json; `make install` runs `npm ci`), served as vendor/chartjs/.
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]

@@ -18,6 +18,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "example.com",
     "EMAIL_URL": "smtp+tls://platform:mail-password@smtp.example.com:587",
     "METRICS_TOKEN": "metrics-scrape-token-0123456789abcdef",
+    "SITE_URL": "https://example.com",
 }
 
 

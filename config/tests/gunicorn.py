@@ -43,6 +43,7 @@ def production_environment(**overrides: str) -> dict[str, str]:
         # Production refuses to start without them; nothing here sends mail or scrapes.
         "EMAIL_URL": "dummymail://",
         "METRICS_TOKEN": "gunicorn-test-metrics-token",
+        "SITE_URL": "http://127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",

@@ -11,8 +11,12 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 REAL_KEY = "k7#Vq2!mZp9@Lr4$Wx8^Nb3&Hs6*Jd1(Tf5)Yg0_Uc-e=QaR+oiE"
 SMTP_URL = "smtp+tls://platform:mail-password@smtp.example.com:587"
 METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
-# What production needs besides SECRET_KEY and ALLOWED_HOSTS: real email, a metrics token.
-PRODUCTION_SERVICES = {"EMAIL_URL": SMTP_URL, "METRICS_TOKEN": METRICS_TOKEN}
+# What production needs besides SECRET_KEY and ALLOWED_HOSTS: real email, a metrics token, its address.
+PRODUCTION_SERVICES = {
+    "EMAIL_URL": SMTP_URL,
+    "METRICS_TOKEN": METRICS_TOKEN,
+    "SITE_URL": "https://example.com",
+}
 # Read from the test's own environment by none of these tests: each sets what it means.
 CONTROLLED = {
     "DEBUG",
@@ -23,6 +27,9 @@ CONTROLLED = {
     "METRICS_TOKEN",
     "METRICS_PUBLIC",
     "METRICS_ALLOWED_NETWORKS",
+    "SITE_URL",
+    "BULK_EMAIL_BASE_URL",
+    "WATCHLIST_EMAIL_BASE_URL",
 }
 
 
@@ -126,7 +133,8 @@ def test_production_static_build_succeeds(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "staticfiles.json").exists()
-    assert list(tmp_path.glob("css/app.*.css"))
+    assert list(tmp_path.glob("build/app.*.css"))  # the stylesheet Tailwind built
+    assert not (tmp_path / "src").exists()  # its source is not served
     assert list(tmp_path.glob("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.*.js"))
     assert list(tmp_path.glob("vendor/chartjs/chart.umd.*.js"))
 
