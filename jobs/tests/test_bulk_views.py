@@ -1,6 +1,7 @@
 """The bulk jobs pages: upload form and list, job page with htmx progress, cancel, retry, downloads."""
 
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -158,6 +159,9 @@ def test_downloads_and_another_users_job(client, user):
     assert csv_response["Content-Type"] == "text/csv; charset=utf-8"
     assert b"".join(csv_response.streaming_content).count(b"\n") == 3
     assert json_response["Content-Type"] == "application/json"
+    downloaded = json.loads(b"".join(json_response.streaming_content))
+    assert (downloaded["job"]["id"], downloaded["job"]["succeeded"]) == (job.pk, 2)
+    assert [item["row"] for item in downloaded["results"]] == [1, 2]
     assert client.get(f"/bulk/{job.pk}/results.xml").status_code == 404
     for url in (f"/bulk/{other.pk}/", f"/bulk/{other.pk}/progress", f"/bulk/{other.pk}/results.csv"):
         assert client.get(url).status_code == 404
