@@ -91,7 +91,7 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
 
     class Meta:
         model = BulkJob
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "kind",
             "status",
@@ -118,7 +118,7 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
             "results_deleted_at",
             "links",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
         extra_kwargs = {
             "status": {"help_text": "queued, running, completed, failed (nothing delivered) or cancelled."},
             "total": {"help_text": "Items: valid and invalid rows, duplicates folded."},

@@ -11,14 +11,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
-from core.errors import DomainError
+from core.errors import DomainError, NotFoundError
 from jobs.bulk import exports, selectors, services
 from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.bulk.conf import bulk_settings
@@ -80,7 +80,7 @@ def retry_note(progress: selectors.JobProgress) -> str:
     if progress.next_retry_seconds is not None:
         text += f"; next attempt in {seconds_soon(progress.next_retry_seconds)}"
     else:
-        text += "; the next attempt is under way"
+        text += "; the next attempt is due now"
     return text + "."
 
 
@@ -139,7 +139,7 @@ def item_row(
         detail = (
             f"Last try: {item.error_message.rstrip('.')}"
             if item.error_message
-            else "Its worker stopped; tried again"
+            else "The worker processing it stopped; it is tried again"
         )
         if item.status == BulkItem.Status.PENDING and item.available_at and item.available_at > now:
             detail += f"; next attempt in {seconds_soon((item.available_at - now).total_seconds())}"
@@ -151,35 +151,26 @@ def item_row(
     return ItemRow(item.row, item.input, words, key, detail, item.credits)
 
 
-class ItemsQueryError(Exception):
-    """A filter or page of the items table that does not exist (its message says why)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
-def _items_page(job: BulkJob, query: Any) -> tuple[str, Page[BulkItem]]:
+def _items_page(job: BulkJob, query: QueryDict) -> tuple[str, Page[BulkItem]]:
+    """The filter and page of the job's items ``query`` asks for (``?status=``, ``?page=``);
+    ``DomainError`` (400, or 404 past the last page) saying why when there is no such thing."""
     status = query.get("status") or "all"
-    try:
-        items = selectors.bulk_job_items_filtered(job=job, status=status)
-    except DomainError as error:
-        raise ItemsQueryError(error.message, http_status(error)) from None
+    items = selectors.bulk_job_items_filtered(job=job, status=status)
     raw_page = query.get("page") or "1"
     if not raw_page.isdigit() or int(raw_page) < 1:
-        raise ItemsQueryError(f"The page is a whole number from 1, not {raw_page!r}.", 400)
+        raise DomainError(f"The page is a whole number from 1, not {raw_page!r}.", code="invalid_page")
     paginator = Paginator(items, ITEMS_PER_PAGE, allow_empty_first_page=True)
     number = int(raw_page)
     if number > paginator.num_pages:
-        raise ItemsQueryError(
-            f"There is no page {number}: these items fill {paginator.num_pages} page"
-            f"{'' if paginator.num_pages == 1 else 's'}.",
-            404,
+        pages = paginator.num_pages
+        raise NotFoundError(
+            f"There is no page {number}: these items fill {pages} page{'' if pages == 1 else 's'}.",
+            code="page_not_found",
         )
     return status, paginator.page(number)
 
 
-def _items_context(job: BulkJob, query: Any) -> tuple[dict[str, Any], int]:
+def _items_context(job: BulkJob, query: QueryDict) -> tuple[dict[str, Any], int]:
     """The items table's context (the filter, the page of rows, the filters' counts) and the status."""
     counts = selectors.bulk_job_item_counts(job=job)
     filters = [
@@ -190,9 +181,9 @@ def _items_context(job: BulkJob, query: Any) -> tuple[dict[str, Any], int]:
     context: dict[str, Any] = {"job": job, "filters": filters, "status_filter": query.get("status") or "all"}
     try:
         status, page = _items_page(job, query)
-    except ItemsQueryError as error:
+    except DomainError as error:
         context["items_error"] = error.message
-        return context, error.status
+        return context, http_status(error)
     kind = bulk_kind_get(job.kind)
     max_attempts = bulk_settings().max_attempts
     now = timezone.now()

@@ -443,3 +443,17 @@ def test_a_job_without_a_pace_yet_is_estimating(client, user):
 
     assert 'id="job-time-left">Estimating the time left…' in html
     assert 'id="job-retrying"' not in html
+
+
+def test_an_item_whose_worker_was_lost_is_shown_being_retried(client, user):
+    job = create_job(user, asins(2))
+    started = timezone.now()
+    services._claim(job.pk, token="t1", worker="celery@gone", size=1)
+    services.bulk_claims_release_worker(worker="celery@gone", claimed_before=started + timedelta(seconds=1))
+
+    html = client.get(f"/bulk/{job.pk}/").content.decode()
+
+    assert items_of(html) == [("1", "retrying"), ("2", "pending")]
+    assert "retrying (attempt 2 of 5)" in html
+    assert "The worker processing it stopped; it is tried again." in html
+    assert "1 item is being retried after an error; the next attempt is due now." in html
