@@ -178,7 +178,7 @@ class BulkItemErrorSerializer(serializers.Serializer[Any]):
 
 
 class BulkItemResultSerializer(serializers.Serializer[Any]):
-    """One item of ``GET /bulk/{id}/results?format=json`` (the array is streamed)."""
+    """One item of ``GET /bulk/{id}/results?format=json`` (in its ``results`` array, streamed)."""
 
     row = serializers.IntegerField(help_text="Row of the CSV (header included) or position in the list.")
     input = serializers.CharField(help_text="The value as sent.")
