@@ -230,7 +230,8 @@ def test_the_job_page_shows_its_items_in_plain_words(client, user):
     html = response.content.decode()
     assert response.status_code == 200
     assert items_of(html) == [("1", "succeeded"), ("2", "succeeded"), ("3", "failed"), ("4", "invalid")]
-    assert '<div class="table-scroll">\n      <table id="job-items-table">' in html
+    # In the sideways-scrolling wrapper, which a keyboard can focus (and so scroll).
+    assert re.search(r'<div class="table-scroll" tabindex="0"[^>]*>\s*<table id="job-items-table">', html)
     assert '<th scope="col">ASIN</th>' in html
     assert '<span class="badge ok">delivered</span>' in html
     assert delivered["title"] in html  # the kind's summary of its record
