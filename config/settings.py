@@ -554,6 +554,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "CollectionRunStatusEnum": "jobs.models.CollectionRun.Status",
         # A run shows its bulk job's status: the same choices in two components need one name.
         "BulkJobStatusEnum": "jobs.models.BulkJob.Status",
+        # A job and its summary at the head of its JSON results (BulkJobSummary) share it too.
+        "BulkJobSourceEnum": "jobs.models.BulkJob.Source",
     }
 )
 CELERY_BEAT_SCHEDULE["schedules-run-due"] = {"task": "schedules.collections_run_due", "schedule": 60.0}

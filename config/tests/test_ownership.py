@@ -198,6 +198,7 @@ OWNED: dict[str, Callable[[User], dict[str, Any]]] = {
     "api:bulk-job-results": _bulk_job,
     "bulk-job-page": _bulk_job,
     "bulk-job-progress": _bulk_job,
+    "bulk-job-items": _bulk_job,
     "bulk-job-cancel-page": _bulk_job,
     "bulk-job-retry-page": _bulk_job,
     "bulk-job-results-page": _bulk_job_results,

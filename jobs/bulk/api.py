@@ -23,8 +23,8 @@ from jobs.bulk import exports, selectors, services
 from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.bulk.conf import bulk_settings
 from jobs.bulk.serializers import (
-    BulkItemResultSerializer,
     BulkJobCreateInputSerializer,
+    BulkJobResultsSerializer,
     BulkJobSerializer,
     BulkJobUploadInputSerializer,
 )
@@ -215,7 +215,9 @@ class BulkJobResultsApi(JSONOrCSVApi):
         parameters=[RESULTS_FORMAT],
         responses={
             (200, "application/json"): OpenApiResponse(
-                BulkItemResultSerializer(many=True), description="Every item, streamed as one JSON array."
+                BulkJobResultsSerializer,
+                description="One JSON object, streamed: `job`, the job's summary (as `GET "
+                "/api/v1/products/bulk/{id}` gives it, with its `params`), then `results`, every item.",
             ),
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="Every item, one CSV row each, with the record's main fields."
@@ -226,8 +228,9 @@ class BulkJobResultsApi(JSONOrCSVApi):
                 "`results_deleted_at` says when.",
             ),
         },
-        description="All items of the job, in row order, with their result or error; streamed. Results are "
-        "kept for a limited time: once removed (`results_deleted_at`), this answers 410.",
+        description="The job's summary and all its items, in row order, with their result or error; "
+        "streamed. Results are kept for a limited time: once removed (`results_deleted_at`), this "
+        "answers 410.",
     )
     def get(self, request: AuthedRequest, job_id: int) -> HttpResponseBase:
         return negotiated_results(request, _job(request, job_id))

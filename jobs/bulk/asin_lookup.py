@@ -126,6 +126,17 @@ ASIN_EXPORT_COLUMNS: tuple[ExportColumn, ...] = (
 )
 
 
+def asin_lookup_summary(record: Mapping[str, Any]) -> str:
+    """The job page's line about a delivered product: its title, brand and price."""
+    price = record.get("price") or {}
+    parts = [
+        str(record.get("title") or "(no title)"),
+        str(record.get("brand") or ""),
+        f"{price.get('amount')} {price.get('currency') or ''}".strip() if price.get("amount") else "",
+    ]
+    return " · ".join(part for part in parts if part)
+
+
 bulk_kind_register(
     BulkKind(
         name=ASIN_LOOKUP,
@@ -138,5 +149,6 @@ bulk_kind_register(
         export_columns=ASIN_EXPORT_COLUMNS,
         clean_params=asin_lookup_params,
         on_completed=asin_lookup_completed,
+        summary=asin_lookup_summary,
     )
 )

@@ -1,6 +1,7 @@
 """A job's results as CSV or JSON, streamed: the items are read in batches from a
 server-side cursor and written out as they come, so a 10,000-item job (tens of
-megabytes of records) never sits in memory."""
+megabytes of records) never sits in memory. The JSON is an object: the job's summary
+(``job``), then its items (``results``); the CSV has one row per item."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 
 from core.csv_export import csv_lines
 from jobs.bulk.kinds import BulkKind, bulk_kind_get
 from jobs.bulk.selectors import bulk_job_items, bulk_job_results_check
+from jobs.bulk.serializers import BulkJobSummarySerializer
 from jobs.models import BulkJob
 
 FORMATS = ("csv", "json")
@@ -64,9 +67,17 @@ def _result_rows(job: BulkJob, spec: BulkKind) -> Iterator[list[object]]:
         yield [row, text, value, *params, status, error_code, error_message, attempts, credits, *extra]
 
 
+def job_summary(job: BulkJob) -> dict[str, Any]:
+    """The job as the JSON results open with (``BulkJobSummarySerializer``), read afresh."""
+    return dict(BulkJobSummarySerializer(BulkJob.objects.select_related("hold").get(pk=job.pk)).data)
+
+
 def results_json(job: BulkJob) -> Iterator[str]:
-    """A JSON array with one object per item: its input, state, error and result."""
-    yield "["
+    """A JSON object: ``job``, the job's summary (its state, counts and credits), then
+    ``results``, an array with one object per item (its input, state, error and result),
+    written as the items are read."""
+    head = json.dumps(job_summary(job), separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder)
+    yield '{"job":' + head + ',"results":['
     separator = ""
     pieces: list[str] = []
     for row, text, value, status, attempts, credits, error_code, error_message, result in _items(job):
@@ -86,7 +97,7 @@ def results_json(job: BulkJob) -> Iterator[str]:
         if len(pieces) >= BATCH:
             yield "".join(pieces)
             pieces.clear()
-    pieces.append("]")
+    pieces.append("]}")
     yield "".join(pieces)
 
 

@@ -18,6 +18,7 @@ start-up, from its app's ``AppConfig.ready()``::
         input_label="FNSKU", input_column="fnsku", normalize=normalize_fnsku,
         process=convert_chunk, extra_columns=("title",),
         export_columns=(ExportColumn("asin", lambda result: result.get("asin")),),
+        summary=lambda result: f"ASIN {result.get('asin')}",  # the job page's one line per item
     ))
 
 Jobs of the kind are created with ``jobs.bulk.services.bulk_job_create_from_csv``
@@ -136,6 +137,29 @@ class BulkKind:
     clean_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     # Called after the engine recorded final outcomes (each item once): logs, metrics.
     on_completed: CompletedHook | None = None
+    # One line about a delivered item's ``result`` for the job page's table (e.g. the product's
+    # title); default: the first few ``export_columns`` that have a value (``bulk_result_summary``).
+    summary: Callable[[Mapping[str, Any]], str] | None = None
+
+
+SUMMARY_COLUMNS = 3
+
+
+def bulk_result_summary(kind: BulkKind, result: Mapping[str, Any] | None) -> str:
+    """One readable line about a delivered item's ``result``: the kind's own ``summary``, or
+    else its first export columns with a value ("asin: B0..., title: ...")."""
+    if not result:
+        return ""
+    if kind.summary is not None:
+        return kind.summary(result)
+    parts: list[str] = []
+    for column in kind.export_columns:
+        value = column.value(result)
+        if value not in (None, "", [], {}):
+            parts.append(f"{column.header}: {value}")
+        if len(parts) == SUMMARY_COLUMNS:
+            break
+    return ", ".join(parts)
 
 
 _registry: dict[str, BulkKind] = {}

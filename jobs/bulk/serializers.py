@@ -60,7 +60,16 @@ class BulkJobProgressSerializer(serializers.Serializer[Any]):
     remaining = serializers.IntegerField()
     items_per_minute = serializers.FloatField(allow_null=True)
     eta_seconds = serializers.FloatField(
-        allow_null=True, help_text="Estimated time left, at the pace so far."
+        allow_null=True,
+        help_text="Estimated time left: at the pace so far, and never less than the wait for the last "
+        "retry scheduled. Null while it cannot be estimated yet (no item of the run finished) and once "
+        "the job is final.",
+    )
+    retrying = serializers.IntegerField(
+        help_text="Items being retried after an error (waiting for their next attempt, or in it)."
+    )
+    next_retry_seconds = serializers.FloatField(
+        allow_null=True, help_text="Seconds until the next of those is tried again; null when none waits."
     )
 
 
@@ -82,7 +91,7 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
 
     class Meta:
         model = BulkJob
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "kind",
             "status",
@@ -109,7 +118,7 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
             "results_deleted_at",
             "links",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
         extra_kwargs = {
             "status": {"help_text": "queued, running, completed, failed (nothing delivered) or cancelled."},
             "total": {"help_text": "Items: valid and invalid rows, duplicates folded."},
@@ -145,6 +154,10 @@ class BulkJobSerializer(serializers.ModelSerializer[BulkJob]):
             "remaining": progress.remaining,
             "items_per_minute": round(progress.items_per_minute, 1) if progress.items_per_minute else None,
             "eta_seconds": round(progress.eta_seconds, 1) if progress.eta_seconds is not None else None,
+            "retrying": progress.retrying,
+            "next_retry_seconds": (
+                round(progress.next_retry_seconds, 1) if progress.next_retry_seconds is not None else None
+            ),
         }
 
     @extend_schema_field(BulkJobLinksSerializer)
@@ -165,7 +178,7 @@ class BulkItemErrorSerializer(serializers.Serializer[Any]):
 
 
 class BulkItemResultSerializer(serializers.Serializer[Any]):
-    """One item of ``GET /bulk/{id}/results?format=json`` (the array is streamed)."""
+    """One item of ``GET /bulk/{id}/results?format=json`` (in its ``results`` array, streamed)."""
 
     row = serializers.IntegerField(help_text="Row of the CSV (header included) or position in the list.")
     input = serializers.CharField(help_text="The value as sent.")
@@ -177,3 +190,25 @@ class BulkItemResultSerializer(serializers.Serializer[Any]):
     result = serializers.JSONField(
         allow_null=True, help_text="The delivered result: for asin_lookup jobs, the product record."
     )
+
+
+class BulkJobSummarySerializer(BulkJobSerializer):
+    """The job at the head of its JSON results: as ``GET /bulk/{id}`` gives it, with its parameters."""
+
+    params = serializers.DictField(
+        read_only=True,
+        help_text='The kind\'s parameters the job was created with, e.g. {"marketplace": "US"}.',
+    )
+
+    class Meta(BulkJobSerializer.Meta):
+        fields = (*BulkJobSerializer.Meta.fields, "params")
+        read_only_fields = fields
+
+
+class BulkJobResultsSerializer(serializers.Serializer[Any]):
+    """``GET /bulk/{id}/results?format=json``: the job's summary, then its items (streamed)."""
+
+    job = BulkJobSummarySerializer(
+        help_text="The job when the download started: its state, counts and credits."
+    )
+    results = BulkItemResultSerializer(many=True, help_text="Every item of the job, in row order.")

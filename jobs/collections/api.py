@@ -19,6 +19,7 @@ from core.throttling import metered_operation
 from credits.metering import insufficient_credits_response
 from jobs.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
 from jobs.bulk.conf import bulk_settings
+from jobs.bulk.serializers import BulkJobResultsSerializer
 from jobs.bulk.uploads import check_request_size
 from jobs.collections import selectors, services
 from jobs.collections.serializers import (
@@ -201,7 +202,9 @@ class CollectionRunResultsApi(JSONOrCSVApi):
         parameters=[RESULTS_FORMAT],
         responses={
             (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="Every item of the run's job, as the bulk job results."
+                BulkJobResultsSerializer,
+                description="The run's job, then every item of it, as the bulk job results "
+                "(`job`, `results`).",
             ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Every item, one CSV row each."),
             410: OpenApiResponse(ErrorSerializer, description="The results were deleted (retention)."),

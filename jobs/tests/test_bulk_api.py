@@ -16,7 +16,7 @@ from credits.services import credits_grant
 from credits.tests.factories import funded_user
 from jobs.bulk import exports, services
 from jobs.models import BulkItem, BulkJob
-from jobs.tests.bulk_helpers import NOT_FOUND, asins, assert_books_balance, create_job, run_job
+from jobs.tests.bulk_helpers import NOT_FOUND, OUTAGE, asins, assert_books_balance, create_job, run_job
 
 pytestmark = pytest.mark.django_db
 BULK = "/api/v1/products/bulk"
@@ -242,7 +242,14 @@ def test_a_job_is_seen_with_its_counts_as_it_finishes(api, user):
         "failed": 1,
     }
     assert (body["credits_held"], body["credits_spent"], body["credits_released"]) == (5, 4, 1)
-    assert body["progress"] == {"percent": 100, "remaining": 0, "items_per_minute": None, "eta_seconds": None}
+    assert body["progress"] == {
+        "percent": 100,
+        "remaining": 0,
+        "items_per_minute": None,
+        "eta_seconds": None,
+        "retrying": 0,
+        "next_retry_seconds": None,
+    }
     assert body["finished_at"]
 
 
@@ -351,14 +358,16 @@ def test_results_as_csv_have_every_item_with_its_record_or_error(api, user):
     assert rows[2]["title"] == ""
 
 
-def test_results_as_json_are_one_array_of_items(api, user):
+def test_results_as_json_are_the_jobs_summary_then_every_item(api, user):
     job = finished_job(user)
 
     response = api.get(f"{BULK}/{job.pk}/results?format=json")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    items = json.loads(b"".join(response.streaming_content))
+    body = json.loads(b"".join(response.streaming_content))
+    assert set(body) == {"job", "results"}
+    items = body["results"]
     assert [item["status"] for item in items] == ["succeeded", "succeeded", "failed", "invalid"]
     assert items[0]["result"]["asin"] == asins(1)[0]
     assert items[0]["error"] is None
@@ -366,6 +375,49 @@ def test_results_as_json_are_one_array_of_items(api, user):
     assert items[2]["error"]["code"] == "product_not_found"
     assert items[2]["result"] is None
     assert set(items[0]) == {"row", "input", "value", "status", "attempts", "credits", "error", "result"}
+    # The job as GET /bulk/{id} gives it, with its parameters.
+    summary = body["job"]
+    assert summary == {**api.get(f"{BULK}/{job.pk}").json(), "params": {"marketplace": "DE"}}
+    assert {
+        k: summary[k] for k in ("id", "kind", "status", "marketplace", "total", "succeeded", "failed")
+    } == {
+        "id": job.pk,
+        "kind": "asin_lookup",
+        "status": "completed",
+        "marketplace": "DE",
+        "total": 4,
+        "succeeded": 2,
+        "failed": 2,
+    }
+    assert (summary["invalid"], summary["credits_held"], summary["credits_spent"]) == (1, 3, 2)
+    assert summary["created_at"]
+    assert summary["finished_at"] == job.finished_at.isoformat().replace("+00:00", "Z")
+
+
+def test_the_json_results_of_a_running_job_say_it_is_running(api, user):
+    job = create_job(user, asins(2))
+
+    body = json.loads(b"".join(api.get(f"{BULK}/{job.pk}/results?format=json").streaming_content))
+
+    assert (body["job"]["status"], body["job"]["finished_at"], body["job"]["credits_reserved"]) == (
+        "queued",
+        None,
+        2,
+    )
+    assert [item["status"] for item in body["results"]] == ["pending", "pending"]
+
+
+def test_the_progress_says_when_items_are_being_retried(api, user, settings):
+    settings.BULK_RETRY_DELAY = 120
+    settings.BULK_RETRY_DELAY_MAX = 600
+    job = create_job(user, [*asins(3), OUTAGE])
+    services.bulk_job_work(job_id=job.pk, time_budget=0)
+
+    progress = api.get(f"{BULK}/{job.pk}").json()["progress"]
+
+    assert (progress["percent"], progress["remaining"], progress["retrying"]) == (75, 1, 1)
+    assert 100 < progress["next_retry_seconds"] <= 120
+    assert progress["eta_seconds"] >= progress["next_retry_seconds"]  # not the pace of the other three
 
 
 def test_results_follow_the_accept_header(api, user):
@@ -398,7 +450,7 @@ def test_a_big_export_is_streamed_in_pieces_not_built_in_memory(api, user, setti
         response = api.get(f"{BULK}/{job.pk}/results?format={fmt}")
         assert isinstance(response, StreamingHttpResponse)
         pieces = iter(response.streaming_content)
-        head = [next(pieces), next(pieces)]  # the header (or "["), then the first batch of rows
+        head = [next(pieces), next(pieces)]  # the header (or the job's summary), then the first batch
         # They went out before the last rows were even read.
         assert asins(1)[0].encode() in head[1]
         assert asins(1200)[-1].encode() not in b"".join(head)
@@ -406,6 +458,9 @@ def test_a_big_export_is_streamed_in_pieces_not_built_in_memory(api, user, setti
         assert len(rest) >= 2
         assert asins(1200)[-1].encode() in rest[-1]
         first = head[0]
+        if fmt == "json":
+            assert first.startswith(b'{"job":{"id":')
+            assert first.endswith(b',"results":[')
         assert max(len(p) for p in [first, *rest]) < 200_000
 
 
@@ -485,3 +540,25 @@ def test_deleting_the_results_of_a_running_job_is_refused(api, user):
     job.refresh_from_db()
     assert job.results_deleted_at is None
     assert api.get(f"{BULK}/{job.pk}").json()["results_deleted_at"] is None
+
+
+def test_the_schema_declares_the_json_results_as_the_job_then_its_items():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    components = schema["components"]["schemas"]
+    for path in (
+        "/api/v1/products/bulk/{job_id}/results",
+        "/api/v1/collections/{collection_id}/runs/{run_id}/results",
+    ):
+        json_body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert json_body["schema"]["$ref"] == "#/components/schemas/BulkJobResults", path
+    results = components["BulkJobResults"]
+    assert sorted(results["required"]) == ["job", "results"]
+    assert results["properties"]["job"]["allOf"] == [{"$ref": "#/components/schemas/BulkJobSummary"}]
+    assert results["properties"]["results"]["items"] == {"$ref": "#/components/schemas/BulkItemResult"}
+    summary = components["BulkJobSummary"]["properties"]
+    assert {"id", "kind", "status", "params", "total", "succeeded", "failed", "invalid"} <= set(summary)
+    assert {"credits_held", "credits_spent", "created_at", "finished_at"} <= set(summary)
+    assert {"retrying", "next_retry_seconds"} <= set(components["BulkJobProgress"]["properties"])

@@ -79,9 +79,14 @@ def test_upload_a_csv_and_watch_the_job_reach_100_percent(
     assert page.locator("#job-succeeded").inner_text() == "40"
     assert page.locator("#job-failed").inner_text().startswith("2")
     assert "given back to your balance" in page.locator("#job-credits").inner_text()
-    problems = page.locator("#job-problems").inner_text()
-    assert NOT_FOUND in problems
-    assert "nope" in problems
+    # The items not delivered, with their reasons: the items table, filtered (htmx swaps it in).
+    items = page.locator("#job-items")
+    items.get_by_role("link", name=re.compile(r"^Failed")).click()
+    page.wait_for_function("() => document.getElementById('job-items').dataset.statusFilter === 'failed'")
+    assert NOT_FOUND in page.locator("#job-items-table").inner_text()
+    items.get_by_role("link", name=re.compile(r"^Invalid")).click()
+    page.wait_for_function("() => document.getElementById('job-items').dataset.statusFilter === 'invalid'")
+    assert "nope" in page.locator("#job-items-table").inner_text()
     assert page.get_by_role("button", name="Retry failed items").is_visible()
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download CSV").click()

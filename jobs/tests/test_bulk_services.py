@@ -827,6 +827,120 @@ def test_progress_gives_the_time_left_at_the_pace_so_far():
     assert progress.eta_seconds == pytest.approx(90)
 
 
+def test_the_time_left_is_never_less_than_the_wait_for_a_scheduled_retry(settings):
+    # The reported case: 49 of 50 delivered at once (98%), the last waits 2 minutes for its retry.
+    settings.BULK_RETRY_DELAY = 120
+    settings.BULK_RETRY_DELAY_MAX = 600
+    job = create_job(funded_user(credits=50), [*asins(49), OUTAGE])
+    services.bulk_job_work(job_id=job.pk, time_budget=0)
+    job.refresh_from_db()
+    now = timezone.now()
+
+    progress = selectors.bulk_job_progress(job=job, now=now)
+
+    item = BulkItem.objects.get(job=job, value=OUTAGE)
+    wait = (item.available_at - now).total_seconds()
+    assert 100 < wait <= 120
+    assert (progress.percent, progress.remaining, progress.retrying) == (98, 1, 1)
+    assert progress.items_per_minute > 60  # at that pace the last item alone would take under a second
+    assert progress.eta_seconds == pytest.approx(wait)
+    assert progress.next_retry_seconds == pytest.approx(wait)
+    assert progress.retry_reason == item.error_message != ""
+
+
+def test_the_time_left_is_unknown_before_any_item_of_the_run_finished():
+    job = create_job(funded_user(credits=5), asins(3))
+    BulkJob.objects.filter(pk=job.pk).update(status="running", run_started_at=timezone.now())
+    job.refresh_from_db()
+
+    progress = selectors.bulk_job_progress(job=job)
+
+    assert (progress.eta_seconds, progress.items_per_minute, progress.retrying) == (None, None, 0)
+
+
+def test_items_being_retried_are_told_apart_through_the_engines_own_steps(settings):
+    settings.BULK_RETRY_DELAY = 60
+    settings.BULK_MAX_ATTEMPTS = 3
+    job = create_job(funded_user(credits=10), [*asins(2), OUTAGE])
+    assert selectors.bulk_job_items_filtered(job=job, status="retrying").count() == 0
+    assert selectors.bulk_job_item_counts(job=job)["pending"] == 3
+
+    services.bulk_job_work(job_id=job.pk, time_budget=0)  # the outage is put back, with its backoff
+    job.refresh_from_db()
+
+    def rows(name: str) -> list[tuple[int, str, int, bool]]:
+        return [
+            (item.row, item.status, item.attempts, item.is_retrying)
+            for item in selectors.bulk_job_items_filtered(job=job, status=name)
+        ]
+
+    assert rows("retrying") == [(3, "pending", 1, True)]
+    assert rows("pending") == []
+    assert [row for row, *_ in rows("succeeded")] == [1, 2]
+    assert selectors.bulk_job_item_counts(job=job) == {
+        "all": 3,
+        "succeeded": 2,
+        "failed": 0,
+        "invalid": 0,
+        "pending": 0,
+        "retrying": 1,
+        "cancelled": 0,
+    }
+    # Due again and claimed for its second attempt: still being retried.
+    BulkItem.objects.filter(job=job).update(available_at=timezone.now())
+    [claimed] = services._claim(job.pk, token="t2", worker="w", size=10)
+    assert claimed.attempts == 2
+    assert rows("retrying") == [(3, "claimed", 2, True)]
+    retries = selectors.bulk_job_retries(job=job)
+    assert (retries.count, retries.next_at) == (1, None)  # being tried now: no backoff to wait for
+
+
+def test_a_claim_released_after_its_worker_was_lost_is_being_retried():
+    job = create_job(funded_user(credits=5), asins(2))
+    started = timezone.now()
+    services._claim(job.pk, token="t1", worker="celery@gone", size=1)
+    assert selectors.bulk_job_item_counts(job=job)["retrying"] == 0  # a first attempt under way
+
+    services.bulk_claims_release_worker(worker="celery@gone", claimed_before=started + timedelta(seconds=1))
+
+    [item] = selectors.bulk_job_items_filtered(job=job, status="retrying")
+    assert (item.row, item.status, item.attempts, item.error_code) == (1, "pending", 1, "")
+    assert [i.row for i in selectors.bulk_job_items_filtered(job=job, status="pending")] == [2]
+
+
+def test_an_unknown_item_filter_is_a_400_naming_the_valid_ones():
+    job = create_job(funded_user(credits=5), asins(1))
+
+    with pytest.raises(DomainError) as info:
+        selectors.bulk_job_items_filtered(job=job, status="done")
+
+    assert http_status(info.value) == 400
+    assert info.value.code == "invalid_filter"
+    assert "use one of all, succeeded, failed, invalid, pending, retrying, cancelled" in info.value.message
+
+
+def test_a_kind_without_a_summary_shows_its_first_export_columns():
+    kind = BulkKind(
+        name="plain",
+        label="plain",
+        operation="bulk_item",
+        input_label="value",
+        input_column="value",
+        normalize=str.strip,
+        process=lambda job, items: {},
+        export_columns=tuple(
+            kinds.ExportColumn(name, lambda r, name=name: r.get(name)) for name in ("a", "b", "c", "d")
+        ),
+    )
+
+    assert kinds.bulk_result_summary(kind, {"a": "x", "b": None, "c": 3, "d": "y"}) == "a: x, c: 3, d: y"
+    assert kinds.bulk_result_summary(kind, {"a": 1, "b": 2, "c": 3, "d": 4}) == "a: 1, b: 2, c: 3"
+    assert kinds.bulk_result_summary(kind, None) == ""
+    asin_kind = bulk_kind_get("asin_lookup")
+    record = {"title": "Blue bottle", "brand": "Acme", "price": {"amount": "9.99", "currency": "EUR"}}
+    assert kinds.bulk_result_summary(asin_kind, record) == "Blue bottle · Acme · 9.99 EUR"
+
+
 def test_another_users_job_is_not_found():
     job = create_job(funded_user(credits=2), asins(1))
 

@@ -165,8 +165,9 @@ def test_run_now_then_runs_and_downloads(api, user):
     rows = list(csv.DictReader(io.StringIO(body(csv_response).decode())))
     assert [row["asin"] for row in rows] == asins(3)
     assert {row["status"] for row in rows} == {"succeeded"}
-    items = json.loads(body(api.get(links["results_json"])))
-    assert [item["result"]["asin"] for item in items] == asins(3)
+    results = json.loads(body(api.get(links["results_json"])))
+    assert (results["job"]["id"], results["job"]["status"]) == (run["job"]["id"], "completed")
+    assert [item["result"]["asin"] for item in results["results"]] == asins(3)
     assert balance_get(user=user) == 97
 
 
