@@ -106,6 +106,7 @@ NOT_PAGES: dict[str, str] = {
     "billing-sandbox-cancel": "a form's POST action",
     "billing-success": "needs a completed checkout; the sandbox checkout test lands on it",
     "bulk-job-progress": "an htmx fragment of the job page",
+    "bulk-job-items": "an htmx fragment of the job page (its items table; the job page shows it)",
     "bulk-job-cancel-page": "a form's POST action",
     "bulk-job-retry-page": "a form's POST action",
     "bulk-job-results-page": "a CSV or JSON download",
