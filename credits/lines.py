@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from credits.models import LedgerEntry
-from credits.wording import charge_notes, operation_words, refund_reason_words
+from credits.wording import charge_notes, operation_words, reference_words, refund_reason_words
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ def ledger_lines(entries: Iterable[LedgerEntry]) -> list[LedgerLine]:
 def _line(entry: LedgerEntry, notes: list[str]) -> LedgerLine:
     refund = _full_refund(entry)
     if entry.operation:
-        what = f"{operation_words(entry.operation)} {entry.reference}".strip()
+        what = f"{operation_words(entry.operation)} {reference_words(entry.reference)}".strip()
     else:
-        what = entry.description or entry.reference
+        what = entry.description or reference_words(entry.reference)
     if refund is not None:
         reason = refund_reason_words(refund.description)
         return LedgerLine(

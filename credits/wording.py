@@ -9,7 +9,9 @@ conversion: its own). An unknown code reads as its words ("some_code" -> "some c
 text (an operator's reason) is shown as written.
 
 The ledger page can also add a note to a charge that only another app knows about (products:
-"from cache" for a lookup served from the cache), through ``charge_notes_register``.
+"from cache" for a lookup served from the cache), through ``charge_notes_register``, and words
+for the references other apps store (jobs: "bulk:12" -> "bulk job #12"), through
+``reference_words_register``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+$")
 _refund_reasons: dict[str, str] = {}
 ChargeNotes = Callable[[list[LedgerEntry]], Mapping[int, str]]
 _charge_notes: list[ChargeNotes] = []
+_reference_words: dict[str, Callable[[str], str]] = {}
 
 
 def refund_reasons_register(reasons: Mapping[str, str]) -> None:
@@ -42,6 +45,18 @@ def charge_notes_register(notes: ChargeNotes) -> None:
     """``notes(charges)`` -> {charge id: note} for charges the ledger page shows."""
     if notes not in _charge_notes:
         _charge_notes.append(notes)
+
+
+def reference_words_register(prefix: str, words: Callable[[str], str]) -> None:
+    """``words(rest)`` reads a reference ``<prefix>:<rest>`` ("bulk:12" -> "bulk job #12")."""
+    _reference_words[prefix] = words
+
+
+def reference_words(reference: str) -> str:
+    """A stored reference in plain words: a registered prefix's words, else as stored."""
+    prefix, colon, rest = reference.partition(":")
+    words = _reference_words.get(prefix) if colon else None
+    return words(rest) if words is not None else reference
 
 
 def operation_words(code: str) -> str:

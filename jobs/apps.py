@@ -17,3 +17,8 @@ class JobsConfig(AppConfig):
         from jobs import home
 
         home.register()  # the bulk item's price on the landing page
+
+        from credits.wording import reference_words_register
+
+        # The ledger page reads a job's hold and charges ("bulk:12") as "for job #12".
+        reference_words_register("bulk", lambda job_id: f"for job #{job_id}")

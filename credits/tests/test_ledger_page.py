@@ -93,3 +93,15 @@ def test_times_are_in_the_browsers_time_zone():
     assert "8 Dec 2026, 08:30 JST" in page(user, tz="Asia/Tokyo")
     assert "7 Dec 2026, 18:30 EST" in page(user, tz="America/New_York")
     assert "2026-12-07T23:30" not in page(user).replace('datetime="2026-12-07T23:30', "")
+
+
+def test_a_jobs_hold_reads_as_the_job_not_its_stored_reference():
+    user = funded_user(10)
+    services.credits_hold(
+        user=user, amount=4, reference="bulk:12", idempotency_key=new_key(), operation=Operation.BULK_ITEM
+    )
+
+    lines = rows(page(user))
+
+    assert "Bulk job item for job #12" in lines[0]  # words jobs registered for its references
+    assert "bulk:12" not in lines[0]
