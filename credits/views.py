@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.types import AuthedHttpRequest
 from core.errors import DomainError
 from credits import selectors, services
-from credits.filters import LedgerEntryFilter
+from credits.filters import LocalDayLedgerEntryFilter
 from credits.forms import USAGE_PERIODS, LowBalanceThresholdForm, UsagePeriodForm
 from credits.lines import ledger_lines
 from credits.models import LedgerEntry
@@ -41,7 +41,7 @@ def _chart_data(usage: UsageSummary) -> dict[str, Any]:
 def credits_dashboard(request: AuthedHttpRequest) -> HttpResponse:
     account = services.credits_account_open(user=request.user)
     entries = selectors.ledger_entry_list(user=request.user)
-    filterset = LedgerEntryFilter(request.GET, queryset=entries)
+    filterset = LocalDayLedgerEntryFilter(request.GET, queryset=entries)
     if filterset.is_valid():
         entries = filterset.qs
     else:

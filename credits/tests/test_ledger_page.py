@@ -95,6 +95,38 @@ def test_times_are_in_the_browsers_time_zone():
     assert "2026-12-07T23:30" not in page(user).replace('datetime="2026-12-07T23:30', "")
 
 
+def test_the_day_filter_takes_days_in_the_browsers_time_zone():
+    user = funded_user(10)
+    with time_machine.travel(dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.UTC), tick=False):
+        services.credits_charge(user=user, operation=Operation.ASIN_LOOKUP, idempotency_key=new_key())
+    client = Client()
+    client.force_login(user)
+
+    def charges(day: str, zone: str) -> int:
+        client.cookies["tz"] = zone
+        html = client.get(PAGE, {"created_after": day, "created_before": day, "kind": "charge"}).content
+        return len(rows(html.decode().split('id="transactions"')[1])) if b"<tbody>" in html else 0
+
+    # Shown on 8 Dec in Tokyo, the charge is found by 8 Dec there, and by 7 Dec in UTC.
+    assert charges("2026-12-08", "Asia/Tokyo") == 1
+    assert charges("2026-12-07", "Asia/Tokyo") == 0
+    assert charges("2026-12-07", "UTC") == 1
+
+
+def test_the_apis_day_filter_stays_in_utc_days():
+    user = funded_user(10)
+    with time_machine.travel(dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.UTC), tick=False):
+        services.credits_charge(user=user, operation=Operation.ASIN_LOOKUP, idempotency_key=new_key())
+    client = Client()
+    client.force_login(user)
+    client.cookies["tz"] = "Asia/Tokyo"
+
+    answer = client.get("/api/v1/credits/transactions", {"created_after": "2026-12-07", "kind": "charge"})
+
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 1
+
+
 def test_a_jobs_hold_reads_as_the_job_not_its_stored_reference():
     user = funded_user(10)
     services.credits_hold(
