@@ -78,6 +78,19 @@ class HistorySerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
     kind = serializers.ChoiceField(choices=["price", "rank", "count", "rating"])
     currency = serializers.CharField(allow_null=True)
+    basis = serializers.ChoiceField(
+        choices=["landed", "listing"],
+        allow_null=True,
+        required=False,
+        help_text="Offer prices: landed, the points include shipping, or listing, they do not. "
+        "Absent on records stored before record_version 2.",
+    )
+    landed_since = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="For a landed series: points before this time do not include shipping "
+        "(Keepa's new price, landed since 2026-02-16).",
+    )
     points = serializers.ListField(
         child=serializers.ListField(), help_text='[["2026-11-25T10:00:00Z", value], ...], oldest first'
     )

@@ -248,12 +248,18 @@ class HistoryPoint:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A time series, oldest first: ``kind`` price (Decimal, in ``currency``), rank, count or rating."""
+    """A time series, oldest first: ``kind`` price (Decimal, in ``currency``), rank, count or rating.
+
+    ``basis`` (prices of offers): LANDED, the points include shipping, or LISTING, they
+    do not; ``landed_since``: a LANDED series whose points before then do not (Keepa's NEW).
+    """
 
     metric: str
     kind: str
     points: tuple[HistoryPoint, ...]
     currency: str | None = None
+    basis: str | None = None
+    landed_since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def value(v: Decimal | int | float | None) -> str | int | float | None:
@@ -263,6 +269,8 @@ class History:
             "metric": self.metric,
             "kind": self.kind,
             "currency": self.currency,
+            "basis": self.basis,
+            "landed_since": _dt_to_json(self.landed_since) if self.landed_since else None,
             "points": [[_dt_to_json(p.at), value(p.value)] for p in self.points],
         }
 
@@ -274,6 +282,8 @@ class History:
             metric=data["metric"],
             kind=kind,
             currency=data.get("currency"),
+            basis=data.get("basis"),
+            landed_since=_dt_from_json(data["landed_since"]) if data.get("landed_since") else None,
             points=tuple(
                 HistoryPoint(_dt_from_json(at), read(v) if v is not None else None)
                 for at, v in data["points"]

@@ -138,20 +138,20 @@ _USED_BY_CONDITION = (
 # Keepa's NEW price includes shipping for data collected from then on.
 NEW_INCLUDES_SHIPPING_SINCE = datetime(2026, 2, 16, tzinfo=UTC)
 
-# (metric, csv type, kind). Shipping-inclusive types are landed prices (price + shipping).
-HISTORY_SERIES: tuple[tuple[str, CsvType, str], ...] = (
-    ("amazon_price", CsvType.AMAZON, "price"),
-    ("new_price", CsvType.NEW, "price"),
-    ("used_price", CsvType.USED, "price"),
-    ("list_price", CsvType.LIST_PRICE, "price"),
-    ("new_fba_price", CsvType.NEW_FBA, "price"),
-    ("buy_box_landed_price", CsvType.BUY_BOX_SHIPPING, "price"),
-    ("buy_box_used_landed_price", CsvType.BUY_BOX_USED_SHIPPING, "price"),
-    ("sales_rank", CsvType.SALES, "rank"),
-    ("new_offer_count", CsvType.COUNT_NEW, "count"),
-    ("used_offer_count", CsvType.COUNT_USED, "count"),
-    ("rating", CsvType.RATING, "rating"),
-    ("review_count", CsvType.COUNT_REVIEWS, "count"),
+# (metric, csv type, kind, basis). The shipping-inclusive types are landed prices (price + shipping).
+HISTORY_SERIES: tuple[tuple[str, CsvType, str, str | None], ...] = (
+    ("amazon_price", CsvType.AMAZON, "price", LISTING),
+    ("new_price", CsvType.NEW, "price", LANDED),  # since NEW_INCLUDES_SHIPPING_SINCE
+    ("used_price", CsvType.USED, "price", LISTING),
+    ("list_price", CsvType.LIST_PRICE, "price", None),
+    ("new_fba_price", CsvType.NEW_FBA, "price", LISTING),
+    ("buy_box_landed_price", CsvType.BUY_BOX_SHIPPING, "price", LANDED),
+    ("buy_box_used_landed_price", CsvType.BUY_BOX_USED_SHIPPING, "price", LANDED),
+    ("sales_rank", CsvType.SALES, "rank", None),
+    ("new_offer_count", CsvType.COUNT_NEW, "count", None),
+    ("used_offer_count", CsvType.COUNT_USED, "count", None),
+    ("rating", CsvType.RATING, "rating", None),
+    ("review_count", CsvType.COUNT_REVIEWS, "count", None),
 )
 
 _OFFER_COUNT_TYPES = (
@@ -263,7 +263,7 @@ def _lowest_used(product: dict[str, Any], currency: str) -> Price | None:
 
 def _history(product: dict[str, Any], currency: str, exponent: int) -> tuple[History, ...]:
     histories = []
-    for metric, index, kind in HISTORY_SERIES:
+    for metric, index, kind, basis in HISTORY_SERIES:
         series = _series(product, index)
         if series is None:
             continue
@@ -283,7 +283,16 @@ def _history(product: dict[str, Any], currency: str, exponent: int) -> tuple[His
             else:
                 value = raw
             points.append(HistoryPoint(keepa_time(series[i]), value))
-        histories.append(History(metric, kind, tuple(points), currency=currency if kind == "price" else None))
+        histories.append(
+            History(
+                metric,
+                kind,
+                tuple(points),
+                currency=currency if kind == "price" else None,
+                basis=basis,
+                landed_since=NEW_INCLUDES_SHIPPING_SINCE if index == CsvType.NEW else None,
+            )
+        )
     return tuple(histories)
 
 

@@ -64,6 +64,7 @@ from stdnum import ean
 from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
+    LANDED,
     BuyBox,
     Category,
     Dimensions,
@@ -440,6 +441,7 @@ class SandboxProvider(Provider):
                 "price",
                 tuple(HistoryPoint(d, p.amount) for d, p in zip(days, prices, strict=True)),
                 currency=price.currency,
+                basis=LANDED,
             ),
             History("sales_rank", "rank", tuple(map(HistoryPoint, days, ranks))),
             History("new_offer_count", "count", tuple(map(HistoryPoint, days, counts))),

@@ -453,3 +453,17 @@ def test_the_buy_box_from_its_history_alone_is_landed(keepa_settings, rsps):
 
     assert str(record.price) == "21.49 USD"
     assert str(record.parts("price").shipping) == "1.50 USD"
+
+
+def test_price_histories_say_whether_they_include_shipping(fetched):
+    history = {h.metric: h for h in fetched.history}
+
+    assert history["buy_box_landed_price"].basis == "landed"
+    assert history["amazon_price"].basis == "listing"
+    assert history["used_price"].basis == "listing"
+    # NEW: landed for points from 2026-02-16 on, the item's price alone before.
+    assert history["new_price"].basis == "landed"
+    assert history["new_price"].landed_since == keepa_time(NEW_LANDED_SINCE)
+    assert history["sales_rank"].basis is None
+    new = next(h for h in fetched.to_dict()["history"] if h["metric"] == "new_price")
+    assert (new["basis"], new["landed_since"]) == ("landed", "2026-02-16T00:00:00Z")
