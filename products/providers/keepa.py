@@ -27,6 +27,11 @@ bucket refilled every minute. Every answer, 429 included, carries
 ``tokensLeft`` and ``refillIn``; they are kept in Redis, shared by all
 processes, so once the bucket is empty nobody calls Keepa until the refill
 (waiting for it when that is short, failing with ``retry_after`` when not).
+
+Why one module of this length: it is Keepa's whole wire format behind the one provider
+interface: the product request, the token bucket it reports, and the decoding of its
+answer (the csv type table, landed prices, images) into a ``ProductRecord``; about half
+is that decoding, which only makes sense beside the type table it reads.
 """
 
 from __future__ import annotations
