@@ -45,11 +45,27 @@ class SalesRankSerializer(serializers.Serializer[Any]):
 
 
 class BuyBoxSerializer(serializers.Serializer[Any]):
-    price = MoneySerializer()
-    shipping = MoneySerializer(allow_null=True)
-    landed_price = MoneySerializer()
+    price = MoneySerializer(help_text="The buy box offer's item price, without shipping.")
+    shipping = MoneySerializer(
+        allow_null=True, help_text="Its shipping; null when the provider does not say."
+    )
+    landed_price = MoneySerializer(help_text="What a shopper pays: price + shipping.")
     seller_id = serializers.CharField(allow_null=True)
     is_fba = serializers.BooleanField(allow_null=True)
+
+
+class PricePartsSerializer(serializers.Serializer[Any]):
+    basis = serializers.ChoiceField(
+        choices=["landed", "listing"],
+        help_text="landed: the price includes shipping; listing: the item's price alone, the provider "
+        "does not say what shipping costs.",
+    )
+    listing = MoneySerializer(
+        allow_null=True, help_text="The item's price; null when only the total is known."
+    )
+    shipping = MoneySerializer(
+        allow_null=True, help_text="The shipping; null when unknown (not the same as free: 0.00)."
+    )
 
 
 class OfferCountsSerializer(serializers.Serializer[Any]):
@@ -62,13 +78,29 @@ class HistorySerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
     kind = serializers.ChoiceField(choices=["price", "rank", "count", "rating"])
     currency = serializers.CharField(allow_null=True)
+    basis = serializers.ChoiceField(
+        choices=["landed", "listing"],
+        allow_null=True,
+        required=False,
+        help_text="Offer prices: landed, the points include shipping, or listing, they do not. "
+        "Absent on records stored before record_version 2.",
+    )
+    landed_since = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="For a landed series: points before this time do not include shipping "
+        "(Keepa's new price, landed since 2026-02-16).",
+    )
     points = serializers.ListField(
         child=serializers.ListField(), help_text='[["2026-11-25T10:00:00Z", value], ...], oldest first'
     )
 
 
 class ProductRecordSerializer(serializers.Serializer[Any]):
-    record_version = serializers.IntegerField()
+    record_version = serializers.IntegerField(
+        help_text="2: prices are landed, with price_parts; 1: stored before, prices as the provider "
+        "gave them (the price from the buy box without its shipping)."
+    )
     asin = serializers.CharField()
     marketplace = serializers.CharField()
     provider = serializers.CharField(help_text="sandbox, keepa or spapi")
@@ -81,11 +113,36 @@ class ProductRecordSerializer(serializers.Serializer[Any]):
     categories = CategorySerializer(many=True)
     sales_rank = SalesRankSerializer(allow_null=True)
     sales_ranks = SalesRankSerializer(many=True)
-    price = MoneySerializer(allow_null=True)
-    list_price = MoneySerializer(allow_null=True)
-    amazon_price = MoneySerializer(allow_null=True)
-    lowest_new_price = MoneySerializer(allow_null=True)
-    lowest_used_price = MoneySerializer(allow_null=True)
+    price = MoneySerializer(
+        allow_null=True,
+        help_text="What a shopper pays now, landed (item + shipping): the buy box's landed price, else "
+        "Amazon's own offer, else the lowest new offer. price_parts.price says how it is made up.",
+    )
+    list_price = MoneySerializer(
+        allow_null=True, help_text="The manufacturer's list price; null when none (Amazon's 0 included)."
+    )
+    amazon_price = MoneySerializer(
+        allow_null=True, help_text="Amazon's own offer (Keepa: without shipping, see price_parts)."
+    )
+    lowest_new_price = MoneySerializer(
+        allow_null=True, help_text="The lowest new offer, landed (item + shipping) where the provider says."
+    )
+    lowest_used_price = MoneySerializer(
+        allow_null=True, help_text="The lowest used offer, landed (item + shipping) where the provider says."
+    )
+    price_basis = serializers.ChoiceField(
+        choices=["landed", "mixed"],
+        allow_null=True,
+        required=False,
+        help_text="landed: price, lowest_new_price and lowest_used_price all include shipping; mixed: one "
+        "does not (see price_parts). Null or absent on records stored before record_version 2.",
+    )
+    price_parts = serializers.DictField(
+        child=PricePartsSerializer(),
+        required=False,
+        help_text="Per price field (price, amazon_price, lowest_new_price, lowest_used_price): its basis "
+        "and its listing and shipping parts. Absent on records stored before record_version 2.",
+    )
     buy_box = BuyBoxSerializer(allow_null=True)
     offers = OfferCountsSerializer(allow_null=True)
     rating = serializers.FloatField(allow_null=True)

@@ -10,6 +10,15 @@ major unit (exact, no float rounding), measurements are ``{"value": "499",
 "unit": "g"}`` with the value a decimal string, and ``sample_data`` is true
 for the sandbox's made-up records. ``ProductRecord.from_dict()`` reads it back.
 
+Prices are landed: ``price``, ``lowest_new_price``, ``lowest_used_price`` and
+``buy_box.landed_price`` are what a shopper pays, the item plus its shipping,
+whenever the upstream tells the shipping (SP-API's offers do; Keepa's buy box,
+used-by-condition and, since 2026-02-16, NEW prices include it). ``price_parts``
+keeps, per price, its basis (``landed`` or ``listing``: shipping not included,
+the upstream does not say it) and its listing and shipping parts where known;
+``price_basis`` sums it up for the record (``landed``, ``mixed``, or None for a
+record stored before prices were normalised).
+
 Why one module of this length: these three are the providers' one contract: every
 provider imports the record it builds, the errors it raises and the interface it
 implements from here, and the package's ``__init__`` re-exports them. About half of it is
@@ -38,7 +47,12 @@ from products.validation import ProductCode
 logger = logging.getLogger(__name__)
 
 # Bump when the shape of to_dict() changes, so stored records can be told apart.
-RECORD_VERSION = 1
+# 2: prices are landed (listing + shipping), with ``price_parts`` and ``price_basis``.
+RECORD_VERSION = 2
+
+#: A price that includes the shipping (what a shopper pays), or one that does not.
+LANDED = "landed"
+LISTING = "listing"
 
 # --- The record -----------------------------------------------------------------------------
 
@@ -71,6 +85,11 @@ class Money:
         if other.currency != self.currency:
             raise ValueError(f"cannot add {other.currency} to {self.currency}")
         return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot subtract {other.currency} from {self.currency}")
+        return Money(self.amount - other.amount, self.currency)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
@@ -176,6 +195,40 @@ class BuyBox:
 
 
 @dataclass(frozen=True, slots=True)
+class Price:
+    """One price as the upstream gave it: ``total`` and how it is made up.
+
+    ``basis`` LANDED: ``total`` includes the shipping (``listing`` and ``shipping``,
+    when the upstream gives them, add up to it; Keepa's NEW gives only the total).
+    ``basis`` LISTING: ``total`` is the item's price alone; the upstream does not
+    say what shipping costs (None: not the same as free).
+    """
+
+    total: Money
+    basis: str
+    listing: Money | None = None
+    shipping: Money | None = None
+
+    @classmethod
+    def of_parts(cls, listing: Money, shipping: Money | None) -> Price:
+        """The item's price and its shipping: landed when the shipping is known."""
+        if shipping is None:
+            return cls(listing, LISTING, listing, None)
+        return cls(listing + shipping, LANDED, listing, shipping)
+
+    @classmethod
+    def of_buy_box(cls, buy_box: BuyBox) -> Price:
+        return cls.of_parts(buy_box.price, buy_box.shipping)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "basis": self.basis,
+            "listing": self.listing.to_dict() if self.listing is not None else None,
+            "shipping": self.shipping.to_dict() if self.shipping is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OfferCounts:
     new: int | None = None
     used: int | None = None
@@ -195,12 +248,18 @@ class HistoryPoint:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A time series, oldest first: ``kind`` price (Decimal, in ``currency``), rank, count or rating."""
+    """A time series, oldest first: ``kind`` price (Decimal, in ``currency``), rank, count or rating.
+
+    ``basis`` (prices of offers): LANDED, the points include shipping, or LISTING, they
+    do not; ``landed_since``: a LANDED series whose points before then do not (Keepa's NEW).
+    """
 
     metric: str
     kind: str
     points: tuple[HistoryPoint, ...]
     currency: str | None = None
+    basis: str | None = None
+    landed_since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def value(v: Decimal | int | float | None) -> str | int | float | None:
@@ -210,6 +269,8 @@ class History:
             "metric": self.metric,
             "kind": self.kind,
             "currency": self.currency,
+            "basis": self.basis,
+            "landed_since": _dt_to_json(self.landed_since) if self.landed_since else None,
             "points": [[_dt_to_json(p.at), value(p.value)] for p in self.points],
         }
 
@@ -221,6 +282,8 @@ class History:
             metric=data["metric"],
             kind=kind,
             currency=data.get("currency"),
+            basis=data.get("basis"),
+            landed_since=_dt_from_json(data["landed_since"]) if data.get("landed_since") else None,
             points=tuple(
                 HistoryPoint(_dt_from_json(at), read(v) if v is not None else None)
                 for at, v in data["points"]
@@ -232,9 +295,11 @@ class History:
 class ProductRecord:
     """One product in one marketplace, as a provider saw it at ``fetched_at``.
 
-    ``price`` is what a shopper pays now: the buy box price, or else Amazon's
-    own offer, or else the lowest new offer. Fields a provider does not have
-    are None (or empty); SP-API, for example, has no ratings or histories.
+    ``price`` is what a shopper pays now: the buy box's landed price, or else
+    Amazon's own offer, or else the lowest new offer (landed). Fields a provider
+    does not have are None (or empty); SP-API, for example, has no ratings or
+    histories. ``price_parts``: the basis and parts of each price that has one
+    (see the module's docstring); build the prices with ``record_prices``.
     """
 
     asin: str
@@ -264,6 +329,7 @@ class ProductRecord:
     upcs: tuple[str, ...] = ()
     parent_asin: str | None = None
     history: tuple[History, ...] = field(default=())
+    price_parts: tuple[tuple[str, Price], ...] = ()
 
     _MONEY_FIELDS: ClassVar[tuple[str, ...]] = (
         "price",
@@ -272,6 +338,23 @@ class ProductRecord:
         "lowest_new_price",
         "lowest_used_price",
     )
+
+    # The prices that are landed whenever the upstream gives the shipping.
+    _LANDED_FIELDS: ClassVar[tuple[str, ...]] = ("price", "lowest_new_price", "lowest_used_price")
+
+    def parts(self, name: str) -> Price | None:
+        """The basis and parts of the price ``name`` (``price``, ``lowest_new_price``...)."""
+        return dict(self.price_parts).get(name)
+
+    @property
+    def price_basis(self) -> str | None:
+        """LANDED when every landed-kind price there is includes shipping, "mixed" when one
+        does not, None for a record stored before prices had parts."""
+        if not self.price_parts:
+            return None
+        parts = dict(self.price_parts)
+        bases = {parts[name].basis for name in self._LANDED_FIELDS if name in parts}
+        return LANDED if bases <= {LANDED} else "mixed"
 
     def to_dict(self) -> dict[str, Any]:
         def money(name: str) -> dict[str, str] | None:
@@ -293,6 +376,8 @@ class ProductRecord:
             "sales_rank": self.sales_rank.to_dict() if self.sales_rank else None,
             "sales_ranks": [r.to_dict() for r in self.sales_ranks],
             **{name: money(name) for name in self._MONEY_FIELDS},
+            "price_basis": self.price_basis,
+            "price_parts": {name: parts.to_dict() for name, parts in self.price_parts},
             "buy_box": self.buy_box.to_dict() if self.buy_box else None,
             "offers": (
                 {"new": self.offers.new, "used": self.offers.used, "total": self.offers.total}
@@ -316,6 +401,16 @@ class ProductRecord:
 
         def dimensions(name: str) -> Dimensions | None:
             return Dimensions.from_dict(data[name]) if data.get(name) else None
+
+        def parts(name: str, entry: dict[str, Any]) -> tuple[str, Price]:
+            total = Money.from_dict(data[name])
+            listing, shipping = entry.get("listing"), entry.get("shipping")
+            return name, Price(
+                total=total,
+                basis=str(entry["basis"]),
+                listing=Money.from_dict(listing) if listing else None,
+                shipping=Money.from_dict(shipping) if shipping else None,
+            )
 
         offers = data.get("offers")
         return cls(
@@ -342,16 +437,42 @@ class ProductRecord:
             upcs=tuple(data.get("upcs") or ()),
             parent_asin=data.get("parent_asin"),
             history=tuple(History.from_dict(h) for h in data.get("history") or ()),
+            # Records stored before version 2 have none: their price_basis reads as None.
+            price_parts=tuple(
+                parts(name, entry)
+                for name, entry in (data.get("price_parts") or {}).items()
+                if data.get(name)
+            ),
         )
 
 
-def current_price(
-    buy_box: BuyBox | None, amazon_price: Money | None, lowest_new_price: Money | None
-) -> Money | None:
+def current_price(buy_box: BuyBox | None, amazon: Price | None, lowest_new: Price | None) -> Price | None:
     """What a shopper pays now, by the record's rule (see ``ProductRecord``)."""
     if buy_box is not None:
-        return buy_box.price
-    return amazon_price or lowest_new_price
+        return Price.of_buy_box(buy_box)
+    return amazon or lowest_new
+
+
+def record_prices(
+    *,
+    buy_box: BuyBox | None,
+    amazon: Price | None = None,
+    lowest_new: Price | None = None,
+    lowest_used: Price | None = None,
+) -> dict[str, Any]:
+    """``ProductRecord``'s price fields (``price``, ``amazon_price``, ``lowest_new_price``,
+    ``lowest_used_price``, ``buy_box`` and ``price_parts``) from a provider's prices."""
+    prices = {
+        "price": current_price(buy_box, amazon, lowest_new),
+        "amazon_price": amazon,
+        "lowest_new_price": lowest_new,
+        "lowest_used_price": lowest_used,
+    }
+    return {
+        **{name: price.total if price is not None else None for name, price in prices.items()},
+        "buy_box": buy_box,
+        "price_parts": tuple((name, price) for name, price in prices.items() if price is not None),
+    }
 
 
 # --- Errors -----------------------------------------------------------------------------------

@@ -8,10 +8,18 @@ and nowhere else:
 - Times are "Keepa minutes": minutes since 2011-01-01 UTC.
 - Prices are integers in the currency's smallest unit; -1 means no offer.
 - Rating is 0..50 (46 = 4.6 stars).
-- ``csv`` holds the histories by type index, flat ``[time, value, ...]``
-  lists, oldest first; the shipping-inclusive types hold ``[time, price,
-  shipping, ...]`` triples. ``stats.current`` has each type's current value.
-- Images are file names under ``https://m.media-amazon.com/images/I/``.
+- ``csv`` holds the histories by type index (Keepa's ``CsvType``, below),
+  flat ``[time, value, ...]`` lists, oldest first; the shipping-inclusive
+  types hold ``[time, price, shipping, ...]`` triples. ``stats.current`` has
+  each type's current value (landed, price + shipping, for those types).
+- Landed prices: the buy box (``stats.buyBoxPrice`` + ``buyBoxShipping``, or
+  BUY_BOX_SHIPPING), the used-by-condition types and, for data collected from
+  2026-02-16 on, NEW include shipping; AMAZON and USED do not (``price_parts``
+  says so: basis ``listing``). The lowest used price is the lowest landed
+  used-by-condition price when Keepa gives those (they need ``offers``), else USED.
+- Images: the ``images`` array (``l`` large, ``m`` medium file names), which
+  replaced the deprecated ``imagesCSV`` (read when ``images`` is missing);
+  file names under ``https://m.media-amazon.com/images/I/``.
 - An ASIN Keepa does not know comes back as a stub with no title and no data.
 
 Quota: Keepa meters tokens (1 per product, more for some options) from a
@@ -19,6 +27,11 @@ bucket refilled every minute. Every answer, 429 included, carries
 ``tokensLeft`` and ``refillIn``; they are kept in Redis, shared by all
 processes, so once the bucket is empty nobody calls Keepa until the refill
 (waiting for it when that is short, failing with ``retry_after`` when not).
+
+Why one module of this length: it is Keepa's whole wire format behind the one provider
+interface: the product request, the token bucket it reports, and the decoding of its
+answer (the csv type table, landed prices, images) into a ``ProductRecord``; about half
+is that decoding, which only makes sense beside the type table it reads.
 """
 
 from __future__ import annotations
@@ -40,6 +53,8 @@ from core.shared_state import redis_client, shared_key
 from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
+    LANDED,
+    LISTING,
     BuyBox,
     Category,
     Dimensions,
@@ -48,13 +63,14 @@ from products.providers.base import (
     Measurement,
     Money,
     OfferCounts,
+    Price,
     ProductRecord,
     Provider,
     RateLimited,
     SalesRank,
     UpstreamBadResponse,
-    current_price,
     decoding,
+    record_prices,
 )
 from products.providers.http import UpstreamClient, json_body
 from products.validation import ProductCode
@@ -68,38 +84,79 @@ KEEPA_MINUTES_AT_UNIX_EPOCH = -21_564_000
 
 
 class CsvType(IntEnum):
+    """Keepa's csv type indexes, as in its API backend's ``Product.CsvType`` (keepacom/api_backend)."""
+
     AMAZON = 0
-    NEW = 1
+    NEW = 1  # includes shipping for data collected from 2026-02-16 on
     USED = 2
     SALES = 3
     LIST_PRICE = 4
+    COLLECTIBLE = 5
+    REFURBISHED = 6
     NEW_FBM_SHIPPING = 7
+    LIGHTNING_DEAL = 8
+    WAREHOUSE = 9
     NEW_FBA = 10
     COUNT_NEW = 11
     COUNT_USED = 12
     COUNT_REFURBISHED = 13
     COUNT_COLLECTIBLE = 14
+    EXTRA_INFO_UPDATES = 15
     RATING = 16
     COUNT_REVIEWS = 17
     BUY_BOX_SHIPPING = 18
+    USED_NEW_SHIPPING = 19
+    USED_VERY_GOOD_SHIPPING = 20
+    USED_GOOD_SHIPPING = 21
+    USED_ACCEPTABLE_SHIPPING = 22
+    COLLECTIBLE_NEW_SHIPPING = 23
+    COLLECTIBLE_VERY_GOOD_SHIPPING = 24
+    COLLECTIBLE_GOOD_SHIPPING = 25
+    COLLECTIBLE_ACCEPTABLE_SHIPPING = 26
+    REFURBISHED_SHIPPING = 27
+    EBAY_NEW_SHIPPING = 28
+    EBAY_USED_SHIPPING = 29
+    TRADE_IN = 30
+    RENT = 31
+    BUY_BOX_USED_SHIPPING = 32
+    PRIME_EXCL = 33
+    COUNT_NEW_FBA = 34
+    COUNT_NEW_FBM = 35
 
 
-# Types stored as [time, price, shipping] triples.
-_TRIPLE_TYPES = frozenset({7, 18, 19, *range(20, 31)})
+# The types stored as [time, price, shipping] triples: CsvType's ``isWithShipping``.
+_TRIPLE_TYPES = frozenset(
+    {
+        CsvType.NEW_FBM_SHIPPING,
+        CsvType.BUY_BOX_SHIPPING,
+        *range(CsvType.USED_NEW_SHIPPING, CsvType.EBAY_USED_SHIPPING + 1),
+        CsvType.BUY_BOX_USED_SHIPPING,
+    }
+)
+# The used conditions, each with its landed price: the lowest of them is the lowest used.
+_USED_BY_CONDITION = (
+    CsvType.USED_NEW_SHIPPING,
+    CsvType.USED_VERY_GOOD_SHIPPING,
+    CsvType.USED_GOOD_SHIPPING,
+    CsvType.USED_ACCEPTABLE_SHIPPING,
+)
+# Keepa's NEW price includes shipping for data collected from then on.
+NEW_INCLUDES_SHIPPING_SINCE = datetime(2026, 2, 16, tzinfo=UTC)
 
-# (metric, csv type, kind). Shipping-inclusive types are landed prices (price + shipping).
-HISTORY_SERIES: tuple[tuple[str, CsvType, str], ...] = (
-    ("amazon_price", CsvType.AMAZON, "price"),
-    ("new_price", CsvType.NEW, "price"),
-    ("used_price", CsvType.USED, "price"),
-    ("list_price", CsvType.LIST_PRICE, "price"),
-    ("new_fba_price", CsvType.NEW_FBA, "price"),
-    ("buy_box_landed_price", CsvType.BUY_BOX_SHIPPING, "price"),
-    ("sales_rank", CsvType.SALES, "rank"),
-    ("new_offer_count", CsvType.COUNT_NEW, "count"),
-    ("used_offer_count", CsvType.COUNT_USED, "count"),
-    ("rating", CsvType.RATING, "rating"),
-    ("review_count", CsvType.COUNT_REVIEWS, "count"),
+# (metric, csv type, kind, basis). The shipping-inclusive types are landed prices (price + shipping).
+HISTORY_SERIES: tuple[tuple[str, CsvType, str, str | None], ...] = (
+    ("amazon_price", CsvType.AMAZON, "price", LISTING),
+    ("new_price", CsvType.NEW, "price", LANDED),  # since NEW_INCLUDES_SHIPPING_SINCE
+    ("used_price", CsvType.USED, "price", LISTING),
+    ("list_price", CsvType.LIST_PRICE, "price", None),
+    ("new_fba_price", CsvType.NEW_FBA, "price", LISTING),
+    ("buy_box_landed_price", CsvType.BUY_BOX_SHIPPING, "price", LANDED),
+    ("buy_box_used_landed_price", CsvType.BUY_BOX_USED_SHIPPING, "price", LANDED),
+    ("sales_rank", CsvType.SALES, "rank", None),
+    ("new_offer_count", CsvType.COUNT_NEW, "count", None),
+    ("used_offer_count", CsvType.COUNT_USED, "count", None),
+    ("rating", CsvType.RATING, "rating", None),
+    ("review_count", CsvType.COUNT_REVIEWS, "count", None),
 )
 
 _OFFER_COUNT_TYPES = (
@@ -139,23 +196,79 @@ def _series(product: dict[str, Any], index: int) -> list[int] | None:
 
 
 def _current(product: dict[str, Any], index: int) -> int | None:
-    """The current value of a csv type; None when there is none (-1, -2, missing)."""
+    """The current value of a csv type; None when there is none (-1, -2, missing).
+
+    For the shipping-inclusive types it is the landed price, as in ``stats.current``."""
     current = (product.get("stats") or {}).get("current")
     value: int | None = None
     if isinstance(current, list) and index < len(current) and current[index] is not None:
         value = int(current[index])
     elif (series := _series(product, index)) is not None:
-        value = int(series[-1]) if index not in _TRIPLE_TYPES else int(series[-2])
+        if index not in _TRIPLE_TYPES:
+            value = int(series[-1])
+        elif (price := int(series[-2])) >= 0:
+            value = price + max(0, int(series[-1]))
     return value if value is not None and value >= 0 else None
+
+
+def _last_parts(product: dict[str, Any], index: int, currency: str) -> tuple[Money, Money] | None:
+    """The price and shipping of a shipping-inclusive type's latest triple, if it has a price."""
+    series = _series(product, index)
+    if series is None or len(series) < 3 or int(series[-2]) < 0:
+        return None
+    return Money.from_minor_units(series[-2], currency), Money.from_minor_units(
+        max(0, int(series[-1])), currency
+    )
 
 
 def _money(units: int | None, currency: str) -> Money | None:
     return Money.from_minor_units(units, currency) if units is not None and units >= 0 else None
 
 
+def _listing(units: int | None, currency: str) -> Price | None:
+    """A type's price that does not include shipping (AMAZON, USED)."""
+    money = _money(units, currency)
+    return Price(money, LISTING, money, None) if money is not None else None
+
+
+def _landed(product: dict[str, Any], index: int, currency: str) -> Price | None:
+    """A shipping-inclusive type's current landed price, with its parts when the history has them."""
+    total = _money(_current(product, index), currency)
+    if total is None:
+        return None
+    parts = _last_parts(product, index, currency)
+    if parts is not None and parts[0] + parts[1] == total:
+        return Price(total, LANDED, *parts)
+    return Price(total, LANDED)
+
+
+def _lowest_new(product: dict[str, Any], currency: str) -> Price | None:
+    """NEW: landed when Keepa collected it on or after 2026-02-16, the item's price before.
+
+    Collected: at the product's ``lastUpdate``, else (none given) at the history's last change."""
+    total = _money(_current(product, CsvType.NEW), currency)
+    if total is None:
+        return None
+    series = _series(product, CsvType.NEW)
+    collected = product.get("lastUpdate")
+    if collected is None and series is not None and len(series) >= 2:
+        collected = series[-2]
+    if collected is not None and keepa_time(int(collected)) < NEW_INCLUDES_SHIPPING_SINCE:
+        return Price(total, LISTING, total, None)
+    return Price(total, LANDED)
+
+
+def _lowest_used(product: dict[str, Any], currency: str) -> Price | None:
+    """The lowest landed used-by-condition price; USED (no shipping) when Keepa has none of those."""
+    landed = [price for index in _USED_BY_CONDITION if (price := _landed(product, index, currency))]
+    if landed:
+        return min(landed, key=lambda price: price.total.amount)
+    return _listing(_current(product, CsvType.USED), currency)
+
+
 def _history(product: dict[str, Any], currency: str, exponent: int) -> tuple[History, ...]:
     histories = []
-    for metric, index, kind in HISTORY_SERIES:
+    for metric, index, kind, basis in HISTORY_SERIES:
         series = _series(product, index)
         if series is None:
             continue
@@ -175,7 +288,16 @@ def _history(product: dict[str, Any], currency: str, exponent: int) -> tuple[His
             else:
                 value = raw
             points.append(HistoryPoint(keepa_time(series[i]), value))
-        histories.append(History(metric, kind, tuple(points), currency=currency if kind == "price" else None))
+        histories.append(
+            History(
+                metric,
+                kind,
+                tuple(points),
+                currency=currency if kind == "price" else None,
+                basis=basis,
+                landed_since=NEW_INCLUDES_SHIPPING_SINCE if index == CsvType.NEW else None,
+            )
+        )
     return tuple(histories)
 
 
@@ -232,8 +354,24 @@ def _dimensions(product: dict[str, Any], prefix: str) -> Dimensions | None:
     return None if dimensions.is_empty() else dimensions
 
 
+def _images(product: dict[str, Any]) -> tuple[str, ...]:
+    """The ``images`` array's large files (medium where there is no large), else ``imagesCSV``'s."""
+    names: list[str] = []
+    for image in product.get("images") or ():
+        if isinstance(image, dict) and (name := str(image.get("l") or image.get("m") or "").strip()):
+            names.append(name)
+    if not names:
+        names = [name.strip() for name in (product.get("imagesCSV") or "").split(",") if name.strip()]
+    return tuple(IMAGE_BASE_URL + name for name in dict.fromkeys(names))
+
+
 def _is_unknown(product: dict[str, Any]) -> bool:
-    return not product.get("title") and not product.get("csv") and not product.get("imagesCSV")
+    return (
+        not product.get("title")
+        and not product.get("csv")
+        and not product.get("images")
+        and not product.get("imagesCSV")
+    )
 
 
 def decode_product(
@@ -243,8 +381,6 @@ def decode_product(
     if _is_unknown(product):
         return None
     currency = marketplace.currency
-    amazon_price = _money(_current(product, CsvType.AMAZON), currency)
-    lowest_new = _money(_current(product, CsvType.NEW), currency)
     buy_box = _buy_box(product, currency)
     counts = [_current(product, index) for index in _OFFER_COUNT_TYPES]
     known_counts = [count for count in counts if count is not None]
@@ -258,22 +394,19 @@ def decode_product(
         title=product.get("title") or None,
         brand=product.get("brand") or None,
         manufacturer=product.get("manufacturer") or None,
-        images=tuple(
-            IMAGE_BASE_URL + name.strip()
-            for name in (product.get("imagesCSV") or "").split(",")
-            if name.strip()
-        ),
+        images=_images(product),
         categories=tuple(
             Category(str(c["catId"]), str(c["name"])) for c in product.get("categoryTree") or ()
         ),
         sales_rank=sales_ranks[0] if sales_ranks else None,
         sales_ranks=sales_ranks,
-        price=current_price(buy_box, amazon_price, lowest_new),
         list_price=_money(_current(product, CsvType.LIST_PRICE), currency),
-        amazon_price=amazon_price,
-        lowest_new_price=lowest_new,
-        lowest_used_price=_money(_current(product, CsvType.USED), currency),
-        buy_box=buy_box,
+        **record_prices(
+            buy_box=buy_box,
+            amazon=_listing(_current(product, CsvType.AMAZON), currency),
+            lowest_new=_lowest_new(product, currency),
+            lowest_used=_lowest_used(product, currency),
+        ),
         offers=OfferCounts(new=counts[0], used=counts[1], total=sum(known_counts) if known_counts else None),
         rating=rating / 10 if rating is not None else None,
         review_count=_current(product, CsvType.COUNT_REVIEWS),

@@ -64,6 +64,7 @@ from stdnum import ean
 from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
+    LANDED,
     BuyBox,
     Category,
     Dimensions,
@@ -72,12 +73,13 @@ from products.providers.base import (
     Measurement,
     Money,
     OfferCounts,
+    Price,
     ProductRecord,
     Provider,
     SalesRank,
     UpstreamBadResponse,
     UpstreamUnavailable,
-    current_price,
+    record_prices,
 )
 from products.providers.http import take_rate_limit
 from products.validation import ProductCode
@@ -361,11 +363,12 @@ class SandboxProvider(Provider):
         shipping = money(Decimal(0) if is_fba or amazon_sells else local * Decimal("0.08"))
         seller_id = "A0SAMPLE" + "".join(market.choice(_ASIN_CHARS) for _ in range(6))
         buy_box = BuyBox(price=buy_box_price, shipping=shipping, seller_id=seller_id, is_fba=is_fba)
-        amazon_price = buy_box_price if amazon_sells else None
-        lowest_new = money(local * Decimal(market.randint(92, 100)) / 100)
+        amazon = Price.of_buy_box(buy_box) if amazon_sells else None
+        # Landed, like the real providers' lowest prices: the item plus the buy box's shipping.
+        lowest_new = Price.of_parts(money(local * Decimal(market.randint(92, 100)) / 100), shipping)
         new_offers = market.randint(1, 25)
         used_offers = market.randint(0, 6)
-        lowest_used = money(local * Decimal("0.78")) if used_offers else None
+        lowest_used = Price.of_parts(money(local * Decimal("0.78")), shipping) if used_offers else None
 
         root_rank = market.randint(50, 250_000)
         leaf_rank = max(1, root_rank // market.randint(20, 200))
@@ -407,12 +410,8 @@ class SandboxProvider(Provider):
             categories=categories,
             sales_rank=sales_ranks[0],
             sales_ranks=sales_ranks,
-            price=current_price(buy_box, amazon_price, lowest_new),
             list_price=money(local * Decimal("1.25")),
-            amazon_price=amazon_price,
-            lowest_new_price=lowest_new,
-            lowest_used_price=lowest_used,
-            buy_box=buy_box,
+            **record_prices(buy_box=buy_box, amazon=amazon, lowest_new=lowest_new, lowest_used=lowest_used),
             offers=OfferCounts(new=new_offers, used=used_offers, total=new_offers + used_offers),
             rating=market.randint(30, 49) / 10,
             review_count=market.randint(0, 25_000),
@@ -442,6 +441,7 @@ class SandboxProvider(Provider):
                 "price",
                 tuple(HistoryPoint(d, p.amount) for d, p in zip(days, prices, strict=True)),
                 currency=price.currency,
+                basis=LANDED,
             ),
             History("sales_rank", "rank", tuple(map(HistoryPoint, days, ranks))),
             History("new_offer_count", "count", tuple(map(HistoryPoint, days, counts))),

@@ -10,6 +10,9 @@ limit buckets ``spapi.catalog`` and ``spapi.pricing``):
   condition, consumer offers: the buy box, lowest prices and offer counts.
   (The 2022-05-01 ``getCompetitiveSummary`` batch has the same data at 0.033
   requests/s, too slow for interactive lookups.) A 404 means no offers.
+  Prices are landed (``ListingPrice`` + ``Shipping``, or ``LandedPrice``
+  where a summary gives no shipping), both parts kept in ``price_parts``;
+  ``Summary.ListPrice`` of 0 or less (seen in SE and PL answers) is no list price.
 
 Keyword search (``search``, the FNSKU conversion's fallback): Catalog Items
 2022-04-01 ``searchCatalogItems`` with ``keywords``, summaries and images only
@@ -54,12 +57,13 @@ from products.providers.base import (
     Measurement,
     Money,
     OfferCounts,
+    Price,
     ProductRecord,
     Provider,
     SalesRank,
     UpstreamBadResponse,
-    current_price,
     decoding,
+    record_prices,
 )
 from products.providers.http import UpstreamClient, json_body
 from products.validation import ProductCode
@@ -255,6 +259,27 @@ def _money(data: Any) -> Money | None:
     return Money.of(Decimal(str(data["Amount"])), str(data["CurrencyCode"]))
 
 
+def _list_price(money: Money | None) -> Money | None:
+    # Amazon answers a ListPrice of 0 (SE and PL marketplaces) for "no list price".
+    return money if money is not None and money.amount > 0 else None
+
+
+def _shipping(entry: dict[str, Any], listing: Money) -> Money | None:
+    """An offer's or a summary entry's shipping: ``Shipping``, or what ``LandedPrice`` adds."""
+    shipping = _money(entry.get("Shipping"))
+    if shipping is None and (landed := _money(entry.get("LandedPrice"))) is not None:
+        shipping = landed - listing
+    return shipping
+
+
+def _price(entry: dict[str, Any]) -> Price | None:
+    """An offer's or a summary entry's landed price, with its parts."""
+    listing = _money(entry.get("ListingPrice"))
+    if listing is None:
+        return None
+    return Price.of_parts(listing, _shipping(entry, listing))
+
+
 def _consumer(entry: dict[str, Any]) -> bool:
     # Quantity tiers and business prices are not what a shopper pays for one item.
     return entry.get("offerType") in (None, "B2C") and entry.get("quantityTier") is None
@@ -268,7 +293,7 @@ class _Pricing:
         self.buy_box = self._buy_box(summary, offers)
         self.lowest_new = self._lowest(summary, "new")
         self.lowest_used = self._lowest(summary, "used")
-        self.list_price = _money(summary.get("ListPrice"))
+        self.list_price = _list_price(_money(summary.get("ListPrice")))
         counts: dict[str, int] = {}
         for count in summary.get("NumberOfOffers") or ():
             if count.get("OfferCount") is not None:
@@ -291,7 +316,7 @@ class _Pricing:
         if winner is not None and (price := _money(winner.get("ListingPrice"))) is not None:
             return BuyBox(
                 price=price,
-                shipping=_money(winner.get("Shipping")),
+                shipping=_shipping(winner, price),
                 seller_id=winner.get("SellerId"),
                 is_fba=winner.get("IsFulfilledByAmazon"),
             )
@@ -300,19 +325,21 @@ class _Pricing:
                 price = _money(entry.get("ListingPrice"))
                 if price is not None:
                     return BuyBox(
-                        price=price, shipping=_money(entry.get("Shipping")), seller_id=entry.get("sellerId")
+                        price=price, shipping=_shipping(entry, price), seller_id=entry.get("sellerId")
                     )
         return None
 
     @staticmethod
-    def _lowest(summary: dict[str, Any], condition: str) -> Money | None:
+    def _lowest(summary: dict[str, Any], condition: str) -> Price | None:
+        """The lowest landed price of ``condition`` among the summary's entries (one per
+        fulfilment channel): a cheap item with dear shipping is not the lowest."""
         prices = [
-            money
+            price
             for entry in summary.get("LowestPrices") or ()
             if str(entry.get("condition", "")).lower() == condition and _consumer(entry)
-            if (money := _money(entry.get("ListingPrice"))) is not None
+            if (price := _price(entry)) is not None
         ]
-        return min(prices, key=lambda money: money.amount) if prices else None
+        return min(prices, key=lambda price: price.total.amount) if prices else None
 
 
 def decode_item(
@@ -335,7 +362,7 @@ def decode_item(
     list_price = pricing.list_price
     attr = _attribute(attributes, "list_price", marketplace_id)
     if list_price is None and attr and attr.get("value") is not None and attr.get("currency"):
-        list_price = Money.of(Decimal(str(attr["value"])), str(attr["currency"]))
+        list_price = _list_price(Money.of(Decimal(str(attr["value"])), str(attr["currency"])))
     dimensions = _for_marketplace(item.get("dimensions"), marketplace_id) or {}
     identifiers = _for_marketplace(item.get("identifiers"), marketplace_id)
     sales_ranks = _sales_ranks(_for_marketplace(item.get("salesRanks"), marketplace_id))
@@ -353,11 +380,10 @@ def decode_item(
         ),
         sales_rank=sales_ranks[0] if sales_ranks else None,
         sales_ranks=sales_ranks,
-        price=current_price(pricing.buy_box, None, pricing.lowest_new),
         list_price=list_price,
-        lowest_new_price=pricing.lowest_new,
-        lowest_used_price=pricing.lowest_used,
-        buy_box=pricing.buy_box,
+        **record_prices(
+            buy_box=pricing.buy_box, lowest_new=pricing.lowest_new, lowest_used=pricing.lowest_used
+        ),
         offers=pricing.offers,
         item_dimensions=_dimensions(dimensions.get("item")),
         package_dimensions=_dimensions(dimensions.get("package")),

@@ -35,6 +35,8 @@ def test_spapi_fixtures_match_the_reference_models():
     assert fixture("getCatalogItem.200.json") == get_item["responses"]["200"]["examples"]["application/json"]
     assert fixture("getItemOffers.200.consumer.json") == sandbox[0]["response"]
     assert fixture("getItemOffers.200.business.json") == sandbox[1]["response"]
+    batch = pricing["paths"]["/batches/products/pricing/v0/itemOffers"]["post"]["responses"]["200"]
+    assert fixture("getItemOffersBatch.200.json") == batch["x-amzn-api-sandbox"]["static"][0]["response"]
     assert (
         fixture("getItemOffers.400.json")
         == offers["responses"]["400"]["x-amzn-api-sandbox"]["static"][0]["response"]

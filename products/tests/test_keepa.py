@@ -85,7 +85,7 @@ def test_reference_sample_other_fields(fetched):
     assert record.buy_box.shipping.amount == Decimal("0.00")
     assert record.buy_box.seller_id == "ATVPDKIKX0DER"
     assert record.buy_box.is_fba is True
-    assert record.price == record.buy_box.price
+    assert record.price == record.buy_box.landed_price
     assert str(record.lowest_used_price) == "18.75 USD"
     # COUNT_NEW 12 + COUNT_USED 2; refurbished and collectible unknown (-1).
     assert (record.offers.new, record.offers.used, record.offers.total) == (12, 2, 14)
@@ -280,3 +280,190 @@ def test_without_an_api_key_it_is_not_configured(settings, rsps):
     with pytest.raises(ProviderNotConfigured):
         KeepaProvider().fetch_one(ASIN, US)
     assert len(rsps.calls) == 0
+
+
+# --- Data fidelity: images, csv types, landed prices -----------------------------------------------
+
+# Keepa's documentation of the ``images`` array (keepacom/api_backend, Product.images).
+DOCUMENTED_IMAGE = {
+    "l": "81bRlmLRyPL.jpg",
+    "lH": 1500,
+    "lW": 1500,
+    "m": "g1dlEmb2mq3.jpg",
+    "mH": 500,
+    "mW": 500,
+}
+# 2026-02-16 00:00 UTC in Keepa minutes: from then on Keepa's NEW price includes shipping.
+NEW_LANDED_SINCE = 7_956_000
+
+
+def product(**changes):
+    body = answer()
+    body["products"][0].update(changes)
+    return body
+
+
+def fetch(rsps, body):
+    rsps.get(KEEPA_PRODUCT_URL, json=body)
+    return KeepaProvider().fetch_one(ASIN, US)
+
+
+def csv_with(**series):
+    csv = copy.deepcopy(answer()["products"][0]["csv"])
+    csv += [None] * (36 - len(csv))
+    for index, values in series.items():
+        csv[int(index.removeprefix("i"))] = values
+    return csv
+
+
+def stats_current(**values):
+    stats = copy.deepcopy(answer()["products"][0]["stats"])
+    stats["current"] += [-1] * (36 - len(stats["current"]))
+    for index, value in values.items():
+        stats["current"][int(index.removeprefix("i"))] = value
+    return stats
+
+
+def test_images_come_from_the_images_array_large_files_first(keepa_settings, rsps):
+    medium_only = {"m": "61mediumONLY.jpg", "mH": 500, "mW": 500}
+    record = fetch(rsps, product(images=[DOCUMENTED_IMAGE, medium_only]))
+
+    # imagesCSV (deprecated) is not read when the images array is there.
+    assert record.images == (
+        "https://m.media-amazon.com/images/I/81bRlmLRyPL.jpg",
+        "https://m.media-amazon.com/images/I/61mediumONLY.jpg",
+    )
+
+
+def test_images_csv_is_the_fallback_without_an_images_array(keepa_settings, rsps):
+    record = fetch(rsps, product(images=None))
+    assert record.images == (
+        "https://m.media-amazon.com/images/I/71abcdEXAMPL.jpg",
+        "https://m.media-amazon.com/images/I/81efghEXAMPL.jpg",
+    )
+
+
+def test_a_product_with_only_an_images_array_is_known(keepa_settings, rsps):
+    body = answer(products=[{"asin": ASIN, "domainId": 1, "csv": None, "images": [DOCUMENTED_IMAGE]}])
+    record = fetch(rsps, body)
+    assert record.images == ("https://m.media-amazon.com/images/I/81bRlmLRyPL.jpg",)
+
+
+def test_csv_type_indexes_follow_keepas_csv_type():
+    from products.providers.keepa import _TRIPLE_TYPES, CsvType
+
+    assert [
+        CsvType.USED_NEW_SHIPPING,
+        CsvType.USED_VERY_GOOD_SHIPPING,
+        CsvType.USED_GOOD_SHIPPING,
+        CsvType.USED_ACCEPTABLE_SHIPPING,
+    ] == [19, 20, 21, 22]
+    assert (CsvType.REFURBISHED_SHIPPING, CsvType.TRADE_IN, CsvType.BUY_BOX_USED_SHIPPING) == (27, 30, 32)
+    # isWithShipping in Keepa's CsvType: 7, 18, 19-29 and 32; trade-in (30) and rent (31) are pairs.
+    assert sorted(_TRIPLE_TYPES) == [7, 18, *range(19, 30), 32]
+
+
+def test_the_used_buy_box_history_is_read_as_price_shipping_triples(keepa_settings, rsps):
+    # csv[32], BUY_BOX_USED_SHIPPING: [time, price, shipping, ...]; csv[30], trade-in, is pairs.
+    csv = csv_with(i32=[8298240, 1500, 399, 8327040, 1450, -1], i30=[8298240, 500, 8327040, 450])
+    record = fetch(rsps, product(csv=csv))
+
+    history = {h.metric: h for h in record.history}
+    assert [(p.at, p.value) for p in history["buy_box_used_landed_price"].points] == [
+        (keepa_time(8298240), Decimal("18.99")),
+        (keepa_time(8327040), Decimal("14.50")),
+    ]
+
+
+def test_the_lowest_used_price_is_the_lowest_landed_used_condition(keepa_settings, rsps):
+    # Used - like new 15.00 + 3.99, used - good 14.00 + 6.00 (landed 20.00), used - acceptable none.
+    csv = csv_with(i19=[8327040, 1500, 399], i21=[8327040, 1400, 600], i22=[8327040, -1, -1])
+    stats = stats_current(i19=1899, i21=2000, i22=-1)
+    record = fetch(rsps, product(csv=csv, stats=stats))
+
+    assert str(record.lowest_used_price) == "18.99 USD"
+    used = record.parts("lowest_used_price")
+    assert (used.basis, str(used.listing), str(used.shipping)) == ("landed", "15.00 USD", "3.99 USD")
+
+
+def test_without_used_conditions_the_lowest_used_is_used_without_shipping(fetched):
+    # The reference sample has USED (18.75) but no used-by-condition prices (they need offers=).
+    assert str(fetched.lowest_used_price) == "18.75 USD"
+    assert fetched.parts("lowest_used_price").basis == "listing"
+    assert fetched.parts("lowest_used_price").shipping is None
+    assert fetched.price_basis == "mixed"
+
+
+def test_used_condition_prices_from_the_history_alone_are_landed(keepa_settings, rsps):
+    stats = copy.deepcopy(answer()["products"][0]["stats"])
+    del stats["current"]
+    record = fetch(rsps, product(csv=csv_with(i20=[8327040, 1200, 250]), stats=stats))
+
+    assert str(record.lowest_used_price) == "14.50 USD"
+    assert str(record.parts("lowest_used_price").shipping) == "2.50 USD"
+
+
+def test_new_is_landed_when_keepa_collected_it_from_2026_02_16_on(fetched):
+    # The reference sample was updated at Keepa time 8327070, in 2026-11.
+    assert str(fetched.lowest_new_price) == "21.99 USD"
+    assert fetched.parts("lowest_new_price").basis == "landed"
+    # Keepa gives NEW's total only, not its parts.
+    assert fetched.parts("lowest_new_price").listing is None
+    assert fetched.to_dict()["price_parts"]["lowest_new_price"] == {
+        "basis": "landed",
+        "listing": None,
+        "shipping": None,
+    }
+
+
+def test_new_collected_before_2026_02_16_is_the_item_price_alone(keepa_settings, rsps):
+    record = fetch(rsps, product(lastUpdate=NEW_LANDED_SINCE - 1))
+    assert record.parts("lowest_new_price").basis == "listing"
+
+    rsps.replace("GET", KEEPA_PRODUCT_URL, json=product(lastUpdate=NEW_LANDED_SINCE))
+    record = KeepaProvider().fetch_one(ASIN, US)
+    assert record.parts("lowest_new_price").basis == "landed"
+
+
+def test_amazons_own_price_is_marked_without_shipping(fetched):
+    # Keepa's AMAZON type has no shipping (isWithShipping false).
+    assert str(fetched.amazon_price) == "22.99 USD"
+    assert fetched.parts("amazon_price").basis == "listing"
+
+
+def test_the_price_is_the_buy_box_landed_price_with_its_parts(keepa_settings, rsps):
+    # As in the issue: a DE buy box of 3.90 + 0.79 shipping is 4.69, not 3.90.
+    stats = copy.deepcopy(answer()["products"][0]["stats"])
+    stats.update(buyBoxPrice=390, buyBoxShipping=79)
+    rsps.get(KEEPA_PRODUCT_URL, json=product(stats=stats))
+
+    record = KeepaProvider().fetch_one(ASIN, marketplace_get("DE"))
+
+    assert str(record.buy_box.landed_price) == "4.69 EUR"
+    assert str(record.price) == "4.69 EUR"
+    parts = record.parts("price")
+    assert (parts.basis, str(parts.listing), str(parts.shipping)) == ("landed", "3.90 EUR", "0.79 EUR")
+
+
+def test_the_buy_box_from_its_history_alone_is_landed(keepa_settings, rsps):
+    stats = copy.deepcopy(answer()["products"][0]["stats"])
+    del stats["buyBoxPrice"], stats["buyBoxShipping"], stats["current"]
+    csv = csv_with(i18=[8298240, 2399, 0, 8327040, 1999, 150])
+    record = fetch(rsps, product(csv=csv, stats=stats))
+
+    assert str(record.price) == "21.49 USD"
+    assert str(record.parts("price").shipping) == "1.50 USD"
+
+
+def test_price_histories_say_whether_they_include_shipping(fetched):
+    history = {h.metric: h for h in fetched.history}
+
+    assert history["buy_box_landed_price"].basis == "landed"
+    assert history["amazon_price"].basis == "listing"
+    assert history["used_price"].basis == "listing"
+    # NEW: landed for points from 2026-02-16 on, the item's price alone before.
+    assert history["new_price"].basis == "landed"
+    assert history["new_price"].landed_since == keepa_time(NEW_LANDED_SINCE)
+    assert history["sales_rank"].basis is None
+    new = next(h for h in fetched.to_dict()["history"] if h["metric"] == "new_price")
+    assert (new["basis"], new["landed_since"]) == ("landed", "2026-02-16T00:00:00Z")

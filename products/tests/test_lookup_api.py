@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory, api_key_for
@@ -11,6 +12,7 @@ from credits.selectors import balance_get
 from credits.tests.factories import funded_user
 from products.models import LookupLog, Product, ProductSnapshot
 from products.querylog import lookup_log_flush
+from products.store import product_local_cache_clear
 
 pytestmark = pytest.mark.django_db
 
@@ -461,3 +463,26 @@ def test_the_documented_failure_asins_do_not_pause_the_sandbox_for_everyone(sett
     other = client_for(funded_user(credits=5)).post(URL, {"asin": ASIN}, format="json")
 
     assert other.status_code == 200, other.json()
+
+
+def test_a_record_stored_before_landed_prices_is_still_served():
+    # Fetch once, then make the stored record look like one kept before record_version 2.
+    user = funded_user(credits=10)
+    client = client_for(user)
+    assert client.post(URL, {"asin": ASIN, "marketplace": "DE"}, format="json").status_code == 200
+    product = Product.objects.get(asin=ASIN, marketplace="DE")
+    old = {k: v for k, v in product.record.items() if k not in ("price_basis", "price_parts")}
+    old["record_version"] = 1
+    old["history"] = [
+        {k: v for k, v in h.items() if k not in ("basis", "landed_since")} for h in old["history"]
+    ]
+    product.record = old
+    product.save(update_fields=["record"])
+    cache.delete_pattern("*")  # type: ignore[attr-defined]
+    product_local_cache_clear()
+
+    answer = client.post(URL, {"asin": ASIN, "marketplace": "DE"}, format="json")
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["source"] == "database"
+    assert answer.json()["product"] == old

@@ -8,6 +8,7 @@ from products.marketplaces import marketplace_get
 from products.providers.base import Money, ProductRecord
 from products.providers.keepa import KeepaProvider
 from products.providers.sandbox import SandboxProvider
+from products.serializers import ProductRecordSerializer
 from products.tests.conftest import KEEPA_PRODUCT_URL, load_fixture
 
 
@@ -18,6 +19,7 @@ def test_money_from_minor_units_and_rounding():
     assert str(Money.of(Decimal("10.005"), "EUR")) == "10.01 EUR"
     assert str(Money.of(Decimal("1980.4"), "JPY")) == "1980 JPY"
     assert str(Money.of(1, "USD") + Money.of(Decimal("0.5"), "USD")) == "1.50 USD"
+    assert str(Money.of(10, "USD") - Money.of(Decimal("5.01"), "USD")) == "4.99 USD"
     with pytest.raises(ValueError, match="cannot add"):
         Money.of(1, "USD") + Money.of(1, "EUR")
 
@@ -31,8 +33,51 @@ def test_sandbox_record_survives_json_and_back():
 
     assert data["fetched_at"] == "2026-01-02T03:04:05Z"
     assert data["price"] == {"amount": str(record.price.amount), "currency": "GBP"}
-    assert data["record_version"] == 1
+    assert data["record_version"] == 2
+    assert data["price_basis"] == "landed"
     assert ProductRecord.from_dict(data) == record
+
+
+def test_sandbox_prices_are_landed_with_their_parts():
+    record = SandboxProvider().fetch_one("B08N5WRWNW", marketplace_get("DE"))
+
+    assert record.price == record.buy_box.landed_price
+    for name in ("price", "lowest_new_price"):
+        parts = record.parts(name)
+        assert parts.basis == "landed"
+        assert parts.listing + parts.shipping == getattr(record, name)
+
+
+def test_a_record_stored_before_prices_were_landed_still_reads(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=load_fixture("keepa/product-response.json"))
+    data = json.loads(json.dumps(KeepaProvider().fetch_one("B0TESTKEEP", marketplace_get("US")).to_dict()))
+    # Version 1 had no price_basis or price_parts.
+    old = {key: value for key, value in data.items() if key not in ("price_basis", "price_parts")}
+    old["record_version"] = 1
+    old["history"] = [
+        {key: value for key, value in h.items() if key not in ("basis", "landed_since")}
+        for h in data["history"]
+    ]
+
+    record = ProductRecord.from_dict(old)
+
+    assert record.price_basis is None
+    assert record.parts("price") is None
+    assert str(record.price) == "21.99 USD"
+    assert record.to_dict()["price_parts"] == {}
+    assert {h.basis for h in record.history} == {None}
+    assert ProductRecordSerializer(data=old).is_valid(), "an old record still fits the documented shape"
+
+
+def test_records_fit_the_documented_api_shape(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=load_fixture("keepa/product-response.json"))
+    keepa = KeepaProvider().fetch_one("B0TESTKEEP", marketplace_get("US")).to_dict()
+    sandbox = SandboxProvider().fetch_one("B08N5WRWNW", marketplace_get("UK")).to_dict()
+
+    for data in (keepa, sandbox):
+        serializer = ProductRecordSerializer(data=json.loads(json.dumps(data)))
+        assert serializer.is_valid(), serializer.errors
+        assert set(data) == set(ProductRecordSerializer().fields)
 
 
 def test_keepa_record_survives_json_and_back(keepa_settings, rsps):

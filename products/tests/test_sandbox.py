@@ -50,7 +50,7 @@ def test_every_valid_asin_in_every_marketplace_gets_a_plausible_record():
             assert record.title
             assert record.buy_box.price.currency == marketplace.currency
             assert record.list_price.amount >= record.buy_box.price.amount
-            assert record.price == record.buy_box.price
+            assert record.price == record.buy_box.landed_price  # landed: item + shipping
             assert record.offers.total == record.offers.new + record.offers.used
             assert 3.0 <= record.rating <= 4.9
             assert record.sales_rank == record.sales_ranks[0]

@@ -127,7 +127,7 @@ def test_buy_box_winner_offer_is_the_buy_box(spapi_settings, rsps):
     assert str(record.buy_box.shipping) == "0.00 USD"
     assert record.buy_box.seller_id == "AXXXXXXXXXXXXX"
     assert record.buy_box.is_fba is False
-    assert record.price == record.buy_box.price
+    assert record.price == record.buy_box.landed_price
 
 
 def test_business_prices_and_quantity_tiers_are_not_the_consumer_buy_box(spapi_settings, rsps):
@@ -155,6 +155,131 @@ def test_consumer_buy_box_price_from_the_summary(spapi_settings, rsps):
     assert str(record.buy_box.price) == "9.00 USD"
     assert record.buy_box.seller_id == "AXXXXXXXXXXXXX"
     assert record.buy_box.is_fba is None
+
+
+def batch_answer(index):
+    """One getItemOffers answer from the documented getItemOffersBatch example."""
+    return load_fixture("spapi/getItemOffersBatch.200.json")["responses"][index]["body"]
+
+
+def fetch_with_offers(rsps, offers):
+    rsps.post(LWA_URL, json=token_answer())
+    rsps.get(CATALOG_URL, json=catalog_item())
+    rsps.get(OFFERS_URL, json=offers)
+    return SpApiProvider().fetch_one(CATALOG_ASIN, US)
+
+
+def test_prices_are_landed_listing_plus_shipping_with_both_parts_kept(spapi_settings, rsps):
+    # B007Z07UK6 in the documented batch: the buy box winner asks 5.01 + 4.99 shipping,
+    # the lowest used offer 11.00 + 7.00, the lowest new 1.00 + 0.00.
+    record = fetch_with_offers(rsps, batch_answer(2))
+
+    assert str(record.buy_box.price) == "5.01 USD"
+    assert str(record.buy_box.shipping) == "4.99 USD"
+    assert str(record.buy_box.landed_price) == "10.00 USD"
+    assert record.buy_box.seller_id == "AEMQJEQHIGU8X"
+    assert str(record.price) == "10.00 USD"
+    assert [str(record.parts("price").listing), str(record.parts("price").shipping)] == [
+        "5.01 USD",
+        "4.99 USD",
+    ]
+    assert str(record.lowest_used_price) == "18.00 USD"
+    used = record.parts("lowest_used_price")
+    assert (used.basis, str(used.listing), str(used.shipping)) == ("landed", "11.00 USD", "7.00 USD")
+    assert str(record.lowest_new_price) == "1.00 USD"
+    assert record.parts("lowest_new_price").basis == "landed"
+    assert record.price_basis == "landed"
+
+    data = record.to_dict()
+    assert data["price"] == {"amount": "10.00", "currency": "USD"}
+    assert data["price_basis"] == "landed"
+    assert data["price_parts"]["price"] == {
+        "basis": "landed",
+        "listing": {"amount": "5.01", "currency": "USD"},
+        "shipping": {"amount": "4.99", "currency": "USD"},
+    }
+
+
+def test_the_lowest_new_price_is_the_lowest_landed_one(spapi_settings, rsps):
+    # B00505DW2I in the documented batch: 10.00 + 4.99 shipping, with LandedPrice 14.99.
+    record = fetch_with_offers(rsps, batch_answer(6))
+    assert str(record.lowest_new_price) == "14.99 USD"
+    assert str(record.price) == "14.99 USD"
+
+
+def test_a_cheaper_listing_with_dearer_shipping_is_not_the_lowest(spapi_settings, rsps):
+    # Beside 10.00 + 4.99, an FBA offer at 14.00 with free shipping: 14.00 is the lowest landed.
+    offers = batch_answer(6)
+    lowest = offers["payload"]["Summary"]["LowestPrices"]
+    usd = lambda amount: {"CurrencyCode": "USD", "Amount": amount}  # noqa: E731
+    lowest.append(
+        {
+            **lowest[0],
+            "fulfillmentChannel": "Amazon",
+            "LandedPrice": usd(14),
+            "ListingPrice": usd(14),
+            "Shipping": usd(0),
+        }
+    )
+
+    record = fetch_with_offers(rsps, offers)
+
+    assert str(record.lowest_new_price) == "14.00 USD"
+    assert str(record.parts("lowest_new_price").shipping) == "0.00 USD"
+
+
+def test_a_summary_price_without_shipping_takes_it_from_the_landed_price(spapi_settings, rsps):
+    offers = batch_answer(6)
+    for entry in offers["payload"]["Summary"]["LowestPrices"]:
+        del entry["Shipping"]  # optional in the LowestPriceType model; LandedPrice is there
+    offers["payload"]["Offers"] = []
+    offers["payload"]["Summary"]["BuyBoxPrices"] = []
+
+    record = fetch_with_offers(rsps, offers)
+
+    parts = record.parts("lowest_new_price")
+    assert (str(record.lowest_new_price), str(parts.listing), str(parts.shipping)) == (
+        "14.99 USD",
+        "10.00 USD",
+        "4.99 USD",
+    )
+
+
+def test_a_price_with_no_shipping_given_is_marked_listing_not_landed(spapi_settings, rsps):
+    offers = batch_answer(6)
+    for entry in offers["payload"]["Summary"]["LowestPrices"]:
+        del entry["Shipping"], entry["LandedPrice"]
+    offers["payload"]["Offers"] = []
+    offers["payload"]["Summary"]["BuyBoxPrices"] = []
+
+    record = fetch_with_offers(rsps, offers)
+
+    assert str(record.lowest_new_price) == "10.00 USD"
+    assert record.parts("lowest_new_price").basis == "listing"
+    assert record.parts("lowest_new_price").shipping is None
+    assert record.price_basis == "mixed"
+
+
+@pytest.mark.parametrize("amount", [0, 0.0, -1])
+def test_a_list_price_of_zero_or_less_is_no_list_price(spapi_settings, rsps, amount):
+    offers = batch_answer(2)
+    offers["payload"]["Summary"]["ListPrice"]["Amount"] = amount  # as SE and PL answers have it
+    item = catalog_item()
+    for value in item["attributes"]["list_price"]:
+        value["value"] = amount
+    rsps.post(LWA_URL, json=token_answer())
+    rsps.get(CATALOG_URL, json=item)
+    rsps.get(OFFERS_URL, json=offers)
+
+    record = SpApiProvider().fetch_one(CATALOG_ASIN, US)
+
+    assert record.list_price is None
+    assert record.to_dict()["list_price"] is None
+
+
+def test_a_positive_summary_list_price_is_the_list_price(spapi_settings, rsps):
+    record = fetch_with_offers(rsps, batch_answer(6))
+    assert str(record.list_price) == "36.00 USD"
 
 
 def test_requests_ask_for_the_documented_data(upstream):
