@@ -140,9 +140,9 @@ def variant_swaps(title: str, rng: random.Random) -> list[tuple[str, str]]:
     count = _COUNT_RE.search(title)
     if count:
         group = 1 if count.group(1) else 5
-        value = int(count.group(group))
-        new_value = rng.choice([n for n in (1, 2, 3, 4, 6, 8, 10, 12, 24, 36, 48) if n != value])
-        out.append((title[: count.start(group)] + str(new_value) + title[count.end(group) :], "count"))
+        units = int(count.group(group))
+        new_units = rng.choice([n for n in (1, 2, 3, 4, 6, 8, 10, 12, 24, 36, 48) if n != units])
+        out.append((title[: count.start(group)] + str(new_units) + title[count.end(group) :], "count"))
     return out
 
 
@@ -245,9 +245,7 @@ class RealLabelGenerator(Generator):
             parts = text.split(old)
             if len(parts) == 1:
                 continue
-            text = parts[0] + "".join(
-                (new if self.rng.random() < rate else old) + part for part in parts[1:]
-            )
+            text = parts[0] + "".join((new if self.rng.random() < rate else old) + part for part in parts[1:])
         return text
 
     def label(self, title: str) -> tuple[str, list[str]]:
@@ -296,9 +294,14 @@ def real_label_cases(
     *, seed: int = SEED, families: int | None = None, kinds: dict[str, int] | None = None
 ) -> tuple[RealCatalogue, list[dict[str, Any]]]:
     """The catalogue and the cases (dicts with make_eval_set's columns), fit split first."""
-    catalogue = build_catalogue(load_products(), seed=seed, families=families)
+    products = load_products()
+    catalogue = build_catalogue(products, seed=seed, families=families)
+    if kinds is None:
+        # A sample of the products gets as many cases per product as the whole set.
+        share = min(1.0, (families or len(products)) / len(products))
+        kinds = {kind: max(2, round(count * share)) for kind, count in KINDS.items()}
     generator = RealLabelGenerator(catalogue, seed=seed)
-    rows = generator.split_cases("fit", kinds or KINDS) + generator.split_cases("heldout", kinds or KINDS)
+    rows = generator.split_cases("fit", kinds) + generator.split_cases("heldout", kinds)
     for number, case in enumerate(rows, start=1):
         case["case_id"] = f"R{number:04d}"
     return catalogue, rows

@@ -31,7 +31,15 @@ from conversion.calibration import (
 from conversion.evaluation.real_labels import LABEL_ONLY_KINDS, RealCatalogue, real_label_cases
 from conversion.evaluation.spapi_standin import TOKEN_PATH, CatalogStandIn
 from conversion.evidence import Evidence
-from conversion.resolvers import MappingFact, ProductSummary, Query, Resolution, SearchFailed, Sources, resolve
+from conversion.resolvers import (
+    MappingFact,
+    ProductSummary,
+    Query,
+    Resolution,
+    SearchFailed,
+    Sources,
+    resolve,
+)
 from conversion.scoring import FEATURES, Calibration, Candidate, answer_score
 from products.marketplaces import marketplace_get
 from products.providers import ProductRecord, ProviderError
@@ -213,9 +221,7 @@ def run_case(case: Case, calibration: Calibration, sources: Sources | None = Non
         label_text=case.label_text,
         now=EVAL_NOW,
     )
-    return resolve(
-        query, sources or CaseSources(case), search_limit=SEARCH_LIMIT, calibration=calibration
-    )
+    return resolve(query, sources or CaseSources(case), search_limit=SEARCH_LIMIT, calibration=calibration)
 
 
 # An uninformative model: fitting only needs the pipeline's features, not its scores.

@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-ACCESS_TOKEN = "Atza|eval-standin"
-TOKEN_PATH = "/auth/o2/token"
+ACCESS_TOKEN = "Atza|eval-standin"  # noqa: S105 - the stand-in's own, not a credential
+TOKEN_PATH = "/auth/o2/token"  # noqa: S105 - a path
 SEARCH_PATH = "/catalog/2022-04-01/items"
 MAX_PAGE_SIZE = 20
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -121,7 +121,7 @@ class CatalogStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, body: dict[str, Any]) -> None:

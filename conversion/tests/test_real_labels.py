@@ -15,7 +15,8 @@ from conversion.evaluation.real_labels import (
 def test_the_set_is_seeded_and_split_by_product():
     catalogue, rows = real_label_cases(families=300)
     again_catalogue, again = real_label_cases(families=300)
-    assert rows == again and catalogue == again_catalogue
+    assert rows == again
+    assert catalogue == again_catalogue
 
     family_of = {listing.asin: listing.family for listing in catalogue.listings}
     for case in rows:
@@ -29,9 +30,11 @@ def test_the_set_is_seeded_and_split_by_product():
 def test_products_kept_out_of_the_catalogue_are_labels_nobody_can_answer():
     catalogue, rows = real_label_cases(families=300)
     listed = {listing.family for listing in catalogue.listings}
-    assert catalogue.uncatalogued and not set(catalogue.uncatalogued) & listed
+    assert catalogue.uncatalogued
+    assert not set(catalogue.uncatalogued) & listed
     outside = [c for c in rows if c["kind"] == "not_in_catalogue"]
-    assert outside and all(c["truth_asin"] == "" and not c["mappings"] for c in outside)
+    assert outside
+    assert all(c["truth_asin"] == "" and not c["mappings"] for c in outside)
 
 
 def test_look_alikes_are_distinct_listings_that_differ_in_one_variant_word():
@@ -41,7 +44,8 @@ def test_look_alikes_are_distinct_listings_that_differ_in_one_variant_word():
     assert {"colour", "size", "count"} == {listing.derived for listing in derived}
     titles = catalogue.titles()
     for listing in derived:
-        assert listing.asin not in real and listing.asin.startswith("B0")
+        assert listing.asin not in real
+        assert listing.asin.startswith("B0")
         original = titles[listing.family].split()
         changed = listing.title.split()
         assert len(original) == len(changed)
@@ -49,11 +53,12 @@ def test_look_alikes_are_distinct_listings_that_differ_in_one_variant_word():
 
 
 def test_swaps_keep_the_rest_of_the_title():
-    swaps = dict(
-        (kind, title)
+    swaps = {
+        kind: title
         for title, kind in variant_swaps("Trail Backpack 30 L, Navy Blue, Pack of 2", random.Random(1))
-    )
-    assert "Navy Blue" not in swaps["colour"] and swaps["colour"].endswith(" Blue, Pack of 2")
+    }
+    assert "Navy Blue" not in swaps["colour"]
+    assert swaps["colour"].endswith(" Blue, Pack of 2")
     assert swaps["count"].startswith("Trail Backpack 30 L, Navy Blue, Pack of ")
     assert not swaps["count"].endswith("of 2")
 
@@ -63,7 +68,10 @@ def test_labels_are_cut_in_the_middle_and_end_with_the_condition():
     printed = middle_cut(title, 56)
     head, tail = printed.split("...")
     assert len(printed) <= 56
-    assert title.startswith(head) and title.endswith(tail) and head and tail
+    assert title.startswith(head)
+    assert title.endswith(tail)
+    assert head
+    assert tail
     assert middle_cut("Short Title", 56) == "Short Title"
 
     _catalogue, rows = real_label_cases(families=300)

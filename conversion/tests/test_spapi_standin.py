@@ -37,7 +37,11 @@ def test_the_answer_has_the_2022_04_01_shape_and_bad_requests_are_400():
     item = body["items"][0]
     assert item["asin"] == "B0AAAAAAA3"
     assert item["summaries"] == [
-        {"marketplaceId": "ATVPDKIKX0DER", "itemName": "Stainless Steel Water Bottle, 32 oz", "brand": "Stainless"}
+        {
+            "marketplaceId": "ATVPDKIKX0DER",
+            "itemName": "Stainless Steel Water Bottle, 32 oz",
+            "brand": "Stainless",
+        }
     ]
     assert standin.answer({"marketplaceIds": "ATVPDKIKX0DER"})[0] == 400
     assert standin.answer({"keywords": "mug"})[0] == 400
