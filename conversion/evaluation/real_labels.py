@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conversion.evaluation.make_eval_set import ASSUMPTIONS, Generator
+from conversion.evaluation.make_eval_set import Generator
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "amazon-us-products-2023.csv"
 SEED = 20261207
@@ -305,6 +305,3 @@ def real_label_cases(
     for number, case in enumerate(rows, start=1):
         case["case_id"] = f"R{number:04d}"
     return catalogue, rows
-
-
-__all__ = ["ASSUMPTIONS", "KINDS", "LABEL_ONLY_KINDS", "RealCatalogue", "real_label_cases"]
