@@ -10,11 +10,14 @@
    this candidate is the FNSKU's ASIN. The answer is the best-scoring one.
 3. An isotonic map turns the answer's raw score into its confidence, so that
    among answers given with confidence about 0.9, about 9 in 10 are right.
+4. A label that prints a colour, size or count the answer's title contradicts
+   caps the confidence (``VARIANT_CONFLICT_CAP``): never a confident wrong variant.
 
-The model's coefficients and the isotonic map are fitted on the fit half of the
-evaluation set (``manage.py eval_fnsku --fit``) and kept in calibration.json
-beside this file; the held-out half checks them. The stickerless rule is not
-scored: its confidence is 1 by definition.
+The model's coefficients and the isotonic map are fitted on the fit split of
+the real-label evaluation set (conversion/evaluation/real_labels.py;
+``manage.py eval_fnsku --fit``) and kept in calibration.json beside this file;
+the held-out split checks them. The stickerless rule is not scored: its
+confidence is 1 by definition.
 """
 
 from __future__ import annotations
@@ -116,6 +119,102 @@ def label_similarity(label: str, title: str) -> float | None:
     return (fuzz.token_set_ratio(label, title) + fuzz.partial_ratio(label, title)) / 200
 
 
+# --- Variant words --------------------------------------------------------------------------------
+
+# Look-alike listings (one family in several colours, sizes or pack counts) differ in these words.
+# A label that prints one value and a title that names another of the same kind is a contradiction
+# no similarity score may outvote: the confidence is capped (``VARIANT_CONFLICT_CAP``).
+COLOURS = frozenset({
+    "black", "white", "blue", "red", "green", "grey", "gray", "pink", "purple", "yellow", "orange",
+    "brown", "beige", "navy", "silver", "gold", "clear", "teal", "turquoise", "ivory", "cream",
+    "khaki", "tan", "maroon", "burgundy", "charcoal", "rose", "coral", "mint", "olive", "lavender",
+    "violet", "aqua", "bronze", "copper", "champagne", "multicolor", "multicolour",
+})  # fmt: skip
+SIZE_WORDS = frozenset({
+    "xs", "small", "medium", "large", "xl", "xxl", "xxxl", "2xl", "3xl", "x-large", "xx-large", "king",
+    "queen", "twin", "full", "mini", "compact", "standard", "jumbo",
+})  # fmt: skip
+_UNITS = {
+    "oz": "oz", "ounce": "oz", "ounces": "oz", "fl": "oz",
+    "inch": "in", "inches": "in", "in": "in", "ft": "ft", "feet": "ft", "foot": "ft",
+    "lb": "lb", "lbs": "lb", "pound": "lb", "pounds": "lb", "ml": "ml", "l": "l", "liter": "l",
+    "litre": "l", "liters": "l", "gallon": "gal", "gallons": "gal", "gal": "gal", "qt": "qt",
+    "quart": "qt", "mm": "mm", "cm": "cm", "m": "m", "meter": "m", "g": "g", "gram": "g",
+    "grams": "g", "kg": "kg", "w": "w", "watt": "w", "watts": "w", "mah": "mah", "tb": "tb",
+    "gb": "gb", "v": "v", "volt": "v",
+}  # fmt: skip
+_COUNT_WORDS = frozenset({"pack", "count", "ct", "pcs", "pc", "pieces", "piece", "pk", "packs", "sets"})
+_PACK_OF = frozenset({"pack", "set", "case", "box", "bundle"})
+# After folding, a number may read as letters ("l6" is 16, "2s" is 25): such a word before a unit
+# or a count word is a number.
+_NUMBER_LIKE = re.compile(r"^[0-9olsb]+(?:\.[0-9olsb]+)?$")
+_DIGITS = str.maketrans({"o": "0", "l": "1", "s": "5", "b": "8"})
+_FOLDED_COLOURS = frozenset(_fold(w) for w in COLOURS)
+_FOLDED_SIZES = frozenset(_fold(w).replace(" ", "") for w in SIZE_WORDS)
+_FOLDED_UNITS = {_fold(k): v for k, v in _UNITS.items()}
+_FOLDED_COUNTS = frozenset(_fold(w) for w in _COUNT_WORDS)
+_GLUED_SUFFIXES = tuple(sorted({*_FOLDED_UNITS, *_FOLDED_COUNTS}, key=len, reverse=True))
+VARIANT_CONFLICT_CAP = 0.5
+
+
+def _unglued(word: str) -> list[str]:
+    """ "16oz" is "16 oz", "6pack" is "6 pack": a number (with at least one real digit) glued to its unit."""
+    if not any(c.isdigit() for c in word):
+        return [word]
+    for suffix in _GLUED_SUFFIXES:
+        number = word[: -len(suffix)]
+        if (
+            word.endswith(suffix)
+            and number
+            and _NUMBER_LIKE.match(number)
+            and any(c.isdigit() for c in number)
+        ):
+            return [number, suffix]
+    return [word]
+
+
+def _number(word: str) -> str:
+    return f"{float(word.translate(_DIGITS)):g}"
+
+
+def variant_tokens(text: str | None) -> dict[str, set[str]]:
+    """The colour, size and count words of a label or a title, by kind.
+
+    ``{"colour": {"navy", "blue"}, "size": {"25in", "medlum"}, "count": {"6"}}``.
+    It reads folded text (``normalize_text``'s), so a label and a title are read
+    alike whatever OCR did to either: "B1ue" is blue, "l6 oz" is 16 oz."""
+    words: list[str] = []
+    for word in _fold(text or "").replace("x large", "xlarge").split():
+        words += _unglued(word)
+    found: dict[str, set[str]] = {"colour": set(), "size": set(), "count": set()}
+    for i, word in enumerate(words):
+        if word in _FOLDED_COLOURS:
+            found["colour"].add(word)
+        elif word in _FOLDED_SIZES:
+            found["size"].add(word)
+        if not _NUMBER_LIKE.match(word):
+            continue
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if after in _FOLDED_UNITS:
+            found["size"].add(_number(word) + _FOLDED_UNITS[after])
+        elif after in _FOLDED_COUNTS or (i > 1 and words[i - 1] == "of" and words[i - 2] in _PACK_OF):
+            found["count"].add(_number(word))
+    return found
+
+
+def variant_conflict(label: str | None, title: str | None) -> bool:
+    """Whether the label prints a colour, size or count that the title lacks, while the title
+    names variant words of its own: that title is another variant of the family. ("...Backpack,
+    Blue" against "...Backpack, Small" or "...Backpack, Red" is a conflict; against
+    "...Backpack" with no variant words, or against "...Backpack, Blue, Small", it is not.)"""
+    if not label or not title:
+        return False
+    printed, listed = variant_tokens(label), variant_tokens(title)
+    if not any(listed.values()):
+        return False
+    return any(printed[kind] - listed[kind] for kind in printed)
+
+
 # --- Features ---------------------------------------------------------------------------------
 
 FEATURES = (
@@ -133,6 +232,7 @@ FEATURES = (
     "crowd",
     "alone",
     "unchecked",
+    "variant_conflict",
 )
 
 
@@ -200,6 +300,8 @@ def compute_features(candidates: Sequence[Candidate], label: str, *, now: dateti
             "alone": 1.0 if not others else 0.0,
             # Named by a mapping, with no label text to check it against.
             "unchecked": 1.0 if sim is None and mapping_times else 0.0,
+            # The label prints a colour, size or count this candidate's title contradicts.
+            "variant_conflict": 1.0 if variant_conflict(label, candidate.title) else 0.0,
         }
 
 
@@ -293,7 +395,17 @@ def score(
     best = pool[0]
     if any(e.source == STICKERLESS for e in best.evidence):
         return Scored(pool, 1.0)
-    return Scored(pool, model.confidence(answer_score(pool)))
+    return Scored(pool, capped_confidence(model, pool, label))
+
+
+def capped_confidence(model: Calibration, ranked: Sequence[Candidate], label: str) -> float:
+    """The calibrated confidence of the best of ``ranked``, capped when the label contradicts its
+    colour, size or count: a wrong variant is the costliest mistake a reseller can make (the unit
+    is listed as the wrong product), and no title similarity outweighs the label's own word."""
+    confidence = model.confidence(answer_score(ranked))
+    if ranked and ranked[0].features.get("variant_conflict"):
+        return min(confidence, VARIANT_CONFLICT_CAP)
+    return confidence
 
 
 def answer_score(ranked: Sequence[Candidate]) -> float:

@@ -1,4 +1,9 @@
-"""Generate conversion/evaluation/fnsku_eval.csv, the labelled evaluation set (run once; seeded).
+"""Generate conversion/evaluation/fnsku_eval.csv, the synthetic set (run once; seeded).
+
+A unit test of the evaluation machinery only: its cases are made by this code over
+the sandbox's own titles, so figures on it are not results. The figures come from
+real_labels.py (real amazon.com titles); its mapping kinds reuse ``Generator`` and
+``ASSUMPTIONS`` from here.
 
     .venv/bin/python -m conversion.evaluation.make_eval_set
 

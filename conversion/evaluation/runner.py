@@ -1,16 +1,20 @@
-"""Run the conversion pipeline over the evaluation set; fit and check the confidence model.
+"""Run the conversion pipeline over an evaluation set; fit and check the confidence model.
 
 The pipeline is conversion/resolvers.py ``resolve`` itself; only its sources
-are in memory: the mapping store holds the case's ``mappings``, and catalogue
-search and titles are the sandbox provider's (its search without the shared
-rate limit, so an evaluation needs no Redis).
+are in memory: the mapping store holds the case's ``mappings``. The catalogue
+search is, for the real-label set (real_labels.py, the one the figures come
+from), the platform's SP-API adapter calling a local searchCatalogItems
+stand-in over HTTP (spapi_standin.py); for the synthetic set
+(fnsku_eval.csv, kept as a unit test of the machinery) the sandbox's.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,12 +28,24 @@ from conversion.calibration import (
     fit_logistic,
     reliability_bins,
 )
+from conversion.evaluation.real_labels import LABEL_ONLY_KINDS, RealCatalogue, real_label_cases
+from conversion.evaluation.spapi_standin import TOKEN_PATH, CatalogStandIn
 from conversion.evidence import Evidence
-from conversion.resolvers import MappingFact, ProductSummary, Query, Resolution, resolve
+from conversion.resolvers import (
+    MappingFact,
+    ProductSummary,
+    Query,
+    Resolution,
+    SearchFailed,
+    Sources,
+    resolve,
+)
 from conversion.scoring import FEATURES, Calibration, Candidate, answer_score
 from products.marketplaces import marketplace_get
-from products.providers import ProductRecord
+from products.providers import ProductRecord, ProviderError
+from products.providers.http import UpstreamClient
 from products.providers.sandbox import catalogue_search, sample_title
+from products.providers.spapi import SpApiProvider
 
 EVAL_PATH = Path(__file__).resolve().parent / "fnsku_eval.csv"
 # Ages in the set are counted back from this moment.
@@ -51,6 +67,20 @@ class Case:
     note: str
 
 
+def case_from_row(row: dict[str, Any]) -> Case:
+    return Case(
+        case_id=row["case_id"],
+        split=row["split"],
+        kind=row["kind"],
+        fnsku=row["fnsku"],
+        marketplace=row["marketplace"],
+        label_text=row["label_text"],
+        truth_asin=row["truth_asin"],
+        mappings=tuple(row["mappings"]),
+        note=";".join(row["note"]),
+    )
+
+
 def load_cases(path: Path = EVAL_PATH) -> list[Case]:
     with path.open(newline="", encoding="utf-8") as handle:
         return [
@@ -70,7 +100,7 @@ def load_cases(path: Path = EVAL_PATH) -> list[Case]:
 
 
 class CaseSources:
-    """The sources of one case, in memory."""
+    """The sources of one case of the synthetic set, in memory, over the sandbox catalogue."""
 
     search_provider = "sandbox"
 
@@ -111,14 +141,87 @@ class CaseSources:
         return ProductSummary(found=True, title=sample_title(asin))
 
 
-def run_case(case: Case, calibration: Calibration) -> Resolution:
+class _LocalClient(UpstreamClient):
+    """The stand-in runs on this machine: there is no upstream budget to protect, so the shared
+    rate limit (2 requests/s for searchCatalogItems) is not taken; everything else is the client's."""
+
+    def _take_rate_limit(self, bucket: str, tokens: float, operation: str) -> None:
+        return None
+
+
+def standin_provider(base_url: str) -> SpApiProvider:
+    """The platform's SP-API provider, pointed at the stand-in at ``base_url``."""
+    provider = SpApiProvider()
+    provider.settings = dataclasses.replace(
+        provider.settings,
+        client_id="eval-client",
+        client_secret="eval-secret",  # noqa: S106 - the stand-in's, not a credential
+        refresh_token="eval-refresh",  # noqa: S106
+        lwa_token_url=base_url + TOKEN_PATH,
+        endpoint=base_url,
+    )
+    provider.client = _LocalClient(provider.name, provider.label)
+    return provider
+
+
+class CatalogueSources(CaseSources):
+    """The sources of one case of the real-label set: the catalogue search goes through the SP-API
+    adapter (``provider``); a candidate's title is the catalogue's (getCatalogItem's itemName)."""
+
+    search_provider = "spapi"
+
+    def __init__(self, case: Case, provider: SpApiProvider, titles: dict[str, str]) -> None:
+        super().__init__(case)
+        self.provider = provider
+        self.titles = titles
+
+    def search(self, query: Query, keywords: str) -> list[ProductRecord]:
+        try:
+            return self.provider.search(keywords, query.marketplace, limit=SEARCH_LIMIT)
+        except ProviderError as exc:
+            raise SearchFailed(exc) from exc
+
+    def product(self, query: Query, asin: str) -> ProductSummary | None:
+        title = self.titles.get(asin)
+        return ProductSummary(found=title is not None, title=title)
+
+
+SourcesFor = Callable[[Case], Sources]
+
+
+@dataclass
+class RealSet:
+    catalogue: RealCatalogue
+    cases: list[Case]
+
+    @property
+    def family_of(self) -> dict[str, str]:
+        return {listing.asin: listing.family for listing in self.catalogue.listings}
+
+
+def real_set(*, families: int | None = None, kinds: dict[str, int] | None = None) -> RealSet:
+    catalogue, rows = real_label_cases(families=families, kinds=kinds)
+    return RealSet(catalogue, [case_from_row(row) for row in rows])
+
+
+@contextmanager
+def real_sources(catalogue: RealCatalogue) -> Iterator[SourcesFor]:
+    """Serve ``catalogue`` from the searchCatalogItems stand-in; yield each case's sources."""
+    titles = catalogue.titles()
+    standin = CatalogStandIn(list(titles.items()))
+    with standin.serving() as base_url:
+        provider = standin_provider(base_url)
+        yield lambda case: CatalogueSources(case, provider, titles)
+
+
+def run_case(case: Case, calibration: Calibration, sources: Sources | None = None) -> Resolution:
     query = Query(
         fnsku=case.fnsku,
         marketplace=marketplace_get(case.marketplace),
         label_text=case.label_text,
         now=EVAL_NOW,
     )
-    return resolve(query, CaseSources(case), search_limit=SEARCH_LIMIT, calibration=calibration)
+    return resolve(query, sources or CaseSources(case), search_limit=SEARCH_LIMIT, calibration=calibration)
 
 
 # An uninformative model: fitting only needs the pipeline's features, not its scores.
@@ -129,16 +232,17 @@ _NEUTRAL = Calibration(intercept=0.0, coefficients={}, isotonic_x=(), isotonic_y
 class _Fitted:
     case: Case
     candidates: list[Candidate]
+    label: str
 
 
-def _features(cases: Sequence[Case]) -> list[_Fitted]:
+def _features(cases: Sequence[Case], sources_for: SourcesFor) -> list[_Fitted]:
     """Each case's candidates with their features; cases the stickerless rule answers are left out."""
     out = []
     for case in cases:
-        resolution = run_case(case, _NEUTRAL)
+        resolution = run_case(case, _NEUTRAL, sources_for(case))
         if any(e.source == "stickerless" for e in resolution.evidence):
             continue  # the rule is not scored
-        out.append(_Fitted(case, list(resolution.scored.candidates)))
+        out.append(_Fitted(case, list(resolution.scored.candidates), resolution.query.label))
     return out
 
 
@@ -154,25 +258,42 @@ def _fit_logistic(fitted: Sequence[_Fitted], l2: float) -> Calibration:
     )
 
 
-def _answer(fitted: _Fitted, model: Calibration) -> tuple[float, int] | None:
-    """The answer's score under ``model`` and whether the answer is right (None: no candidate)."""
-    if not fitted.candidates:
-        return None
+def _ranked(fitted: _Fitted, model: Calibration) -> list[Candidate]:
     ranked = list(fitted.candidates)
     raws = {c.asin: model.raw_score(c.features) for c in ranked}
     ranked.sort(key=lambda c: (-raws[c.asin], -(c.similarity or 0.0), c.asin))
     for candidate in ranked:
         candidate.raw = raws[candidate.asin]
+    return ranked
+
+
+def _answer(fitted: _Fitted, model: Calibration) -> tuple[float, int] | None:
+    """The answer's score under ``model`` and whether the answer is right (None: no candidate, or an
+    answer whose confidence is capped for contradicting the label's variant words: the map never
+    sees it)."""
+    if not fitted.candidates:
+        return None
+    ranked = _ranked(fitted, model)
+    if ranked[0].features.get("variant_conflict"):
+        return None
     return answer_score(ranked), int(ranked[0].asin == fitted.case.truth_asin)
 
 
-def fit(cases: Sequence[Case], *, l2: float = 1.0, min_block: int = 20, folds: int = 5) -> Calibration:
+def fit(
+    cases: Sequence[Case],
+    *,
+    sources_for: SourcesFor = CaseSources,
+    fitted_on: str = "",
+    l2: float = 1.0,
+    min_block: int = 20,
+    folds: int = 5,
+) -> Calibration:
     """Fit the logistic model on every candidate of ``cases``, then the isotonic map on their answers.
 
     The isotonic map is fitted on out-of-fold scores (each fold scored by a
     model fitted without it), so it learns how the model's scores behave on
     cases the model has not seen, as they will in use."""
-    fitted = _features(cases)
+    fitted = _features(cases, sources_for)
     model = _fit_logistic(fitted, l2)
     scores: list[float] = []
     outcomes: list[int] = []
@@ -191,8 +312,40 @@ def fit(cases: Sequence[Case], *, l2: float = 1.0, min_block: int = 20, folds: i
         coefficients={name: round(value, 6) for name, value in model.coefficients.items()},
         isotonic_x=tuple(round(x, 6) for x in xs),
         isotonic_y=tuple(round(y, 6) for y in ys),
-        fitted_on=f"{EVAL_PATH.name}, fit split ({len(cases)} cases)",
+        fitted_on=fitted_on or f"{EVAL_PATH.name}, fit split ({len(cases)} cases)",
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    confidence: float | None  # None: no answer (none at all, or below the minimum: refused)
+    correct: bool
+    wrong_variant: bool  # answered with another variant of the labelled product's family
+
+
+def run_all(
+    cases: Sequence[Case],
+    calibration: Calibration,
+    *,
+    min_confidence: float,
+    sources_for: SourcesFor = CaseSources,
+    family_of: dict[str, str] | None = None,
+) -> list[Outcome]:
+    """Each case through the pipeline. ``family_of`` (listing -> family) tells a wrong variant."""
+    family_of = family_of or {}
+    outcomes = []
+    for case in cases:
+        resolution = run_case(case, calibration, sources_for(case))
+        best = resolution.best
+        if best is None or resolution.confidence < min_confidence:
+            outcomes.append(Outcome(case, None, False, False))
+            continue
+        ok = best.asin == case.truth_asin
+        family = family_of.get(case.truth_asin)
+        wrong_variant = not ok and family is not None and family_of.get(best.asin) == family
+        outcomes.append(Outcome(case, resolution.confidence, ok, wrong_variant))
+    return outcomes
 
 
 @dataclass
@@ -206,42 +359,55 @@ class Report:
     ece: float
     bins: list[Any]
     by_kind: dict[str, tuple[int, int, int]]  # kind -> (cases, answered, correct)
+    confident_wrong_variants: int = 0  # at confidence >= 0.9, another colour/size/count of the product
 
     def row(self, threshold: float) -> ThresholdRow:
         return next(r for r in self.rows if r.threshold == threshold)
 
 
-def evaluate(cases: Sequence[Case], calibration: Calibration, *, min_confidence: float, split: str) -> Report:
-    confidences: list[float | None] = []
-    correct: list[bool] = []
-    abstained_rightly = 0
+def report(outcomes: Sequence[Outcome], *, split: str) -> Report:
+    confidences = [o.confidence for o in outcomes]
+    correct = [o.correct for o in outcomes]
     by_kind: dict[str, list[int]] = {}
-    for case in cases:
-        resolution = run_case(case, calibration)
-        best = resolution.best
-        counts = by_kind.setdefault(case.kind, [0, 0, 0])
+    for outcome in outcomes:
+        counts = by_kind.setdefault(outcome.case.kind, [0, 0, 0])
         counts[0] += 1
-        if best is None or resolution.confidence < min_confidence:
-            confidences.append(None)
-            correct.append(False)
-            abstained_rightly += not case.truth_asin
-            continue
-        ok = best.asin == case.truth_asin
-        confidences.append(resolution.confidence)
-        correct.append(ok)
-        counts[1] += 1
-        counts[2] += ok
-    given = [(c, ok) for c, ok in zip(confidences, correct, strict=True) if c is not None]
-    given_conf = [c for c, _ in given]
-    given_ok = [ok for _, ok in given]
+        counts[1] += outcome.confidence is not None
+        counts[2] += outcome.correct
+    given = [o for o in outcomes if o.confidence is not None]
+    given_conf = [o.confidence for o in given if o.confidence is not None]
+    given_ok = [o.correct for o in given]
     return Report(
         split=split,
-        cases=len(cases),
+        cases=len(outcomes),
         answered=len(given),
         correct=sum(given_ok),
-        abstained_rightly=abstained_rightly,
+        abstained_rightly=sum(1 for o in outcomes if o.confidence is None and not o.case.truth_asin),
         rows=accuracy_at(confidences, correct, THRESHOLDS),
         ece=expected_calibration_error(given_conf, given_ok, bins=10),
         bins=reliability_bins(given_conf, given_ok, bins=10),
         by_kind={k: (v[0], v[1], v[2]) for k, v in by_kind.items()},
+        confident_wrong_variants=sum(
+            1 for o in given if o.wrong_variant and o.confidence is not None and o.confidence >= 0.9
+        ),
     )
+
+
+def label_only(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The reseller's case: nothing but the label (no mapping, not a B0 code)."""
+    return [o for o in outcomes if o.case.kind in LABEL_ONLY_KINDS]
+
+
+def evaluate(
+    cases: Sequence[Case],
+    calibration: Calibration,
+    *,
+    min_confidence: float,
+    split: str,
+    sources_for: SourcesFor = CaseSources,
+    family_of: dict[str, str] | None = None,
+) -> Report:
+    outcomes = run_all(
+        cases, calibration, min_confidence=min_confidence, sources_for=sources_for, family_of=family_of
+    )
+    return report(outcomes, split=split)

@@ -61,7 +61,8 @@ def test_a_json_list_becomes_a_conversion_job_that_charges_only_answers():
 def test_the_label_text_column_reaches_the_resolver():
     user = funded_user(credits=20)
     asin_a, title_a, _, _ = lookalike_pair()
-    csv_bytes = f"fnsku,label_text\nX001LABELA,{title_a} New\nX001NOLABL,\n".encode()
+    # Quoted: the title has a comma, which would otherwise cut the label text short.
+    csv_bytes = f'fnsku,label_text\nX001LABELA,"{title_a} New"\nX001NOLABL,\n'.encode()
 
     response = api(user).post(
         "/api/v1/conversion/bulk",

@@ -27,6 +27,8 @@ from conversion.scoring import (
     label_similarity,
     normalize_text,
     score,
+    variant_conflict,
+    variant_tokens,
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -152,6 +154,53 @@ def test_answer_score_shares_only_beyond_certainty():
     assert answer_score([a, b]) == 0.5
     a.raw, b.raw = 0.9, 0.9
     assert answer_score([a, b]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Platinum Elite Softside Luggage, True Navy Blue, Checked Medium 25-Inch",
+            {"colour": {"navy", "blue"}, "size": {"medlum", "25in"}, "count": set()},
+        ),
+        ("Sparkling Water, 12 fl oz, Pack of 24", {"colour": set(), "size": {"12oz"}, "count": {"24"}}),
+        ("AA Batteries 48 Count", {"colour": set(), "size": set(), "count": {"48"}}),
+        # OCR damage reads alike on both sides: "B1ue" is blue, "l6oz" is 16 oz, "6-Pack" a count.
+        ("Tumbler l6oz B1ue 6-Pack", {"colour": {"blue"}, "size": {"16oz"}, "count": {"6"}}),
+        ("", {"colour": set(), "size": set(), "count": set()}),
+    ],
+)
+def test_variant_words_are_read_from_labels_and_titles(text, expected):
+    assert variant_tokens(text) == expected
+    assert variant_tokens(normalize_text(text)) == expected
+
+
+def test_a_label_contradicting_a_titles_variant_words_is_a_conflict():
+    assert variant_conflict("Hiking Backpack, Blue", "Hiking Backpack, Red")
+    assert variant_conflict("Hiking Backpack, Blue New", "Hiking Backpack, Small")
+    assert variant_conflict("Coffee Pods, Pack of 12", "Coffee Pods, Pack of 24")
+    assert not variant_conflict("Hiking Backpack, Blue", "Hiking Backpack, Blue, Small")
+    assert not variant_conflict("Hiking Backpack...Blue", "Hiking Backpack with Hip Belt, Blue")
+    assert not variant_conflict("Hiking Backpack, Blue", "Hiking Backpack")  # nothing to contradict
+    assert not variant_conflict("Hiking Backpack", "Hiking Backpack, Red")  # the label says nothing
+
+
+def test_a_wrong_variant_is_never_answered_confidently():
+    """Only the wrong variant is found: it matches every other word, but the label says Blue."""
+    red = Candidate(
+        "B0RED00001",
+        evidence=[Evidence(source=CATALOG_SEARCH, asin="B0RED00001", detail="", weight=0.5, rank=0)],
+        title="Trail Hiking Backpack 30 L, Red",
+    )
+    generous = Calibration(0.0, {"sim_high": 20.0}, (0.0, 1.0), (0.0, 0.99))
+
+    scored = score(
+        [red], normalize_text("Trail Hiking Backpack 30 L, Blue New"), now=NOW, calibration=generous
+    )
+
+    assert scored.best is red
+    assert red.features["variant_conflict"] == 1.0
+    assert scored.confidence <= 0.5
 
 
 def test_calibration_map_is_linear_between_points_and_capped():
