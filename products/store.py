@@ -289,7 +289,8 @@ def _snapshot_fields(record: ProductRecord) -> dict[str, Any]:
     return {
         "currency": (record.price.currency if record.price else ""),
         "price": record.price.amount if record.price else None,
-        "buy_box_price": record.buy_box.price.amount if record.buy_box else None,
+        # Landed (item + shipping), as the record's price is: a watchlist compares like with like.
+        "buy_box_price": record.buy_box.landed_price.amount if record.buy_box else None,
         "sales_rank": record.sales_rank.rank if record.sales_rank else None,
         "offer_count": record.offers.total if record.offers else None,
         "rating": record.rating,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.money import currency_exponent
 from watchlists.models import Alert, Condition, Interval, ItemSnapshot, WatchItem, Watchlist
 from watchlists.selectors import watchlist_cost
 
@@ -136,9 +138,12 @@ class WatchItemSerializer(serializers.ModelSerializer[WatchItem]):
         if refreshed_at is None:
             return None
         price = getattr(obj, "last_price", None)
+        currency = getattr(obj, "last_currency", "") or ""
         return {
-            "price": str(price) if price is not None else None,
-            "currency": getattr(obj, "last_currency", "") or "",
+            # Rounded to the currency's minor units: SQLite hands a subquery's decimal back as
+            # "21.6400000000000".
+            "price": str(_minor_units(price, currency)) if price is not None else None,
+            "currency": currency,
             "sales_rank": getattr(obj, "last_rank", None),
             "in_stock": getattr(obj, "last_in_stock", None),
             "buy_box_seller_id": getattr(obj, "last_buy_box_seller_id", "") or "",
@@ -227,3 +232,7 @@ class AlertsReadInputSerializer(serializers.Serializer[Any]):
 
 class AlertsReadSerializer(serializers.Serializer[Any]):
     marked = serializers.IntegerField()
+
+
+def _minor_units(amount: Decimal, currency: str) -> Decimal:
+    return Decimal(amount).quantize(Decimal(1).scaleb(-currency_exponent(currency or "USD")))

@@ -110,7 +110,13 @@ ASIN_EXPORT_COLUMNS: tuple[ExportColumn, ...] = (
     _money("price", "amount"),
     ExportColumn("currency", lambda r: (r.get("price") or {}).get("currency")),
     _money("list_price", "amount"),
-    ExportColumn("buy_box_price", lambda r: ((r.get("buy_box") or {}).get("price") or {}).get("amount")),
+    # Landed (item + shipping) like `price`; a record stored before landed prices has only "price".
+    ExportColumn(
+        "buy_box_price",
+        lambda r: (
+            (r.get("buy_box") or {}).get("landed_price") or (r.get("buy_box") or {}).get("price") or {}
+        ).get("amount"),
+    ),
     _rank("rank"),
     _rank("category"),
     ExportColumn("rating", lambda r: r.get("rating")),

@@ -279,3 +279,20 @@ def test_a_rank_threshold_past_what_the_database_stores_is_a_400(api, field):
 
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["detail"]
+
+
+def test_an_items_latest_price_is_in_its_currencys_minor_units(api, user):
+    from watchlists.models import ItemSnapshot
+
+    watchlist = services.watchlist_create(user=user, name="Euro deals")
+    item = services.watch_item_add(watchlist=watchlist, asin=ASIN, marketplace="DE")
+    now = timezone.now()
+    ItemSnapshot.objects.create(
+        item=item, slot=now, taken_at=now, status="ok", currency="EUR", price=Decimal("21.64")
+    )
+
+    latest = api.get(f"/api/v1/watchlists/{watchlist.pk}/items/{item.pk}").json()["latest"]
+
+    # SQLite hands the subquery's decimal back as 21.6400000000000: the API says what a price is.
+    assert latest["price"] == "21.64"
+    assert latest["currency"] == "EUR"
