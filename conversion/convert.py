@@ -233,7 +233,9 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
         return None
 
 
-def conversion_recent_answer(*, user: User, fnsku: str, marketplace: str, label_text: str) -> Conversion | None:
+def conversion_recent_answer(
+    *, user: User, fnsku: str, marketplace: str, label_text: str
+) -> Conversion | None:
     """``user``'s latest answered conversion of this code and label text within ``RESCAN_WINDOW``,
     unless they have given feedback on the code since (their word changes the answer)."""
     since = timezone.now() - RESCAN_WINDOW

@@ -141,7 +141,10 @@ def stickerless_evidence(query: Query, summary: ProductSummary | None) -> list[E
     if summary is not None and summary.error is not None:
         detail = f"{query.fnsku} looks like an ASIN, but the product data could not be checked right now."
     else:
-        detail = f"{query.fnsku} looks like an ASIN, but no product is listed under it in {query.marketplace.code}."
+        detail = (
+            f"{query.fnsku} looks like an ASIN, but no product is listed under it "
+            f"in {query.marketplace.code}."
+        )
     return [Evidence(source=STICKERLESS, asin=None, detail=detail)]
 
 
@@ -242,7 +245,9 @@ def _community_detail(fact: MappingFact, *, own: bool) -> str:
     others = fact.times_confirmed - (1 if own else 0)
     parts = []
     if others > 0:
-        parts.append(f"{others} other {_resellers(others).split(' ', 1)[1]} confirmed this FNSKU is {_named(fact)}")
+        parts.append(
+            f"{others} other {_resellers(others).split(' ', 1)[1]} confirmed this FNSKU is {_named(fact)}"
+        )
     if fact.times_rejected:
         parts.append(f"{_resellers(fact.times_rejected)} said it is not")
     text = "; ".join(parts) or f"No other reseller has confirmed {_named(fact)} yet"
@@ -354,9 +359,7 @@ def _fill_products(
         origins.setdefault(candidate.asin, (summary.provider, summary.sample_data))
 
 
-def _stickerless(
-    query: Query, sources: Sources, calibration: Calibration | None
-) -> Resolution:
+def _stickerless(query: Query, sources: Sources, calibration: Calibration | None) -> Resolution:
     """The B0 rule: the code is the ASIN when the product lookup finds it; unknown or made up, nothing."""
     summary = sources.product(query, query.fnsku)
     evidence = stickerless_evidence(query, summary)

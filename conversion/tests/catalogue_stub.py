@@ -6,7 +6,6 @@ ASIN would be) and searches them by shared words, so tests can tell sample data 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -38,17 +37,20 @@ class CatalogueStubProvider(Provider):
     def _search(self, keywords: str, marketplace: Marketplace, limit: int) -> list[ProductRecord]:
         words = set(keywords.lower().split())
         ranked = sorted(
-            ((len(words & set(title.lower().replace(",", " ").split())), asin) for asin, title in self.products.items()),
+            (
+                (len(words & set(title.lower().replace(",", " ").split())), asin)
+                for asin, title in self.products.items()
+            ),
             key=lambda pair: (-pair[0], pair[1]),
         )
         return [self._record(asin, marketplace) for hits, asin in ranked if hits][:limit]
 
 
 @pytest.fixture
-def real_catalogue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def real_catalogue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The provider chain is the stub alone; fill the returned dict (ASIN -> title) with its products."""
     products: dict[str, str] = {}
     monkeypatch.setattr(CatalogueStubProvider, "products", products)
     monkeypatch.setitem(chain.PROVIDERS, CatalogueStubProvider.name, CatalogueStubProvider)
     settings.PRODUCT_PROVIDERS = [CatalogueStubProvider.name]
-    yield products
+    return products

@@ -11,7 +11,6 @@ from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
 from conversion.tests.conftest import lookalike_pair
 from conversion.tests.factories import FnskuMappingFactory
-from conversion.tests.catalogue_stub import real_catalogue  # noqa: F401 (a fixture)
 from conversion.tests.spapi_stub import SpApiStub, summary
 from core.api_errors import error_headers, http_status
 from core.errors import ConflictError, DomainError, NotFoundError
