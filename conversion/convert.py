@@ -121,9 +121,8 @@ def fnsku_convert(
     label = clean_label_text(label_text)
     settings = conf.conversion_settings()
 
-    key_used = bool(idempotency_key and idempotency_key.strip()) and (
-        Conversion.objects.filter(user=user, idempotency_key=idempotency_key.strip()[:200]).exists()  # type: ignore[union-attr]
-    )
+    key = (idempotency_key or "").strip()[:200]
+    key_used = bool(key) and Conversion.objects.filter(user=user, idempotency_key=key).exists()
     # A retry with a key already used is the key's to answer (its replay, or its conflict).
     earlier = (
         None
