@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -184,6 +184,8 @@ def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
         )
     except DomainError as exc:
         if not _wants_json(request):
+            if http_status(exc) == 404:  # another user's conversion is not found, never "done"
+                raise Http404(exc.message) from exc
             messages.error(request, exc.message)
             return redirect("convert-history")
         return JsonResponse(

@@ -207,3 +207,12 @@ def test_a_rescan_on_the_page_says_it_was_not_charged_again(client, person):
     assert again["conversion"]["charged"] is False
     assert "Converted less than a minute ago - not charged again" in again["html"]
     assert LedgerEntry.objects.filter(account__user=person, kind="charge").count() == 1
+
+
+def test_feedback_from_a_form_on_someone_elses_conversion_is_404(client):
+    theirs = answered(funded_user(credits=1), fnsku="X001THEIRS")
+
+    response = client.post(f"/convert/{theirs.pk}/feedback/", {"asin": "B0HISTORY1"})
+
+    assert response.status_code == 404
+    assert not ConversionFeedback.objects.exists()
