@@ -57,16 +57,26 @@ class ConversionResult:
     rescan: bool = False
 
     def body(self) -> dict[str, Any]:
-        return conversion_body(self.conversion, credits_remaining=self.credits_remaining, rescan=self.rescan)
+        return conversion_body(
+            self.conversion,
+            credits_remaining=self.credits_remaining,
+            rescan=self.rescan,
+            replayed=self.replayed,
+        )
 
 
 def conversion_body(
-    conversion: Conversion, *, credits_remaining: int | None = None, rescan: bool = False
+    conversion: Conversion,
+    *,
+    credits_remaining: int | None = None,
+    rescan: bool = False,
+    replayed: bool = False,
 ) -> dict[str, Any]:
     """The API's answer for a conversion (also the page's, and the list's items).
 
     ``rescan``: this request was answered from ``conversion`` without a charge (``charged`` false,
-    ``replayed_from`` its id)."""
+    ``replayed_from`` its id). ``replayed``: a retry with the conversion's Idempotency-Key, which
+    is not charged again either."""
     best = conversion.candidates[0] if conversion.candidates and conversion.asin else {}
     return {
         "id": conversion.pk,
@@ -84,7 +94,7 @@ def conversion_body(
         "sample_data": conversion.sample_data,
         "credits_charged": conversion.credits_charged,
         "credits_remaining": credits_remaining,
-        "charged": conversion.credits_charged > 0 and not rescan,
+        "charged": conversion.credits_charged > 0 and not (rescan or replayed),
         "replayed_from": conversion.pk if rescan else None,
         "created_at": conversion.created_at.isoformat().replace("+00:00", "Z"),
     }

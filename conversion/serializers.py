@@ -87,8 +87,8 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
     credits_charged = serializers.IntegerField(help_text="What the conversion cost when it was made.")
     credits_remaining = serializers.IntegerField(allow_null=True)
     charged = serializers.BooleanField(
-        help_text="Whether this request was charged: false for a rescan answered from an earlier "
-        "conversion (see replayed_from)."
+        help_text="Whether this request was charged: false for a retry with the same Idempotency-Key "
+        "and for a rescan answered from an earlier conversion (see replayed_from)."
     )
     replayed_from = serializers.IntegerField(
         allow_null=True,

@@ -107,6 +107,7 @@ def test_idempotency_key_replays():
 
     assert first.json()["id"] == second.json()["id"]
     assert second["Idempotent-Replayed"] == "true"
+    assert (first.json()["charged"], second.json()["charged"]) == (True, False)
     assert len(charges(user)) == 1
 
 
