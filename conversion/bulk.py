@@ -38,6 +38,8 @@ RESULT_COLUMNS = (
     "asin",
     "title",
     "confidence",
+    "sample_data",
+    "provider",
     "conversion_id",
     "error_code",
     "error_message",
@@ -55,6 +57,8 @@ class BulkItemOutcome:
     title: str | None = None
     confidence: float | None = None
     status: str = ""
+    provider: str = ""
+    sample_data: bool = False
     candidates: list[dict[str, Any]] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
@@ -139,6 +143,8 @@ def convert_many(
                 title=conversion.title or None,
                 confidence=conversion.confidence,
                 status=conversion.status,
+                provider=conversion.provider,
+                sample_data=conversion.sample_data,
                 candidates=conversion.candidates,
                 error_code=outcome.error.code if outcome.error else "",
                 error_message=outcome.error.message if outcome.error else "",
@@ -158,6 +164,8 @@ def _bulk_outcome(conversion: Conversion) -> BulkItemOutcome:
         title=conversion.title or None,
         confidence=conversion.confidence,
         status=conversion.status,
+        provider=conversion.provider,
+        sample_data=conversion.sample_data,
         candidates=conversion.candidates,
         error_code="" if answered else (conversion.error_code or "fnsku_not_found"),
         error_message="" if answered else "No ASIN could be found for this FNSKU.",
@@ -179,6 +187,8 @@ def outcome_row(outcome: BulkItemOutcome) -> dict[str, object]:
         "asin": outcome.asin or "",
         "title": outcome.title or "",
         "confidence": outcome.confidence if outcome.confidence is not None else "",
+        "sample_data": outcome.sample_data,
+        "provider": outcome.provider,
         "conversion_id": outcome.conversion_id or "",
         "error_code": outcome.error_code,
         "error_message": outcome.error_message,
@@ -226,7 +236,9 @@ def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _result_value(column: str) -> Callable[[Mapping[str, Any]], object]:
     def value(result: Mapping[str, Any]) -> object:
-        return result.get(column)
+        found = result.get(column)
+        # true/false as the scan CSV writes them (a results row stored before these columns has none).
+        return ("true" if found else "false") if isinstance(found, bool) else found
 
     return value
 

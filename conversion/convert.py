@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from conversion import conf
 from conversion.mappings import mapping_learn
-from conversion.models import Conversion
+from conversion.models import Conversion, ConversionFeedback
 from conversion.resolvers import PlatformSources, Query, Resolution, resolve
 from conversion.sources import fba_inventory_notes, fba_inventory_notes_without_sync
-from conversion.validation import clean_label_text, normalize_fnsku
+from conversion.validation import clean_label_text, fnsku_kind, normalize_fnsku
 from core.errors import ConflictError, DomainError, NotFoundError
 from credits.metering import KeyedCharge, metered
 from credits.models import Operation
@@ -43,18 +43,40 @@ CONVERSION_OPERATION = Operation.FNSKU_CONVERSION
 Status = Conversion.Status
 
 
+# A rescan of the same code with the same label text within this time answers from the stored
+# conversion, free: a reseller scanning a box twice must not pay twice.
+RESCAN_WINDOW = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class ConversionResult:
     conversion: Conversion
     credits_remaining: int
     replayed: bool = False
+    # A rescan answered from this earlier conversion, not charged again.
+    rescan: bool = False
 
     def body(self) -> dict[str, Any]:
-        return conversion_body(self.conversion, credits_remaining=self.credits_remaining)
+        return conversion_body(
+            self.conversion,
+            credits_remaining=self.credits_remaining,
+            rescan=self.rescan,
+            replayed=self.replayed,
+        )
 
 
-def conversion_body(conversion: Conversion, *, credits_remaining: int | None = None) -> dict[str, Any]:
-    """The API's answer for a conversion (also the page's, and the list's items)."""
+def conversion_body(
+    conversion: Conversion,
+    *,
+    credits_remaining: int | None = None,
+    rescan: bool = False,
+    replayed: bool = False,
+) -> dict[str, Any]:
+    """The API's answer for a conversion (also the page's, and the list's items).
+
+    ``rescan``: this request was answered from ``conversion`` without a charge (``charged`` false,
+    ``replayed_from`` its id). ``replayed``: a retry with the conversion's Idempotency-Key, which
+    is not charged again either."""
     best = conversion.candidates[0] if conversion.candidates and conversion.asin else {}
     return {
         "id": conversion.pk,
@@ -68,8 +90,12 @@ def conversion_body(conversion: Conversion, *, credits_remaining: int | None = N
         "status": conversion.status,
         "candidates": conversion.candidates,
         "evidence": conversion.evidence,
+        "provider": conversion.provider or None,
+        "sample_data": conversion.sample_data,
         "credits_charged": conversion.credits_charged,
         "credits_remaining": credits_remaining,
+        "charged": conversion.credits_charged > 0 and not (rescan or replayed),
+        "replayed_from": conversion.pk if rescan else None,
         "created_at": conversion.created_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -97,12 +123,24 @@ def fnsku_convert(
     Bad input raises (400) before anything is charged. Nothing found (404) or
     sources down (503) is refunded in the same call and raised. With
     ``idempotency_key`` a repeated call answers what the first one answered,
-    charging once."""
+    charging once. A rescan (same code, label text and marketplace) within
+    ``RESCAN_WINDOW`` of an answered conversion answers from it, not charged."""
     started = time.perf_counter()
     code = normalize_fnsku(fnsku)
     market = marketplace_get(marketplace)
     label = clean_label_text(label_text)
     settings = conf.conversion_settings()
+
+    key = (idempotency_key or "").strip()[:200]
+    key_used = bool(key) and Conversion.objects.filter(user=user, idempotency_key=key).exists()
+    # A retry with a key already used is the key's to answer (its replay, or its conflict).
+    earlier = (
+        None
+        if key_used
+        else conversion_recent_answer(user=user, fnsku=code, marketplace=market.code, label_text=label)
+    )
+    if earlier is not None:
+        return ConversionResult(earlier, credits_remaining=balance_get(user=user), rescan=True)
 
     claim = _ConversionClaim(
         user, code, market, label, channel, idempotency_key, settings.pending_timeout, started
@@ -204,6 +242,30 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
         return None
 
 
+def conversion_recent_answer(
+    *, user: User, fnsku: str, marketplace: str, label_text: str
+) -> Conversion | None:
+    """``user``'s latest answered conversion of this code and label text within ``RESCAN_WINDOW``,
+    unless they have given feedback on the code since (their word changes the answer)."""
+    since = timezone.now() - RESCAN_WINDOW
+    if ConversionFeedback.objects.filter(
+        user=user, fnsku=fnsku, marketplace=marketplace, updated_at__gte=since
+    ).exists():
+        return None
+    return (
+        Conversion.objects.filter(
+            user=user,
+            fnsku=fnsku,
+            marketplace=marketplace,
+            label_text=label_text,
+            status__in=Conversion.ANSWERED,
+            created_at__gte=since,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def conversion_resolve(
     user: User, fnsku: str, market: Marketplace, label: str, *, allow_fba_sync: bool
 ) -> Outcome:
@@ -222,16 +284,32 @@ def conversion_resolve(
         )
         return Outcome(status, resolution)
     evidence = [e.to_dict() for e in resolution.evidence]
+    stickerless = fnsku_kind(fnsku) == "stickerless"
     if resolution.search_error is not None:
         failed = resolution.search_error
         return Outcome(
             Status.UNAVAILABLE,
             resolution,
             UpstreamUnavailable(
-                f"{fnsku} is not in any mapping we know of, and the catalogue search by its label "
+                f"{fnsku} looks like an ASIN, but the product data could not be checked right now; "
+                "you were not charged. Try again shortly."
+                if stickerless
+                else f"{fnsku} is not in any mapping we know of, and the catalogue search by its label "
                 "text could not run right now; you were not charged. Try again shortly.",
                 provider=failed.provider,
                 retry_after=failed.retry_after,
+                extra={"fnsku": fnsku, "marketplace": market.code, "evidence": evidence},
+            ),
+        )
+    if stickerless:
+        return Outcome(
+            Status.NOT_FOUND,
+            resolution,
+            NotFoundError(
+                f"{fnsku} looks like an ASIN (a unit sold without an FBA sticker), but no product is "
+                f"listed under it in the {market.code} marketplace; you were not charged. "
+                "Check the code on the label.",
+                code="fnsku_not_found",
                 extra={"fnsku": fnsku, "marketplace": market.code, "evidence": evidence},
             ),
         )
@@ -290,6 +368,8 @@ def conversion_finish(
         conversion.confidence = round(resolution.confidence, 4) if answered else None
         conversion.candidates = _candidates_json(resolution, settings.candidates_shown) if answered else []
         conversion.evidence = [e.to_dict() for e in resolution.evidence]
+        conversion.provider = resolution.provider if answered else ""
+        conversion.sample_data = resolution.sample_data if answered else False
     if release_key:
         conversion.idempotency_key = None
     conversion.latency_ms = (time.perf_counter() - started) * 1000

@@ -73,7 +73,8 @@ def _feedback_recount(user: User, fnsku: str, marketplace: str, now: datetime) -
     """Rebuild the confirmation rows of one FNSKU from the feedback, the record they are counted from.
 
     Each user counts once, with their latest word: the ASIN they named is
-    endorsed; the answer they corrected is rejected."""
+    endorsed; the answer they corrected is rejected. A confirmation of a sample-data
+    answer (the sandbox provider's) is kept as the user's own row only, never shared."""
     latest: dict[int, ConversionFeedback] = {}
     for item in (
         ConversionFeedback.objects.filter(fnsku=fnsku, marketplace=marketplace)
@@ -84,6 +85,9 @@ def _feedback_recount(user: User, fnsku: str, marketplace: str, now: datetime) -
     endorsed: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     for item in latest.values():
+        if item.verdict == ConversionFeedback.Verdict.CONFIRMED and item.conversion.sample_data:
+            # Agreeing with the sandbox's sample answer says nothing about Amazon's catalogue.
+            continue
         endorsed[item.asin] += 1
         corrected = item.conversion.asin
         if item.verdict == ConversionFeedback.Verdict.CORRECTED and corrected and corrected != item.asin:

@@ -37,6 +37,27 @@ class FeedbackForm(forms.Form):
     asin = forms.CharField(max_length=64)
 
 
+class HistoryFilterForm(forms.Form):
+    """The conversions history's search (FNSKU, ASIN or title words) and status filter."""
+
+    STATUS_CHOICES = [
+        ("", "Any status"),
+        ("resolved", "Resolved"),
+        ("ambiguous", "Ambiguous"),
+        ("not_found", "Not found"),
+        ("unavailable", "Sources down"),
+        ("insufficient_credits", "Not enough credits"),
+    ]
+
+    q = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "FNSKU, ASIN or title words", "type": "search"}),
+    )
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Status")
+
+
 class InventoryImportForm(forms.Form):
     file = forms.FileField(label="Inventory report (CSV or tab-separated)")
     marketplace = forms.ChoiceField(choices=MARKETPLACE_CHOICES, initial=DEFAULT_MARKETPLACE)

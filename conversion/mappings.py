@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 
 
 def mapping_learn(*, resolution: Resolution, learn_confidence: float) -> None:
-    """Keep a confident answer that only the catalogue search gave, as weak shared evidence for next time."""
+    """Keep a confident answer that only the catalogue search gave, as weak shared evidence for next time.
+
+    Never one from sample data: the sandbox's made-up products must not become everyone's mappings."""
     best = resolution.best
     if best is None or not resolution.from_search_only or resolution.confidence < learn_confidence:
+        return
+    if resolution.sample_data:
         return
     query = resolution.query
     match = {

@@ -154,6 +154,10 @@ class Conversion(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     candidates = models.JSONField(default=list, blank=True)
     evidence = models.JSONField(default=list, blank=True)
+    # The product data provider whose record or search named the answer; ``sample_data``: the
+    # sandbox's invented record, never Amazon's.
+    provider = models.CharField(max_length=20, blank=True)
+    sample_data = models.BooleanField(default=False)
     credits_charged = models.PositiveIntegerField(default=0)
     # The ledger entry of the charge (credits.LedgerEntry), to refund it and to trace it.
     charge_entry_id = models.BigIntegerField(null=True, blank=True)

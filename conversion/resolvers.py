@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -91,11 +91,15 @@ class MappingFact:
 
 @dataclass(frozen=True, slots=True)
 class ProductSummary:
-    """What the product data says about a candidate: ``found`` False when the providers do not know it."""
+    """What the product data says about a candidate: ``found`` False when the providers do not know it,
+    ``error`` set when they could not answer. ``sample_data``: the record is the sandbox's invention."""
 
     found: bool
     title: str | None = None
     image: str | None = None
+    provider: str = ""
+    sample_data: bool = False
+    error: ProviderError | None = None
 
 
 class SearchFailed(Exception):
@@ -117,19 +121,31 @@ class Sources(Protocol):
 # --- Evidence from each source -------------------------------------------------------------------
 
 
-def stickerless_evidence(query: Query) -> list[Evidence]:
-    if fnsku_kind(query.fnsku) != "stickerless":
-        return []
-    return [
-        Evidence(
-            source=STICKERLESS,
-            asin=query.fnsku,
-            detail="A code starting B0 is a stickerless unit's manufacturer barcode listing: "
-            "its FNSKU is its ASIN.",
-            weight=SOURCE_WEIGHTS[STICKERLESS],
-            seen_at=query.now,
+def stickerless_evidence(query: Query, summary: ProductSummary | None) -> list[Evidence]:
+    """The B0 rule: a stickerless unit's code is its ASIN, but only an ASIN the product data knows.
+
+    ``summary`` is the product lookup's answer for the code: not found (or made up) names nothing."""
+    if summary is not None and summary.found:
+        return [
+            Evidence(
+                source=STICKERLESS,
+                asin=query.fnsku,
+                detail=f"{query.fnsku} is an ASIN: a unit sold without an FBA sticker carries its ASIN, "
+                f"and the product data lists it in {query.marketplace.code}.",
+                weight=SOURCE_WEIGHTS[STICKERLESS],
+                seen_at=query.now,
+                title=summary.title,
+                image=summary.image,
+            )
+        ]
+    if summary is not None and summary.error is not None:
+        detail = f"{query.fnsku} looks like an ASIN, but the product data could not be checked right now."
+    else:
+        detail = (
+            f"{query.fnsku} looks like an ASIN, but no product is listed under it "
+            f"in {query.marketplace.code}."
         )
-    ]
+    return [Evidence(source=STICKERLESS, asin=None, detail=detail)]
 
 
 def _date(value: datetime) -> str:
@@ -139,25 +155,29 @@ def _date(value: datetime) -> str:
 def mapping_evidence(facts: Sequence[MappingFact], query: Query) -> list[Evidence]:
     """The mapping store's rows as evidence: the priors of each kind of row are in conversion/evidence.py."""
     rejected_by = {f.asin: f.times_rejected for f in facts if f.source == "confirmed" and not f.own}
+    # The shared count includes the asking user's own word: "other resellers" leaves it out.
+    own_word = {f.asin for f in facts if f.source == "confirmed" and f.own}
     evidence: list[Evidence] = []
     for fact in facts:
         common = {"asin": fact.asin, "seen_at": fact.last_seen, "title": fact.title or None}
         if fact.source == "fba_inventory" and fact.own:
-            sku = f" as SKU {fact.seller_sku}" if fact.seller_sku else ""
+            sku = f", SKU {fact.seller_sku}" if fact.seller_sku else ""
             evidence.append(
                 Evidence(
                     source=FBA_INVENTORY,
-                    detail=f"Your FBA inventory lists it{sku} (synced {_date(fact.last_seen)}).",
+                    detail=f"Your FBA inventory lists this FNSKU as {_named(fact)}{sku} "
+                    f"(synced {_date(fact.last_seen)}).",
                     weight=SOURCE_WEIGHTS[FBA_INVENTORY],
                     **common,  # type: ignore[arg-type]
                 )
             )
         elif fact.source == "inventory_report" and fact.own:
-            sku = f" as SKU {fact.seller_sku}" if fact.seller_sku else ""
+            sku = f", SKU {fact.seller_sku}" if fact.seller_sku else ""
             evidence.append(
                 Evidence(
                     source=INVENTORY_REPORT,
-                    detail=f"Your inventory report lists it{sku} (imported {_date(fact.last_seen)}).",
+                    detail=f"Your inventory report lists this FNSKU as {_named(fact)}{sku} "
+                    f"(imported {_date(fact.last_seen)}).",
                     weight=SOURCE_WEIGHTS[INVENTORY_REPORT],
                     **common,  # type: ignore[arg-type]
                 )
@@ -166,19 +186,16 @@ def mapping_evidence(facts: Sequence[MappingFact], query: Query) -> list[Evidenc
             evidence.append(
                 Evidence(
                     source=CONFIRMED,
-                    detail=f"You said this FNSKU is this ASIN ({_date(fact.last_seen)}).",
+                    detail=f"You confirmed this FNSKU is {_named(fact)} ({_date(fact.last_seen)}).",
                     weight=SOURCE_WEIGHTS[CONFIRMED],
                     **common,  # type: ignore[arg-type]
                 )
             )
         elif fact.source == "confirmed" and fact.times_confirmed > 0:
-            others = f"; {fact.times_rejected} said otherwise" if fact.times_rejected else ""
             evidence.append(
                 Evidence(
                     source=COMMUNITY,
-                    detail=f"Confirmed by {fact.times_confirmed} "
-                    f"user{'s' if fact.times_confirmed != 1 else ''}"
-                    f"{others} (last {_date(fact.last_seen)}).",
+                    detail=_community_detail(fact, own=fact.asin in own_word),
                     weight=community_weight(fact.times_confirmed, fact.times_rejected),
                     extra={"confirmed_by": fact.times_confirmed, "rejected_by": fact.times_rejected},
                     **common,  # type: ignore[arg-type]
@@ -189,9 +206,9 @@ def mapping_evidence(facts: Sequence[MappingFact], query: Query) -> list[Evidenc
             evidence.append(
                 Evidence(
                     source=LEARNED,
-                    detail=f"An earlier catalogue search gave this answer {fact.times_seen} "
-                    f"time{'s' if fact.times_seen != 1 else ''} (last {_date(fact.last_seen)})"
-                    + (f"; {rejected} user{'s' if rejected != 1 else ''} corrected it." if rejected else "."),
+                    detail=f"Earlier scans of this FNSKU matched its label to {_named(fact)} "
+                    f"{_times(fact.times_seen)} (last {_date(fact.last_seen)})"
+                    + (f"; {_resellers(rejected)} corrected it." if rejected else "."),
                     weight=learned_weight(fact.times_seen, rejected),
                     **common,  # type: ignore[arg-type]
                 )
@@ -201,10 +218,49 @@ def mapping_evidence(facts: Sequence[MappingFact], query: Query) -> list[Evidenc
             Evidence(
                 source="mapping_store",
                 asin=None,
-                detail=f"No known mapping of {query.fnsku} in {query.marketplace.code}.",
+                detail=f"No one has converted {query.fnsku} in {query.marketplace.code} before, "
+                "and none of your inventory lists it.",
             )
         )
     return evidence
+
+
+def _named(fact: MappingFact) -> str:
+    return f"{fact.asin} ({_short(fact.title)})" if fact.title else fact.asin
+
+
+def _short(title: str, limit: int = 80) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
+def _resellers(n: int) -> str:
+    return f"{n} reseller{'s' if n != 1 else ''}"
+
+
+def _community_detail(fact: MappingFact, *, own: bool) -> str:
+    others = fact.times_confirmed - (1 if own else 0)
+    parts = []
+    if others > 0:
+        parts.append(
+            f"{others} other {_resellers(others).split(' ', 1)[1]} confirmed this FNSKU is {_named(fact)}"
+        )
+    if fact.times_rejected:
+        parts.append(f"{_resellers(fact.times_rejected)} said it is not")
+    text = "; ".join(parts) or f"No other reseller has confirmed {_named(fact)} yet"
+    return f"{text[0].upper()}{text[1:]} (last {_date(fact.last_seen)})."
+
+
+def search_detail(title: str | None, similarity: float | None) -> str:
+    """A catalogue search's statement as a reseller reads it: how well the label matches the title."""
+    if title and similarity is not None:
+        return f"The label's title matches '{_short(title)}' ({round(similarity * 100)}%)."
+    if title:
+        return f"Searching Amazon's catalogue for the label's words found '{_short(title)}'."
+    return "Searching Amazon's catalogue for the label's words found this product."
 
 
 def search_evidence(records: Sequence[ProductRecord], provider: str) -> list[Evidence]:
@@ -212,7 +268,7 @@ def search_evidence(records: Sequence[ProductRecord], provider: str) -> list[Evi
         Evidence(
             source=CATALOG_SEARCH,
             asin=record.asin,
-            detail=f"Catalogue search ({provider}) by the label text: result {rank + 1}.",
+            detail=search_detail(record.title, None),
             weight=search_weight(rank),
             rank=rank,
             title=record.title,
@@ -236,6 +292,8 @@ class Resolution:
     scored: Scored
     evidence: list[Evidence] = field(default_factory=list)
     search_error: ProviderError | None = None
+    # Where each candidate's product data came from: ASIN -> (provider, sample data?).
+    origins: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     @property
     def best(self) -> Candidate | None:
@@ -255,26 +313,77 @@ class Resolution:
         best = self.best
         return best is not None and all(e.source == CATALOG_SEARCH for e in best.evidence)
 
+    @property
+    def provider(self) -> str:
+        """The product data provider whose record or search named the answer ("" if none did)."""
+        best = self.best
+        return self.origins.get(best.asin, ("", False))[0] if best is not None else ""
+
+    @property
+    def sample_data(self) -> bool:
+        """Whether the answer's product data is the sandbox's sample data, not Amazon's."""
+        best = self.best
+        return best is not None and self.origins.get(best.asin, ("", False))[1]
+
+
+def _own_word(candidate: Candidate) -> bool:
+    """Whether a source other than product data (an inventory, a confirmation) named the candidate:
+    its ASIN is real, and sample data must never lend it a made-up title."""
+    return any(e.exact and e.source != STICKERLESS for e in candidate.evidence)
+
 
 def _fill_products(
-    candidates: Sequence[Candidate], query: Query, sources: Sources, evidence: list[Evidence]
+    candidates: Sequence[Candidate],
+    query: Query,
+    sources: Sources,
+    evidence: list[Evidence],
+    origins: dict[str, tuple[str, bool]],
 ) -> None:
     for candidate in list(candidates)[:MAX_TITLE_LOOKUPS]:
         summary = sources.product(query, candidate.asin)
-        if summary is None:
+        if summary is None or summary.error is not None:
             continue
         if not summary.found:
             evidence.append(
                 Evidence(
                     source="product_data",
                     asin=None,
-                    detail=f"The product data providers do not know {candidate.asin} "
-                    f"in {query.marketplace.code}.",
+                    detail=f"No product is listed under {candidate.asin} in {query.marketplace.code}.",
                 )
             )
             continue
+        if summary.sample_data and _own_word(candidate):
+            continue
         candidate.title = summary.title or candidate.title
         candidate.image = summary.image or candidate.image
+        origins.setdefault(candidate.asin, (summary.provider, summary.sample_data))
+
+
+def _stickerless(query: Query, sources: Sources, calibration: Calibration | None) -> Resolution:
+    """The B0 rule: the code is the ASIN when the product lookup finds it; unknown or made up, nothing."""
+    summary = sources.product(query, query.fnsku)
+    evidence = stickerless_evidence(query, summary)
+    origins: dict[str, tuple[str, bool]] = {}
+    if summary is not None and summary.found:
+        origins[query.fnsku] = (summary.provider, summary.sample_data)
+    candidates = list(group_candidates(evidence).values())
+    for candidate in candidates:
+        candidate.title = summary.title if summary is not None else None
+        candidate.image = summary.image if summary is not None else None
+    error = summary.error if summary is not None else None
+    scored = score(candidates, query.label, now=query.now, calibration=calibration)
+    return Resolution(query, scored, evidence, search_error=error, origins=origins)
+
+
+def _search_in_words(resolution: Resolution) -> None:
+    """Catalogue-search statements say how well the label matches each title, once it is scored."""
+    similarity = {c.asin: c.similarity for c in resolution.scored.candidates}
+    resolution.evidence = [
+        replace(e, detail=search_detail(e.title, similarity.get(e.asin)))
+        if e.source == CATALOG_SEARCH and e.asin is not None
+        else e
+        for e in resolution.evidence
+    ]
 
 
 def resolve(
@@ -285,19 +394,15 @@ def resolve(
     calibration: Calibration | None = None,
 ) -> Resolution:
     """Ask every source about ``query`` and score what they said."""
-    evidence = stickerless_evidence(query)
-    if evidence:
-        candidates = list(group_candidates(evidence).values())
-        _fill_products(candidates, query, sources, evidence)
-        return Resolution(
-            query, score(candidates, query.label, now=query.now, calibration=calibration), evidence
-        )
+    if fnsku_kind(query.fnsku) == "stickerless":
+        return _stickerless(query, sources, calibration)
 
-    evidence += sources.fba_notes(query)
+    evidence = sources.fba_notes(query)
     evidence += mapping_evidence(sources.mappings(query), query)
     grouped = group_candidates(evidence)
     stored = sorted(grouped.values(), key=lambda c: -max(e.weight for e in c.evidence))
-    _fill_products(stored, query, sources, evidence)
+    origins: dict[str, tuple[str, bool]] = {}
+    _fill_products(stored, query, sources, evidence, origins)
 
     search_error: ProviderError | None = None
     label = query.label
@@ -314,33 +419,45 @@ def resolve(
         except SearchFailed as failed:
             search_error = failed.error
             evidence.append(
-                Evidence(source=CATALOG_SEARCH, asin=None, detail=f"Catalogue search failed: {failed}")
+                Evidence(
+                    source=CATALOG_SEARCH,
+                    asin=None,
+                    detail="Amazon's catalogue could not be searched for the label's words right now.",
+                )
             )
         else:
-            found = search_evidence(records[:search_limit], getattr(sources, "search_provider", "catalogue"))
+            records = list(records[:search_limit])
+            found = search_evidence(records, getattr(sources, "search_provider", "catalogue"))
             if not found:
                 evidence.append(
                     Evidence(
                         source=CATALOG_SEARCH,
                         asin=None,
-                        detail="Catalogue search found nothing like the label.",
+                        detail="Searching Amazon's catalogue for the label's words found nothing like it.",
                     )
                 )
             evidence += found
-            for item in found:
+            for record, item in zip(records, found, strict=True):
                 assert item.asin is not None
                 candidate = grouped.setdefault(item.asin, Candidate(asin=item.asin))
                 candidate.evidence.append(item)
+                if record.sample_data and _own_word(candidate):
+                    continue
                 candidate.title = candidate.title or item.title
                 candidate.image = candidate.image or item.image
+                origins.setdefault(item.asin, (record.provider, record.sample_data))
     elif not label:
         evidence.append(
             Evidence(
-                source=CATALOG_SEARCH, asin=None, detail="No label text: nothing to search the catalogue for."
+                source=CATALOG_SEARCH,
+                asin=None,
+                detail="No label text was given, so Amazon's catalogue was not searched.",
             )
         )
     scored = score(list(grouped.values()), label, now=query.now, calibration=calibration)
-    return Resolution(query, scored, evidence, search_error)
+    resolution = Resolution(query, scored, evidence, search_error, origins)
+    _search_in_words(resolution)
+    return resolution
 
 
 # --- The platform's sources ---------------------------------------------------------------------------
@@ -402,11 +519,17 @@ class PlatformSources:
 
         try:
             fetched = product_record_bytes(asin=asin, marketplace=query.marketplace)
-        except ProductNotFound:
-            return ProductSummary(found=False)
+        except ProductNotFound as exc:
+            return ProductSummary(found=False, provider=exc.provider)
         except ProviderError as exc:
             logger.info("conversion: no product data for %s (%s)", asin, exc.code)
-            return None
+            return ProductSummary(found=False, provider=exc.provider, error=exc)
         record = json.loads(fetched.body)
         images = record.get("images") or []
-        return ProductSummary(found=True, title=record.get("title"), image=images[0] if images else None)
+        return ProductSummary(
+            found=True,
+            title=record.get("title"),
+            image=images[0] if images else None,
+            provider=str(record.get("provider") or ""),
+            sample_data=bool(record.get("sample_data")),
+        )

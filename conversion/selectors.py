@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from conversion.models import Conversion, FbaSync, FnskuMapping, SpApiConnection
 from core.errors import NotFoundError
@@ -19,6 +19,23 @@ def conversion_list(*, user: User) -> QuerySet[Conversion]:
         .exclude(status=Conversion.Status.PENDING)
         .order_by("-created_at", "-id")
     )
+
+
+def conversion_search(*, user: User, text: str = "", status: str = "") -> QuerySet[Conversion]:
+    """``user``'s conversions, newest first, whose FNSKU, ASIN, title or label text contain ``text``,
+    with ``status`` when given."""
+    found = conversion_list(user=user).select_related("feedback")
+    words = text.strip()
+    if words:
+        found = found.filter(
+            Q(fnsku__icontains=words)
+            | Q(asin__icontains=words)
+            | Q(title__icontains=words)
+            | Q(label_text__icontains=words)
+        )
+    if status:
+        found = found.filter(status=status)
+    return found
 
 
 def has_converted(*, user: User) -> bool:

@@ -32,7 +32,8 @@ class CandidateSerializer(serializers.Serializer[Any]):
     title = serializers.CharField(allow_null=True)
     image = serializers.CharField(allow_null=True)
     score = serializers.FloatField(
-        help_text="The model's probability that this candidate is the FNSKU's ASIN."
+        help_text="The model's probability, 0 to 1, that this candidate is the FNSKU's ASIN "
+        "(the page shows it as a percent)."
     )
     label_similarity = serializers.FloatField(
         allow_null=True,
@@ -49,7 +50,7 @@ class EvidenceSerializer(serializers.Serializer[Any]):
     asin = serializers.CharField(
         allow_null=True, help_text="The ASIN this source named; null: it found nothing."
     )
-    detail = serializers.CharField()
+    detail = serializers.CharField(help_text="What the source said, in plain words.")
     weight = serializers.FloatField(help_text="The prior weight of this kind of statement, 0 to 1.")
     seen_at = serializers.DateTimeField(allow_null=True)
 
@@ -64,8 +65,8 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
     image = serializers.CharField(allow_null=True)
     confidence = serializers.FloatField(
         allow_null=True,
-        help_text="Calibrated: among answers given with confidence about 0.9, about 9 in 10 are right. "
-        "1.0 only for the stickerless rule.",
+        help_text="0 to 1, calibrated: among answers given with confidence about 0.9, about 9 in 10 are "
+        "right. 1.0 only for a B0 code (a stickerless unit's ASIN) that the product data lists.",
     )
     status = serializers.ChoiceField(
         choices=["resolved", "ambiguous", "not_found", "unavailable", "insufficient_credits"],
@@ -74,9 +75,27 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
     )
     candidates = CandidateSerializer(many=True)
     evidence = EvidenceSerializer(many=True)
-    credits_charged = serializers.IntegerField()
+    provider = serializers.CharField(
+        allow_null=True,
+        help_text="The product data provider whose record or search named the answer "
+        "(null when none did, e.g. your own inventory report).",
+    )
+    sample_data = serializers.BooleanField(
+        help_text="True when the answer's product data is the sandbox provider's made-up sample data, "
+        "not Amazon's."
+    )
+    credits_charged = serializers.IntegerField(help_text="What the conversion cost when it was made.")
     credits_remaining = serializers.IntegerField(allow_null=True)
-    created_at = serializers.DateTimeField()
+    charged = serializers.BooleanField(
+        help_text="Whether this request was charged: false for a retry with the same Idempotency-Key "
+        "and for a rescan answered from an earlier conversion (see replayed_from)."
+    )
+    replayed_from = serializers.IntegerField(
+        allow_null=True,
+        help_text="A rescan of the same FNSKU, label text and marketplace within 24 hours answers from "
+        "that earlier conversion (this id, also `id`) without charging again; null otherwise.",
+    )
+    created_at = serializers.DateTimeField(help_text="When the conversion was made.")
 
 
 class FeedbackInputSerializer(serializers.Serializer[Any]):

@@ -8,4 +8,5 @@ urlpatterns = [
     path("bulk/", views.bulk, name="convert-bulk"),
     path("<int:conversion_id>/feedback/", views.feedback, name="convert-feedback"),
     path("sources/", views.sources, name="convert-sources"),
+    path("history/", views.history, name="convert-history"),
 ]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.types import AuthedHttpRequest
@@ -16,8 +20,15 @@ from conversion import conf, selectors
 from conversion.bulk import BULK_KIND
 from conversion.convert import conversion_body, fnsku_convert
 from conversion.feedback import conversion_feedback
-from conversion.forms import FeedbackForm, InventoryImportForm, ScanForm, SpApiConnectionForm, SyncForm
-from conversion.models import Conversion
+from conversion.forms import (
+    FeedbackForm,
+    HistoryFilterForm,
+    InventoryImportForm,
+    ScanForm,
+    SpApiConnectionForm,
+    SyncForm,
+)
+from conversion.models import Conversion, ConversionFeedback
 from conversion.sources import (
     fba_inventory_sync_queue,
     inventory_report_import,
@@ -25,6 +36,7 @@ from conversion.sources import (
     spapi_connection_set,
 )
 from core.api_errors import http_status
+from core.csv_export import csv_response
 from core.errors import DomainError
 from credits.models import Operation
 from credits.selectors import price_get
@@ -89,7 +101,10 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
             "credits_remaining": exc.extra.get("credits_remaining"),
         }
     else:
-        conversion = conversion_body(result.conversion, credits_remaining=result.credits_remaining)
+        conversion = conversion_body(
+            result.conversion, credits_remaining=result.credits_remaining, rescan=result.rescan
+        )
+        conversion["ago"] = time_ago(result.conversion.created_at)
         conversion["amazon_url"] = (
             marketplace_get(result.conversion.marketplace).product_url(result.conversion.asin)
             if result.conversion.asin
@@ -153,8 +168,13 @@ def _scan_barcode(request: AuthedHttpRequest, marketplace: str) -> tuple[int, di
 @login_required
 @require_POST
 def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
+    """A confirmation or correction: JSON for the convert page's script, or back to the history page
+    (its forms post here without a script)."""
     form = FeedbackForm(request.POST)
     if not form.is_valid():
+        if not _wants_json(request):
+            messages.error(request, "Give an ASIN.")
+            return redirect("convert-history")
         return JsonResponse(
             {"ok": False, "error": {"code": "invalid", "message": "Give an ASIN."}}, status=400
         )
@@ -163,10 +183,120 @@ def feedback(request: AuthedHttpRequest, conversion_id: int) -> HttpResponse:
             user=request.user, conversion_id=conversion_id, asin=form.cleaned_data["asin"]
         )
     except DomainError as exc:
+        if not _wants_json(request):
+            if http_status(exc) == 404:  # another user's conversion is not found, never "done"
+                raise Http404(exc.message) from exc
+            messages.error(request, exc.message)
+            return redirect("convert-history")
         return JsonResponse(
             {"ok": False, "error": {"code": exc.code, "message": exc.message}}, status=http_status(exc)
         )
+    if not _wants_json(request):
+        messages.success(request, f"Thanks: {_verdict_words(given)}.")
+        return redirect("convert-history")
     return JsonResponse({"ok": True, "asin": given.asin, "verdict": given.verdict})
+
+
+def _verdict_words(feedback: ConversionFeedback) -> str:
+    if feedback.verdict == ConversionFeedback.Verdict.CONFIRMED:
+        return f"you confirmed {feedback.fnsku} is {feedback.asin}"
+    return f"you corrected {feedback.fnsku} to {feedback.asin}"
+
+
+def time_ago(moment: datetime) -> str:
+    """How long ago, as a person says it on a busy page: "5 min", "2 h", "3 days"."""
+    seconds = max(0, int((timezone.now() - moment).total_seconds()))
+    if seconds < 60:
+        return "less than a minute"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+HISTORY_PAGE_SIZE = 25
+# A download of the history holds at most this many conversions (newest first).
+HISTORY_EXPORT_MAX = 10_000
+HISTORY_COLUMNS = (
+    "converted_at",
+    "fnsku",
+    "marketplace",
+    "label_text",
+    "asin",
+    "title",
+    "confidence",
+    "status",
+    "sample_data",
+    "provider",
+    "credits_charged",
+    "feedback",
+    "conversion_id",
+)
+
+
+def _feedback_of(conversion: Conversion) -> ConversionFeedback | None:
+    try:
+        return conversion.feedback
+    except ConversionFeedback.DoesNotExist:
+        return None
+
+
+def _history_csv_rows(conversions: Any) -> list[list[object]]:
+    rows: list[list[object]] = [list(HISTORY_COLUMNS)]
+    for c in conversions:
+        given = _feedback_of(c)
+        rows.append(
+            [
+                c.created_at.isoformat().replace("+00:00", "Z"),
+                c.fnsku,
+                c.marketplace,
+                c.label_text,
+                c.asin,
+                c.title,
+                c.confidence,
+                c.status,
+                "true" if c.sample_data else "false",
+                c.provider,
+                c.credits_charged,
+                f"{given.verdict} {given.asin}" if given else "",
+                c.pk,
+            ]
+        )
+    return rows
+
+
+@login_required
+@require_GET
+def history(request: AuthedHttpRequest) -> HttpResponse:
+    """The user's past conversions: newest first, paged, searchable, filtered by status, as CSV."""
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request, "conversion/history.html", {"form": form, "page": None, "rows": []}, status=400
+        )
+    text, status = form.cleaned_data["q"], form.cleaned_data["status"]
+    found = selectors.conversion_search(user=request.user, text=text, status=status)
+    filters = urlencode({key: value for key, value in (("q", text), ("status", status)) if value})
+    if request.GET.get("export") == "csv":
+        return csv_response(
+            _history_csv_rows(found[:HISTORY_EXPORT_MAX]),
+            filename=f"fnsku-conversions-{timezone.localdate().isoformat()}.csv",
+        )
+    page = Paginator(found, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [
+        {"c": c, "ago": time_ago(c.created_at), "feedback": _feedback_of(c), "candidates": c.candidates[1:]}
+        for c in page
+    ]
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "filtered": bool(text or status),
+        "resolved_confidence": conf.conversion_settings().resolved_confidence,
+    }
+    return render(request, "conversion/history.html", context)
 
 
 @login_required

@@ -83,6 +83,7 @@ def test_signed_in_pages_raise_no_violation(browser_page, live_server):
     page.shot("lookup")
     for path in (
         "/convert/",
+        "/convert/history/",
         "/bulk/",
         f"/bulk/{job.pk}/",
         "/credits/",

@@ -69,6 +69,7 @@ PAGES: dict[str, Page] = {
     "product-lookup-page": (lambda w: "/products/?asin=B08N5WRWNW&marketplace=US", USER),
     "convert": (lambda w: "/convert/", USER),
     "convert-sources": (lambda w: "/convert/sources/", USER),
+    "convert-history": (lambda w: "/convert/history/", USER),
     "bulk-jobs-page": (lambda w: "/bulk/", USER),
     "bulk-job-page": (lambda w: f"/bulk/{w.job.pk}/", USER),
     "watchlists-page": (lambda w: "/watchlists/", USER),

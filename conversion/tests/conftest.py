@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
+from conversion.tests.catalogue_stub import real_catalogue  # noqa: F401 (a fixture for the tests here)
 from products.providers.sandbox import catalogue
 
 

@@ -107,6 +107,7 @@ def test_idempotency_key_replays():
 
     assert first.json()["id"] == second.json()["id"]
     assert second["Idempotent-Replayed"] == "true"
+    assert (first.json()["charged"], second.json()["charged"]) == (True, False)
     assert len(charges(user)) == 1
 
 
@@ -215,3 +216,38 @@ def test_schema_documents_the_endpoints():
     schema = response.content.decode()
     assert "/api/v1/conversion/fnsku" in schema
     assert "/api/v1/conversion/{conversion_id}/feedback" in schema
+
+
+def test_schema_documents_sample_data_and_rescans():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    output = schema["components"]["schemas"]["ConversionOutput"]
+    for field in ("provider", "sample_data", "charged", "replayed_from"):
+        assert field in output["properties"], field
+        assert field in output["required"], field
+    assert output["properties"]["sample_data"]["type"] == "boolean"
+    assert output["properties"]["replayed_from"]["nullable"] is True
+
+
+def test_the_body_marks_sample_data_and_its_provider():
+    user = funded_user(credits=10)
+
+    body = client_for(user).post(URL, {"fnsku": "B07N4M94X4"}, format="json").json()
+
+    assert (body["provider"], body["sample_data"]) == ("sandbox", True)
+    assert (body["charged"], body["replayed_from"]) == (True, None)
+
+
+def test_a_rescan_is_answered_without_a_second_charge():
+    user = funded_user(credits=10)
+    client = client_for(user)
+    _, title_a, _, _ = lookalike_pair()
+
+    first = client.post(URL, {"fnsku": "X001APIRSC", "label_text": title_a}, format="json")
+    second = client.post(URL, {"fnsku": "X001APIRSC", "label_text": title_a}, format="json")
+
+    assert first.status_code == second.status_code == 200
+    assert second.json()["replayed_from"] == first.json()["id"] == second.json()["id"]
+    assert second.json()["charged"] is False
+    assert second["X-Credits-Remaining"] == "8"
+    assert len(charges(user)) == 1
+    assert balance_get(user=user) == 8

@@ -1,5 +1,6 @@
 """The convert page in a real headless Chromium, used as a barcode scanner uses it."""
 
+import csv
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,6 @@ from conversion.models import Conversion, ConversionFeedback
 from conversion.tests.factories import FnskuMappingFactory
 from credits.selectors import balance_get
 from credits.tests.factories import funded_user
-from products.providers.sandbox import sample_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,8 +63,10 @@ def test_scanner_page_converts_without_reload_and_keeps_a_running_list(browser_p
     page.keyboard.type("x001scanme\n", delay=5)
     page.wait_for_selector("#result-card[data-status]")
     assert page.inner_text("#result-asin") == STORED_ASIN
-    assert sample_title(STORED_ASIN) in page.inner_text("#result-title")
-    assert page.locator("#result-card img").count() == 1
+    # Users confirmed a real ASIN: the sandbox's made-up title and image are never attached to it.
+    assert "[SAMPLE]" not in page.inner_text("#result-title")
+    assert page.locator("#result-card img").count() == 0
+    assert page.locator("#result-sample").count() == 0
     assert page.get_attribute("#result-confidence", "class") == "confidence high"
     assert page.evaluate("() => window.__noReload") is True
     assert focused_id(page) == "id_fnsku"
@@ -86,9 +88,12 @@ def test_scanner_page_converts_without_reload_and_keeps_a_running_list(browser_p
     assert "B07N4M94X4" in rows.nth(1).inner_text()
     page.shot("three-scans")
 
-    # Feedback from the card of an answer keeps the scanner's focus.
+    # A rescan of the same code is answered from the first conversion, not charged again; the
+    # sandbox's answer carries its badge. Feedback from the card keeps the scanner's focus.
     page.keyboard.type("B07N4M94X4\n", delay=5)
     page.wait_for_function("() => document.querySelectorAll('#scan-list tbody tr').length === 4")
+    assert "not charged again" in page.inner_text("#result-rescan")
+    assert page.inner_text("#result-sample") == "Sample data"
     page.get_by_role("button", name="Right ✓").click()
     page.wait_for_function(
         "() => document.querySelector('[data-feedback-status]').textContent.includes('confirmed')"
@@ -110,12 +115,29 @@ def test_scanner_page_converts_without_reload_and_keeps_a_running_list(browser_p
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Export CSV").click()
     lines = download_info.value.path().read_text().splitlines()
-    assert lines[0] == "scanned_at,fnsku,marketplace,asin,title,confidence,status,conversion_id"
+    assert lines[0] == (
+        "scanned_at,fnsku,marketplace,asin,title,confidence,status,sample_data,provider,conversion_id"
+    )
     assert len(lines) == 1 + 6
     assert [line.split(",")[1] for line in lines[1:3]] == ["X001SCANME", "B07N4M94X4"]
     assert lines[1].split(",")[3] == STORED_ASIN
+    parsed = list(csv.DictReader(lines))
+    assert (parsed[0]["sample_data"], parsed[0]["provider"]) == ("false", "")
+    assert (parsed[1]["sample_data"], parsed[1]["provider"]) == ("true", "sandbox")
 
-    # Five answers logged and charged (2 each); the typo was refused before anything was charged.
-    assert Conversion.objects.filter(user=user, channel="page").count() == 5
-    assert balance_get(user=user) == 40 - 5 * 2
+    # Three answers logged and charged (2 each): the rescans of B07N4M94X4 and X001SCANME within
+    # 24 hours were answered free, and the typo was refused before anything was charged.
+    assert Conversion.objects.filter(user=user, channel="page").count() == 3
+    assert balance_get(user=user) == 40 - 3 * 2
+
+    # The history page lists them, newest first, with the same feedback buttons.
+    page.get_by_role("link", name="Your past conversions").click()
+    page.wait_for_url(f"{base}/convert/history/")
+    history = page.locator("#history-list tbody tr")
+    assert history.count() == 3
+    assert "B08N5WRWNW" in history.nth(0).inner_text()
+    history.nth(0).get_by_role("button", name="Right ✓").click()
+    page.wait_for_url(f"{base}/convert/history/")
+    assert "Thanks: you confirmed B08N5WRWNW is B08N5WRWNW." in page.inner_text(".messages")
+    page.shot("history")
     assert errors == []

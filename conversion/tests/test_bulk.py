@@ -39,6 +39,8 @@ def test_a_batch_is_resolved_item_by_item_without_charging():
     logged = Conversion.objects.filter(user=user).order_by("id")
     assert [(c.channel, c.credits_charged) for c in logged] == [("bulk", 0)] * 3
     assert outcome_row(sticker)["asin"] == "B07N4M94X4"
+    assert (outcome_row(sticker)["sample_data"], outcome_row(sticker)["provider"]) == (True, "sandbox")
+    assert (outcome_row(bad)["sample_data"], outcome_row(bad)["provider"]) == (False, "")
     assert outcome_row(bad)["status"] == "invalid"
 
 

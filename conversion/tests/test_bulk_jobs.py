@@ -1,5 +1,6 @@
 """Bulk conversion: FNSKU jobs on the bulk job engine (API, page, processing, exports)."""
 
+import csv
 import io
 
 import pytest
@@ -56,6 +57,10 @@ def test_a_json_list_becomes_a_conversion_job_that_charges_only_answers():
     text = b"".join(results.streaming_content).decode()
     assert "fnsku_conversion" not in text  # the results, not the job
     assert "B07N4M94X4" in text
+    # The sandbox's answers are marked as sample data, in their own columns.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    answered = next(row for row in rows if row.get("asin") == "B07N4M94X4")
+    assert (answered["sample_data"], answered["provider"]) == ("true", "sandbox")
 
 
 def test_the_label_text_column_reaches_the_resolver():

@@ -42,7 +42,7 @@
             scan.asin || "—",
             scan.title || scan.message || "",
             scan.confidence === null ? "—" : `${Math.round(scan.confidence * 100)}%`,
-            scan.status,
+            [scan.status, scan.sample ? "sample data" : "", scan.charged === false ? "not charged again" : ""].filter(Boolean).join(" · "),
           ];
           cells.forEach((text, index) => {
             const cell = document.createElement("td");
@@ -63,9 +63,9 @@
     const b = body.barcode;
     scans.push(
       b // a manufacturer's barcode: the ASINs carrying it, no confidence to give
-        ? { at: new Date().toISOString(), id: null, fnsku: b.code, marketplace: b.marketplace, asin: b.matches.map((m) => m.asin).join(" "), title: b.matches.length ? b.matches[0].title : null, confidence: null, status: "barcode" }
+        ? { at: new Date().toISOString(), id: null, fnsku: b.code, marketplace: b.marketplace, asin: b.matches.map((m) => m.asin).join(" "), title: b.matches.length ? b.matches[0].title : null, confidence: null, status: "barcode", sample: b.provider === "sandbox", provider: b.provider || null }
         : body.ok
-        ? { at: new Date().toISOString(), id: c.id, fnsku: c.fnsku, marketplace: c.marketplace, asin: c.asin, title: c.title, confidence: c.confidence, status: c.status }
+        ? { at: new Date().toISOString(), id: c.id, fnsku: c.fnsku, marketplace: c.marketplace, asin: c.asin, title: c.title, confidence: c.confidence, status: c.status, sample: Boolean(c.sample_data), provider: c.provider, charged: c.charged }
         : { at: new Date().toISOString(), id: null, fnsku: body.fnsku, marketplace: form.elements.namedItem("marketplace").value, asin: null, title: null, confidence: null, status: body.error.code, message: body.error.message },
     );
     save(scans);
@@ -148,9 +148,15 @@
       const text = value === null || value === undefined ? "" : String(value);
       return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     };
-    const header = ["scanned_at", "fnsku", "marketplace", "asin", "title", "confidence", "status", "conversion_id"];
+    // A cell a spreadsheet would run as a formula is written as text (as core/csv_export.py does).
+    const safe = (value) => (typeof value === "string" && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
+    const header = ["scanned_at", "fnsku", "marketplace", "asin", "title", "confidence", "status", "sample_data", "provider", "conversion_id"];
     const lines = [header.join(",")].concat(
-      load().map((s) => [s.at, s.fnsku, s.marketplace, s.asin, s.title || s.message, s.confidence, s.status, s.id].map(quote).join(",")),
+      load().map((s) =>
+        [s.at, s.fnsku, s.marketplace, s.asin, s.title || s.message, s.confidence, s.status, s.sample ? "true" : "false", s.provider, s.id]
+          .map((value) => quote(safe(value)))
+          .join(","),
+      ),
     );
     const blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" });
     const link = document.createElement("a");
