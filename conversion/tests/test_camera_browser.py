@@ -103,6 +103,8 @@ def test_camera_can_be_closed_without_reading(camera_page, live_server):
     page = camera_page
     page.set_viewport_size({"width": 390, "height": 844})
     user = funded_user(credits=10)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     errors = _sign_in_and_open_scanner(page, live_server.url, user)
     # A label the reader never sees: the fake camera shows it, but the page stops looking first.
     page.evaluate(
@@ -121,6 +123,20 @@ def test_camera_can_be_closed_without_reading(camera_page, live_server):
     assert page.evaluate("() => document.activeElement.id") == "id_fnsku"
     assert not Conversion.objects.exists()
     assert balance_get(user=user) == 10
+    # A browser with its own BarcodeDetector never loads the polyfill.
+    assert not [url for url in requested if "/vendor/barcode-detector/" in url or url.endswith(".wasm")]
+
+    # Put away (the tab hidden, the phone locked), the camera turns itself off.
+    page.get_by_role("button", name="Scan with camera").click()
+    page.wait_for_function("() => document.getElementById('camera-status').textContent.includes('Hold')")
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'hidden', { value: true, configurable: true });"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    assert page.locator("#camera-panel").is_hidden()
+    assert page.locator("#camera-video").evaluate("v => v.srcObject") is None
+    assert "turned off" in page.inner_text("#camera-status")
+    assert not Conversion.objects.exists()
     assert errors == []
 
 
@@ -130,15 +146,22 @@ def test_camera_can_be_closed_without_reading(camera_page, live_server):
         ("NotAllowedError", "The camera is blocked: allow this site to use the camera"),
         ("NotFoundError", "No camera was found on this device."),
         ("NotReadableError", "The camera is in use by another app"),
+        ("insecure", "The camera works only over a secure (https) connection."),
+        ("unloadable", "The barcode reader could not be loaded."),
     ],
 )
 def test_camera_problems_are_said_in_plain_words(browser_page, live_server, error_name, message):
     page = browser_page
     user = funded_user(credits=10)
-    page.add_init_script(
-        "navigator.mediaDevices.getUserMedia = () =>"
-        f" Promise.reject(new DOMException('refused', '{error_name}'));"
-    )
+    if error_name == "insecure":  # plain http away from localhost: browsers hide the camera API
+        page.add_init_script("Object.defineProperty(navigator, 'mediaDevices', { value: undefined });")
+    elif error_name == "unloadable":  # the polyfill's request fails (offline, blocked)
+        page.route("**/vendor/barcode-detector/**", lambda route: route.abort())
+    else:
+        page.add_init_script(
+            "navigator.mediaDevices.getUserMedia = () =>"
+            f" Promise.reject(new DOMException('refused', '{error_name}'));"
+        )
     _sign_in_and_open_scanner(page, live_server.url, user)
     page.get_by_role("button", name="Scan with camera").click()
     page.wait_for_function("() => document.getElementById('camera-status').textContent.length > 20")

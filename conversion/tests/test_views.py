@@ -61,7 +61,7 @@ def test_the_camera_reader_is_loaded_on_demand_from_the_platform(client):
     assert 'id="camera-open"' in html
     assert 'data-polyfill="/static/vendor/barcode-detector/ponyfill.js"' in html
     assert 'data-wasm="/static/vendor/zxing-wasm/zxing_reader.wasm"' in html
-    assert "ponyfill.js\"></script>" not in html  # not a script of the page itself
+    assert 'ponyfill.js"></script>' not in html  # not a script of the page itself
     for path in ("vendor/barcode-detector/ponyfill.js", "vendor/zxing-wasm/zxing_reader.wasm"):
         assert finders.find(path), path
 

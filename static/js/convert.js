@@ -171,6 +171,7 @@
     if (error && error.message === "insecure") return "The camera works only over a secure (https) connection.";
     if (error && error.message === "formats") return "This browser cannot read Code 128, EAN or UPC barcodes. Type the code or use a barcode scanner.";
     if (error && error.message === "polyfill") return "The barcode reader could not be loaded. Check the connection and try again.";
+    if (error && error.message === "hidden") return "The camera was turned off while the page was hidden.";
     return "The camera could not be started. Type the code or use a barcode scanner.";
   };
 
@@ -213,7 +214,12 @@
         if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("insecure");
         detectorPromise = detectorPromise || makeDetector();
         const detector = await detectorPromise;
-        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+        const media = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+        if (document.hidden) {
+          media.getTracks().forEach((track) => track.stop()); // put away while the camera started
+          throw new Error("hidden");
+        }
+        stream = media;
         video.srcObject = stream;
         cameraPanel.hidden = false;
         cameraOpen.hidden = true;
@@ -232,6 +238,10 @@
     cameraClose.addEventListener("click", () => {
       closeCamera();
       input.focus();
+    });
+    // A camera left on in a background tab: turned off, as a person putting the phone away expects.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden && stream) closeCamera("The camera was turned off while the page was hidden.");
     });
   }
 
