@@ -1,7 +1,7 @@
 # Production image: gunicorn serving config.wsgi, static files by whitenoise.
 # The same image runs the web server, the Celery worker and beat (see
 # docker-compose.yml and deploy/k8s/).
-# Front-end packages (Chart.js, htmx), exactly as locked in package-lock.json, and the
+# Front-end packages (Chart.js, htmx, the barcode-detector polyfill), exactly as locked in package-lock.json, and the
 # stylesheet Tailwind builds from static/src/app.css and the classes the templates use.
 FROM node:20-slim AS assets
 WORKDIR /assets
@@ -27,6 +27,8 @@ RUN pip install -r requirements.txt
 COPY . .
 COPY --from=assets /assets/node_modules/chart.js/dist node_modules/chart.js/dist
 COPY --from=assets /assets/node_modules/htmx.org/dist node_modules/htmx.org/dist
+COPY --from=assets /assets/node_modules/barcode-detector/dist/iife node_modules/barcode-detector/dist/iife
+COPY --from=assets /assets/node_modules/zxing-wasm/dist/reader node_modules/zxing-wasm/dist/reader
 COPY --from=assets /assets/static/build static/build
 
 # collectstatic needs settings, not services: throwaway values, never used at run time.

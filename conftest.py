@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 # Tests that start processes or a browser take seconds each: marked `slow` here, beside those
 # marked by hand; all run in `make test`, `pytest -m "not slow"` leaves them out of a quick loop.
-SLOW_FIXTURES = frozenset({"celery_workers", "celery_worker_process", "browser_page", "live_server"})
+SLOW_FIXTURES = frozenset(
+    {"celery_workers", "celery_worker_process", "browser_page", "camera_page", "live_server"}
+)
 SLOW_MARKERS = ("celery_worker", "browser")
 
 
@@ -336,13 +339,11 @@ def celery_worker_process(celery_workers: CeleryWorkers) -> subprocess.Popen[str
     return worker.process
 
 
-@pytest.fixture
-def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """A page in Debian's headless Chromium driven by Playwright.
-
-    ``page.shot(name)`` saves a screenshot under test-artifacts/screenshots/; ``page.nav(name)``
-    follows a link of the main nav, opening its menu or group first.
-    """
+@contextmanager
+def _chromium_page(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, extra_args: list[str]
+) -> Iterator[Any]:
+    """A page in Debian's headless Chromium driven by Playwright, with ``shot`` and ``nav``."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own
@@ -360,6 +361,7 @@ def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
+                *extra_args,
             ],
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -397,3 +399,36 @@ def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
             connections.close_all()
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A page in Debian's headless Chromium driven by Playwright.
+
+    ``page.shot(name)`` saves a screenshot under test-artifacts/screenshots/; ``page.nav(name)``
+    follows a link of the main nav, opening its menu or group first.
+    """
+    with _chromium_page(request, monkeypatch, []) as page:
+        yield page
+
+
+@pytest.fixture
+def fake_camera_video() -> Path:
+    """The video the fake camera of ``camera_page`` plays (Y4M or MJPEG): a test module that
+    uses ``camera_page`` defines this fixture."""
+    raise pytest.UsageError("camera_page needs a fake_camera_video fixture (the file the camera plays)")
+
+
+@pytest.fixture
+def camera_page(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fake_camera_video: Path
+) -> Iterator[object]:
+    """``browser_page`` with a camera: Chromium's fake capture device plays ``fake_camera_video``
+    in a loop, and every page's camera request is granted without a prompt."""
+    args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_camera_video}",
+    ]
+    with _chromium_page(request, monkeypatch, args) as page:
+        yield page

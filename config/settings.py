@@ -398,6 +398,10 @@ STATICFILES_DIRS: list[Path | tuple[str, Path]] = [
     *((folder, BASE_DIR / "static" / folder) for folder in ("build", "css", "img", "js")),
     # Chart.js from npm (package.json; `make install` runs `npm ci`), served as vendor/chartjs/.
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    # The BarcodeDetector polyfill and its ZXing reader (WebAssembly) for the scanner page's
+    # camera: loaded by static/js/convert.js only when the browser has no BarcodeDetector.
+    ("vendor/barcode-detector", BASE_DIR / "node_modules" / "barcode-detector" / "dist" / "iife"),
+    ("vendor/zxing-wasm", BASE_DIR / "node_modules" / "zxing-wasm" / "dist" / "reader"),
 ]
 # In development (and tests) whitenoise serves straight from the finders, so
 # no collectstatic is needed; production serves the collected, hashed files.

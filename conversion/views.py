@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, cast
 from urllib.parse import urlencode
 
+from csp.decorators import csp_update
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -47,6 +49,18 @@ from products.marketplaces import MARKETPLACES, marketplace_get
 from products.providers.fba_inventory import app_configured
 from products.validation import looks_like_barcode
 
+P = ParamSpec("P")
+
+# The scanner page's camera reads barcodes with the barcode-detector polyfill where the browser
+# has no BarcodeDetector; its reader is WebAssembly, which the browser compiles only under
+# 'wasm-unsafe-eval' (no JavaScript eval is allowed by it). The two views that render the page.
+_CAMERA_WASM = {"script-src": ["'wasm-unsafe-eval'"]}
+
+
+def _camera_wasm_allowed(view: Callable[P, HttpResponse]) -> Callable[P, HttpResponse]:
+    # csp_update is typed for views taking a plain HttpRequest; these take the signed-in one.
+    return cast("Callable[P, HttpResponse]", csp_update(_CAMERA_WASM)(cast("Any", view)))
+
 
 def _wants_json(request: AuthedHttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
@@ -62,12 +76,14 @@ def _page_context(request: AuthedHttpRequest, form: ScanForm) -> dict[str, Any]:
     }
 
 
+@_camera_wasm_allowed
 @login_required
 @require_GET
 def convert(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "conversion/convert.html", _page_context(request, ScanForm()))
 
 
+@_camera_wasm_allowed
 @login_required
 @require_POST
 def scan(request: AuthedHttpRequest) -> HttpResponse:

@@ -1,6 +1,7 @@
 """The convert page and its endpoints, through Django's test client (session auth, CSRF on)."""
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -45,6 +46,24 @@ def test_convert_page_is_made_for_scanners(client):
     assert "js/convert.js" in html
     assert "<script>" not in html  # no inline scripts
     assert 'href="/convert/"' in html  # the nav link
+
+
+def test_only_the_scanner_page_lets_webassembly_compile(client):
+    # The camera's barcode reader (the polyfill's ZXing build) is WebAssembly; no other page needs it.
+    for path, wasm in (("/convert/", True), ("/convert/history/", False), ("/convert/sources/", False)):
+        policy = client.get(path)["Content-Security-Policy"]
+        script_src = next(d.split()[1:] for d in policy.split(";") if d.split()[0] == "script-src")
+        assert script_src == (["'self'", "'wasm-unsafe-eval'"] if wasm else ["'self'"]), path
+
+
+def test_the_camera_reader_is_loaded_on_demand_from_the_platform(client):
+    html = client.get("/convert/").content.decode()
+    assert 'id="camera-open"' in html
+    assert 'data-polyfill="/static/vendor/barcode-detector/ponyfill.js"' in html
+    assert 'data-wasm="/static/vendor/zxing-wasm/zxing_reader.wasm"' in html
+    assert 'ponyfill.js"></script>' not in html  # not a script of the page itself
+    for path in ("vendor/barcode-detector/ponyfill.js", "vendor/zxing-wasm/zxing_reader.wasm"):
+        assert finders.find(path), path
 
 
 def test_a_scan_answers_json_with_the_card(client, user):

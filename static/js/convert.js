@@ -124,6 +124,127 @@
     enqueue(fnsku, labelText);
   });
 
+  // The camera, for phones without a scanner: a read fills the field and submits the form, the
+  // very path a scanner's Enter takes. Where the browser has no BarcodeDetector (desktop
+  // Chromium on Linux, Firefox, Safari before 17) the barcode-detector polyfill and its
+  // WebAssembly reader are loaded on the first press, never with the page.
+  const camera = document.getElementById("camera");
+  const cameraOpen = document.getElementById("camera-open");
+  const cameraPanel = document.getElementById("camera-panel");
+  const cameraClose = document.getElementById("camera-close");
+  const video = document.getElementById("camera-video");
+  const cameraStatus = document.getElementById("camera-status");
+  const FORMATS = ["code_128", "ean_13", "ean_8", "upc_a", "upc_e"];
+  let stream = null;
+  let scanTimer = null;
+  let detectorPromise = null;
+
+  const loadPolyfill = () =>
+    new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = camera.dataset.polyfill;
+      script.onload = () => {
+        const api = window.BarcodeDetectionAPI;
+        if (!api) return reject(new Error("polyfill"));
+        const wasm = camera.dataset.wasm;
+        api.prepareZXingModule({ overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? wasm : prefix + path) } });
+        resolve(api.BarcodeDetector);
+      };
+      script.onerror = () => reject(new Error("polyfill"));
+      document.head.append(script);
+    });
+
+  const makeDetector = async () => {
+    const Detector = "BarcodeDetector" in window ? window.BarcodeDetector : await loadPolyfill();
+    const supported = await Detector.getSupportedFormats();
+    const formats = FORMATS.filter((format) => supported.includes(format));
+    if (!formats.length) throw new Error("formats");
+    return new Detector({ formats });
+  };
+
+  const cameraProblem = (error) => {
+    const name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError")
+      return "The camera is blocked: allow this site to use the camera in your browser's settings, then press Scan with camera again.";
+    if (name === "NotFoundError" || name === "OverconstrainedError") return "No camera was found on this device. Type the code or use a barcode scanner.";
+    if (name === "NotReadableError" || name === "AbortError") return "The camera is in use by another app, or could not be started. Close the other app and try again.";
+    if (error && error.message === "insecure") return "The camera works only over a secure (https) connection.";
+    if (error && error.message === "formats") return "This browser cannot read Code 128, EAN or UPC barcodes. Type the code or use a barcode scanner.";
+    if (error && error.message === "polyfill") return "The barcode reader could not be loaded. Check the connection and try again.";
+    if (error && error.message === "hidden") return "The camera was turned off while the page was hidden.";
+    return "The camera could not be started. Type the code or use a barcode scanner.";
+  };
+
+  const closeCamera = (message = "") => {
+    clearTimeout(scanTimer);
+    scanTimer = null;
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
+    video.srcObject = null;
+    cameraPanel.hidden = true;
+    cameraOpen.hidden = false;
+    cameraOpen.setAttribute("aria-expanded", "false");
+    cameraStatus.textContent = message;
+  };
+
+  const scanFrame = async (detector) => {
+    if (!stream) return;
+    let codes = [];
+    try {
+      if (video.readyState >= 2) codes = await detector.detect(video);
+    } catch {
+      codes = []; // a frame the reader could not take (not ready yet): try the next one
+    }
+    if (!stream) return;
+    const code = codes.map((found) => found.rawValue.trim()).find(Boolean);
+    if (!code) {
+      scanTimer = setTimeout(() => scanFrame(detector), 150);
+      return;
+    }
+    closeCamera(`Read ${code}.`);
+    input.value = code;
+    form.requestSubmit();
+  };
+
+  if (camera) {
+    cameraOpen.addEventListener("click", async () => {
+      cameraOpen.disabled = true;
+      cameraStatus.textContent = "Starting the camera…";
+      try {
+        if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("insecure");
+        detectorPromise = detectorPromise || makeDetector();
+        const detector = await detectorPromise;
+        const media = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+        if (document.hidden) {
+          media.getTracks().forEach((track) => track.stop()); // put away while the camera started
+          throw new Error("hidden");
+        }
+        stream = media;
+        video.srcObject = stream;
+        cameraPanel.hidden = false;
+        cameraOpen.hidden = true;
+        cameraOpen.setAttribute("aria-expanded", "true");
+        await video.play();
+        cameraStatus.textContent = "Hold the label's barcode inside the picture.";
+        cameraClose.focus();
+        scanFrame(detector);
+      } catch (error) {
+        if (error && error.message === "polyfill") detectorPromise = null; // let a later press retry
+        closeCamera(cameraProblem(error));
+      } finally {
+        cameraOpen.disabled = false;
+      }
+    });
+    cameraClose.addEventListener("click", () => {
+      closeCamera();
+      input.focus();
+    });
+    // A camera left on in a background tab: turned off, as a person putting the phone away expects.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden && stream) closeCamera("The camera was turned off while the page was hidden.");
+    });
+  }
+
   // Clicking a result's buttons must not leave the scanner typing into nothing.
   resultBox.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-feedback]");
