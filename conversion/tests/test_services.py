@@ -328,9 +328,12 @@ def test_label_text_picks_the_right_one_of_look_alike_products():
     assert any(e["source"] == "catalog_search" for e in body["evidence"])
 
 
-def test_label_text_breaks_a_tie_between_conflicting_confirmations():
+def test_label_text_breaks_a_tie_between_conflicting_confirmations(real_catalogue):
+    # A real provider's titles: the sandbox's made-up ones are never attached to confirmed ASINs.
     user = funded_user(credits=10)
-    asin_a, title_a, asin_b, title_b = lookalike_pair()
+    asin_a, title_a = "B0TIEBLUE1", "Trailhead Hiking Backpack 30L, Blue"
+    asin_b, title_b = "B0TIEGREN2", "Trailhead Hiking Backpack 30L, Green"
+    real_catalogue.update({asin_a: title_a, asin_b: title_b})
     shared_confirmation("X001TIE001", asin_a, users=1)
     shared_confirmation("X001TIE001", asin_b, users=1)
 
