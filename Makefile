@@ -12,7 +12,7 @@ CSS := static/build/app.css
 CSS_SOURCES := static/src/app.css $(wildcard templates/*.html templates/*/*.html templates/*/*/*.html \
 	*/templates/*/*.html */templates/*/*/*.html */templates/*/*/*/*.html static/js/*.js)
 
-.PHONY: help install assets run test lint typecheck security pytest migrate bench clean backup restore
+.PHONY: help install assets tesseract run test lint typecheck security pytest migrate bench clean backup restore
 
 help:
 	@echo "make run    set up and run the whole platform on its embedded default"
@@ -33,7 +33,19 @@ $(CSS): $(NPM_STAMP) $(CSS_SOURCES)
 
 assets: $(CSS)
 
-install: $(STAMP) $(NPM_STAMP) $(CSS)
+# Label photos read their printed text with Tesseract OCR (Debian's tesseract-ocr; pytesseract
+# calls the program). Installed with apt-get when run as root, else the command to run is printed.
+tesseract:
+	@command -v tesseract >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null; \
+	  else \
+	    echo "Label photos need Tesseract OCR: sudo apt-get install tesseract-ocr (Debian, Ubuntu)" \
+	      "or brew install tesseract (macOS); then run make again."; \
+	    exit 1; \
+	  fi; }
+
+install: $(STAMP) $(NPM_STAMP) $(CSS) tesseract
 
 run: install
 	$(BIN)/python -m config.run_embedded

@@ -560,6 +560,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "BulkJobStatusEnum": "jobs.models.BulkJob.Status",
         # A job and its summary at the head of its JSON results (BulkJobSummary) share it too.
         "BulkJobSourceEnum": "jobs.models.BulkJob.Source",
+        # A conversion's status, in a conversion and in a label photo's conversion.
+        "ConversionStatusEnum": "conversion.serializers.CONVERSION_STATUSES",
     }
 )
 CELERY_BEAT_SCHEDULE["schedules-run-due"] = {"task": "schedules.collections_run_due", "schedule": 60.0}

@@ -9,11 +9,14 @@ from conversion import selectors
 from conversion.bulk import BULK_KIND
 from conversion.convert import conversion_body, fnsku_convert
 from conversion.feedback import conversion_feedback
+from conversion.labels import fnsku_convert_label
 from conversion.serializers import (
     ConversionBulkInputSerializer,
     ConversionBulkUploadSerializer,
+    ConversionLabelOutputSerializer,
     ConversionOutputSerializer,
     ConvertInputSerializer,
+    ConvertLabelInputSerializer,
     FeedbackInputSerializer,
     FeedbackOutputSerializer,
     MappingImportInputSerializer,
@@ -78,6 +81,62 @@ class ConvertApi(APIView):
         )
         return metered_headers(
             Response(result.body()), credits_remaining=result.credits_remaining, replayed=result.replayed
+        )
+
+
+class ConvertLabelApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="conversion_fnsku_label",
+        tags=TAGS,
+        request={"multipart/form-data": ConvertLabelInputSerializer},
+        parameters=[
+            idempotency_key_parameter(
+                "Retrying with the same key answers what the first request answered, charging once."
+            )
+        ],
+        responses={
+            200: ConversionLabelOutputSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Nothing charged: the photo is missing or empty (`image_missing`), over the "
+                "size limit (`image_too_large`), not an image (`not_an_image`), undecodable "
+                "(`image_unreadable`) or without an FNSKU barcode (`label_no_barcode`); or a bad "
+                "marketplace.",
+            ),
+            402: insufficient_credits_response(),
+            404: OpenApiResponse(ErrorSerializer, description="No ASIN found (`fnsku_not_found`); refunded."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Idempotency-Key in use or used for another code."
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="The sources needed are down (refunded), or the label text reader is not "
+                "available (nothing charged).",
+            ),
+        },
+        description=(
+            "Convert a photo of an FBA label: the FNSKU from its Code 128 barcode (zxing-cpp), the "
+            "title and condition from its printed text (Tesseract OCR), then the same conversion as "
+            "`POST /api/v1/conversion/fnsku` with the title as `label_text`, at the `fnsku_conversion` "
+            "price. The answer adds `read`: what the photo said."
+        ),
+    )
+    @metered_operation
+    def post(self, request: AuthedRequest) -> Response:
+        serializer = ConvertLabelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reading, result = fnsku_convert_label(
+            user=request.user,
+            file=serializer.validated_data["image"],
+            marketplace=serializer.validated_data["marketplace"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return metered_headers(
+            Response({**result.body(), "read": reading.to_dict()}),
+            credits_remaining=result.credits_remaining,
+            replayed=result.replayed,
         )
 
 

@@ -4,6 +4,7 @@ from conversion import api
 
 urlpatterns = [
     path("fnsku", api.ConvertApi.as_view(), name="conversion-fnsku"),
+    path("fnsku/label", api.ConvertLabelApi.as_view(), name="conversion-fnsku-label"),
     path("bulk", api.ConversionBulkApi.as_view(), name="conversion-bulk"),
     path("conversions", api.ConversionListApi.as_view(), name="conversion-list"),
     path("<int:conversion_id>", api.ConversionDetailApi.as_view(), name="conversion-detail"),

@@ -34,6 +34,14 @@ class ConversionSettings:
     paste_max_codes: int = setting("CONVERSION_PASTE_MAX_CODES", default=200)
     # An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
     pending_timeout: int = setting("CONVERSION_PENDING_TIMEOUT", default=120)
+    # Label photos (POST /api/v1/conversion/fnsku/label, the convert page's photo form): the
+    # largest upload accepted, in bytes.
+    label_max_bytes: int = setting("CONVERSION_LABEL_MAX_BYTES", default=8_000_000, minimum=1)
+    # Label photos: the most pixels decoded (Pillow's decompression-bomb guard, lowered to what a
+    # phone photo needs).
+    label_max_pixels: int = setting("CONVERSION_LABEL_MAX_PIXELS", default=40_000_000, minimum=1)
+    # Label photos: seconds Tesseract may spend reading a label's text (then 503, not charged).
+    label_ocr_timeout: int = setting("CONVERSION_LABEL_OCR_TIMEOUT", default=20, minimum=1)
     # Fernet keys (newest first) encrypting sellers' SP-API refresh tokens; empty: derived from SECRET_KEY.
     token_keys: tuple[str, ...] = setting("CONVERSION_TOKEN_KEYS", default=[], clean=non_empty)
 

@@ -33,6 +33,15 @@ class ScanForm(forms.Form):
     )
 
 
+class LabelPhotoForm(forms.Form):
+    # Checked by the reader (conversion/labels.py), which says precisely what is wrong with a photo.
+    image = forms.FileField(
+        label="Photo of the label",
+        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+    marketplace = forms.ChoiceField(choices=MARKETPLACE_CHOICES, initial=DEFAULT_MARKETPLACE)
+
+
 class FeedbackForm(forms.Form):
     asin = forms.CharField(max_length=64)
 

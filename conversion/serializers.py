@@ -7,6 +7,8 @@ from rest_framework import serializers
 from conversion.models import FnskuMapping
 from jobs.bulk.serializers import BulkValueListField
 
+CONVERSION_STATUSES = ["resolved", "ambiguous", "not_found", "unavailable", "insufficient_credits"]
+
 
 class ConvertInputSerializer(serializers.Serializer[Any]):
     fnsku = serializers.CharField(
@@ -69,7 +71,7 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
         "right. 1.0 only for a B0 code (a stickerless unit's ASIN) that the product data lists.",
     )
     status = serializers.ChoiceField(
-        choices=["resolved", "ambiguous", "not_found", "unavailable", "insufficient_credits"],
+        choices=CONVERSION_STATUSES,
         help_text="resolved: confidence at least CONVERSION_RESOLVED_CONFIDENCE (0.9); ambiguous: the best "
         "guess, check the candidates.",
     )
@@ -96,6 +98,31 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
         "that earlier conversion (this id, also `id`) without charging again; null otherwise.",
     )
     created_at = serializers.DateTimeField(help_text="When the conversion was made.")
+
+
+class ConvertLabelInputSerializer(serializers.Serializer[Any]):
+    image = serializers.FileField(
+        help_text="A photo of the FBA label (JPEG, PNG, WebP, ...; at most CONVERSION_LABEL_MAX_BYTES, "
+        "8 MB by default): its Code 128 barcode gives the FNSKU, its printed text the title and "
+        "condition."
+    )
+    marketplace = serializers.CharField(
+        max_length=8, required=False, default="US", help_text="US, UK, DE, ..."
+    )
+
+
+class LabelReadingSerializer(serializers.Serializer[Any]):
+    fnsku = serializers.CharField(help_text="From the barcode, exact.")
+    title = serializers.CharField(
+        allow_blank=True, help_text="The printed title as read (the conversion's label text); may be empty."
+    )
+    condition = serializers.CharField(
+        allow_blank=True, help_text="New, Used - Like New, ... as printed; empty when not read."
+    )
+
+
+class ConversionLabelOutputSerializer(ConversionOutputSerializer):
+    read = LabelReadingSerializer(help_text="What was read from the photo.")
 
 
 class FeedbackInputSerializer(serializers.Serializer[Any]):

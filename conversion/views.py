@@ -20,16 +20,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.types import AuthedHttpRequest
 from conversion import conf, selectors
 from conversion.bulk import BULK_KIND
-from conversion.convert import conversion_body, fnsku_convert
+from conversion.convert import ConversionResult, conversion_body, fnsku_convert
 from conversion.feedback import conversion_feedback
 from conversion.forms import (
     FeedbackForm,
     HistoryFilterForm,
     InventoryImportForm,
+    LabelPhotoForm,
     ScanForm,
     SpApiConnectionForm,
     SyncForm,
 )
+from conversion.labels import fnsku_convert_label
 from conversion.models import Conversion, ConversionFeedback
 from conversion.sources import (
     fba_inventory_sync_queue,
@@ -73,6 +75,7 @@ def _page_context(request: AuthedHttpRequest, form: ScanForm) -> dict[str, Any]:
         "paste_max": conf.conversion_settings().paste_max_codes,
         "resolved_confidence": conf.conversion_settings().resolved_confidence,
         "bulk_marketplaces": list(MARKETPLACES),
+        "label_form": LabelPhotoForm(),
     }
 
 
@@ -117,18 +120,55 @@ def scan(request: AuthedHttpRequest) -> HttpResponse:
             "credits_remaining": exc.extra.get("credits_remaining"),
         }
     else:
-        conversion = conversion_body(
-            result.conversion, credits_remaining=result.credits_remaining, rescan=result.rescan
-        )
-        conversion["ago"] = time_ago(result.conversion.created_at)
-        conversion["amazon_url"] = (
-            marketplace_get(result.conversion.marketplace).product_url(result.conversion.asin)
-            if result.conversion.asin
-            else None
-        )
+        conversion = _result_card(result)
         context["conversion"] = conversion
         body = {"ok": True, "conversion": conversion}
     return _scan_answer(request, data, context, body, status)
+
+
+def _result_card(result: ConversionResult) -> dict[str, Any]:
+    """A conversion as the result card (conversion/_result.html) shows it."""
+    conversion = conversion_body(
+        result.conversion, credits_remaining=result.credits_remaining, rescan=result.rescan
+    )
+    conversion["ago"] = time_ago(result.conversion.created_at)
+    conversion["amazon_url"] = (
+        marketplace_get(result.conversion.marketplace).product_url(result.conversion.asin)
+        if result.conversion.asin
+        else None
+    )
+    return conversion
+
+
+@login_required
+@require_POST
+def label_photo(request: AuthedHttpRequest) -> HttpResponse:
+    """A photo of a label (the convert page's camera button): read, converted, and the convert
+    page shown with the result card and what was read."""
+    form = LabelPhotoForm(request.POST, request.FILES)
+    marketplace = request.POST.get("marketplace") or "US"
+    context: dict[str, Any] = {"resolved_confidence": conf.conversion_settings().resolved_confidence}
+    status = 200
+    if not form.is_valid():
+        status = 400
+        context["error"] = DomainError("Choose a photo of the label.", code="image_missing")
+    else:
+        try:
+            reading, result = fnsku_convert_label(
+                user=request.user,
+                file=form.cleaned_data["image"],
+                marketplace=form.cleaned_data["marketplace"],
+                channel=Conversion.Channel.PAGE,
+            )
+        except DomainError as exc:
+            status = http_status(exc)
+            context["error"] = exc
+        else:
+            context["conversion"] = _result_card(result)
+            context["label_read"] = reading.to_dict()
+    page = _page_context(request, ScanForm(initial={"marketplace": marketplace}))
+    page["label_form"] = LabelPhotoForm(initial={"marketplace": marketplace})
+    return render(request, "conversion/convert.html", {**page, **context}, status=status)
 
 
 def _scan_answer(

@@ -114,6 +114,7 @@ NOT_PAGES: dict[str, str] = {
     "collection-run-page": "a form's POST action",
     "collection-run-results-page": "a CSV or JSON download",
     "convert-scan": "the scanner form's POST action (its answer is the convert page)",
+    "convert-label": "the label photo form's POST action (its answer is the convert page)",
     "convert-bulk": "a form's POST action",
     "convert-feedback": "a form's POST action",
     "credits-threshold": "a form's POST action",
