@@ -135,11 +135,13 @@ def test_metered_and_free_calls_have_separate_budgets():
 
 
 # (URL name, HTTP method) of every API operation that charges credits (or holds them), as
-# METERED_OPERATIONS listed them before views declared themselves ``@metered_operation``.
+# METERED_OPERATIONS listed them before views declared themselves ``@metered_operation``, and the
+# label photo conversion (#21) added since.
 METERED_OPERATIONS = {
     ("api:product-lookup", "POST"),  # one product by ASIN
     ("api:product-code-lookup", "POST"),  # products by EAN, UPC or ISBN
     ("api:conversion-fnsku", "POST"),  # FNSKU to ASIN
+    ("api:conversion-fnsku-label", "POST"),  # FNSKU to ASIN from a photo of the label
     ("api:conversion-bulk", "POST"),  # a bulk conversion job (credits held up front)
     ("api:bulk-jobs", "POST"),  # a bulk lookup job (credits held up front)
     ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)

@@ -77,7 +77,9 @@ def test_concurrent_lookups_of_a_failing_product_fail_together_and_are_refunded(
     users = [funded_user(credits=1) for _ in range(20)]
 
     def broken(path: str) -> tuple[int, dict[str, str], bytes]:
-        time.sleep(0.3)
+        # Long enough that all 20 (each charging first, on a loaded machine) arrive while it runs:
+        # at 0.3 s one caller came 0.56 s late, after the flight had ended, and started its own.
+        time.sleep(1.5)
         return 500, {}, b"upstream exploded"
 
     with StubServer(broken) as keepa:
