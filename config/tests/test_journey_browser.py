@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
 from billing.tests.factories import CreditPackFactory
+from conftest import save_screenshot
 from conversion.tests.factories import FnskuMappingFactory
 from credits.selectors import balance_get
 from jobs.models import BulkJob
@@ -52,7 +53,7 @@ def test_a_seller_journey_from_sign_up_to_usage_chart(browser_page, live_server,
     step = count(1)
 
     def shot(name: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"journey-{next(step):02d}-{name}.png", full_page=True)
+        save_screenshot(page, SCREENSHOTS / f"journey-{next(step):02d}-{name}.png")
 
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

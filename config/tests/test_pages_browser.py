@@ -27,7 +27,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from conftest import SCREENSHOT_DIR
+from conftest import SCREENSHOT_DIR, save_screenshot
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 AXE = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
@@ -276,7 +276,7 @@ def _check(page: Any, base: str, name: str, path: str, size: str, viewport: dict
         problems.append(f"{name} {size}: axe {rule}: {json.dumps(violation)}")
     shots = SCREENSHOT_DIR / "pages"
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=shots / f"{name}-{size}.png", full_page=True)
+    save_screenshot(page, shots / f"{name}-{size}.png")
     return problems
 
 
