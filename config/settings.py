@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "jobs.schedules_history",
     "watchlists",
     "conversion",
+    "resale",
     "billing",
     "webhooks",
     "analytics",

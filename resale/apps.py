@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ResaleConfig(AppConfig):
+    name = "resale"
+    label = "resale"
+    verbose_name = "Resale"
+    default_auto_field = "django.db.models.BigAutoField"
