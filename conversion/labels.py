@@ -10,6 +10,11 @@ an FNSKU barcode or undecodable is refused (400) and nothing is charged. Reading
 3. Tesseract reads that block as lines (``--psm 6``: one uniform block of text, which is what a
    label is; the whole photo with its background read far worse);
 4. the lines that are the FNSKU again or a condition are told apart from the title's.
+
+Formats: ``ACCEPTED_FORMATS`` (what phones and browsers send: JPEG, PNG, WebP, HEIC/HEIF, the
+iPhone's default, through pillow-heif, registered with Pillow once, when this module is first
+imported; GIF, BMP, TIFF). An image Pillow knows in another format (EPS, PSD, ICO, ...) is refused
+by name, before it is decoded; a file Pillow does not know is "not an image".
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+import pillow_heif
 import pytesseract
 import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -41,6 +47,13 @@ _CONDITION_MATCH = 85  # rapidfuzz ratio, 0-100: "Used - Llke New" is still "Use
 _FNSKU_LINE_MATCH = 80
 _CODE_128 = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.Code128)
 _OCR_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+# HEIC/HEIF: Pillow opens it once pillow-heif's opener is registered (once per process).
+pillow_heif.register_heif_opener()
+
+#: Pillow's format names of the photos accepted (MPO: a phone's JPEG with a second picture in it).
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "HEIF", "GIF", "BMP", "TIFF"})
+ACCEPTED_FORMATS_TEXT = "JPEG, PNG, WebP, HEIC/HEIF, GIF, BMP or TIFF"
 
 
 @dataclass(frozen=True)
@@ -103,14 +116,22 @@ def fnsku_convert_label(
 
 def _open_image(data: bytes, *, max_pixels: int) -> Image.Image:
     not_an_image = DomainError(
-        "The file is not an image this service reads (JPEG, PNG, WebP, ...): send a photo of the label.",
+        f"The file is not an image this service reads ({ACCEPTED_FORMATS_TEXT}): send a photo of the label.",
         code="not_an_image",
+        extra={"accepted_formats": sorted(ACCEPTED_FORMATS)},
     )
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its limit; a decompression bomb is refused outright.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                # Refused before anything is decoded (EPS, for one, would run Ghostscript).
+                raise DomainError(
+                    f"{image.format} images are not accepted; send the photo as {ACCEPTED_FORMATS_TEXT}.",
+                    code="image_format_unsupported",
+                    extra={"format": image.format, "accepted_formats": sorted(ACCEPTED_FORMATS)},
+                )
             width, height = image.size
             if width * height > max_pixels:
                 raise DomainError(

@@ -68,6 +68,38 @@ class PricePartsSerializer(serializers.Serializer[Any]):
     )
 
 
+class SalesVelocitySerializer(serializers.Serializer[Any]):
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="The provider that reports these figures (keepa, spapi, sandbox). Sandbox figures are "
+        "made up: the record's sample_data is true."
+    )
+    monthly_sold = serializers.IntegerField(
+        allow_null=True,
+        help_text='Units bought in the past month as Amazon shows it ("1K+ bought in past month"): a lower '
+        "bound, 1000 means at least 1,000. Keepa's monthlySold; null when there is none (most products). "
+        "Reported, never estimated.",
+    )
+    monthly_sold_as_of = serializers.DateTimeField(
+        allow_null=True, help_text="When the provider last updated monthly_sold (Keepa's lastSoldUpdate)."
+    )
+    rank_drops_30 = serializers.IntegerField(
+        allow_null=True,
+        help_text="How often the sales rank dropped (improved) in the last 30 days, which Keepa counts as "
+        "a sale (stats.salesRankDrops30); null when not counted.",
+    )
+    rank_drops_90 = serializers.IntegerField(allow_null=True, help_text="The same over 90 days.")
+    rank_drops_180 = serializers.IntegerField(allow_null=True, help_text="The same over 180 days.")
+    rank_drops_365 = serializers.IntegerField(allow_null=True, help_text="The same over 365 days.")
+    rank_drops_as_of = serializers.DateTimeField(
+        allow_null=True, help_text="The time of the data the drops were counted on (Keepa's lastUpdate)."
+    )
+    unavailable = serializers.CharField(
+        allow_null=True,
+        help_text='Why the provider has no sales figures at all: "not available from SP-API". '
+        "Null otherwise.",
+    )
+
+
 class OfferCountsSerializer(serializers.Serializer[Any]):
     new = serializers.IntegerField(allow_null=True)
     used = serializers.IntegerField(allow_null=True)
@@ -98,8 +130,8 @@ class HistorySerializer(serializers.Serializer[Any]):
 
 class ProductRecordSerializer(serializers.Serializer[Any]):
     record_version = serializers.IntegerField(
-        help_text="2: prices are landed, with price_parts; 1: stored before, prices as the provider "
-        "gave them (the price from the buy box without its shipping)."
+        help_text="3: with sales_velocity; 2: prices are landed, with price_parts; 1: stored before, "
+        "prices as the provider gave them (the price from the buy box without its shipping)."
     )
     asin = serializers.CharField()
     marketplace = serializers.CharField()
@@ -153,6 +185,12 @@ class ProductRecordSerializer(serializers.Serializer[Any]):
     upcs = serializers.ListField(child=serializers.CharField())
     parent_asin = serializers.CharField(allow_null=True)
     history = HistorySerializer(many=True)
+    sales_velocity = SalesVelocitySerializer(
+        allow_null=True,
+        required=False,
+        help_text="How fast it sells, as the provider reports it (Keepa: monthly sold and sales rank drops; "
+        "SP-API: none, see unavailable). Null or absent on records stored before record_version 3.",
+    )
 
 
 class ProductLookupOutputSerializer(serializers.Serializer[Any]):

@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from products import selectors, services
 from products.forms import ProductLookupForm
 from products.marketplaces import marketplace_get
 from products.models import LookupLog
+from products.providers import PROVIDERS
 from products.validation import looks_like_barcode
 
 
@@ -24,6 +26,27 @@ def _chart_data(record: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict
         "price": price["points"] if price else [[s["at"], s["price"]] for s in snapshots if s["price"]],
         "rank": rank["points"] if rank else [[s["at"], s["rank"]] for s in snapshots if s["rank"]],
         "currency": (price or {}).get("currency") or (record.get("price") or {}).get("currency"),
+    }
+
+
+def _parsed_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _sales_velocity(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's sales velocity for the page, with its source's name; None for a record
+    stored before it had one (record_version < 3)."""
+    velocity = record.get("sales_velocity")
+    if not velocity:
+        return None
+    source = str(velocity.get("source") or record.get("provider") or "")
+    provider = PROVIDERS.get(source)
+    return {
+        **velocity,
+        "source_label": provider.label if provider is not None else source,
+        "monthly_sold_as_of": _parsed_time(velocity.get("monthly_sold_as_of")),
+        "rank_drops_as_of": _parsed_time(velocity.get("rank_drops_as_of")),
+        "has_rank_drops": any(velocity.get(f"rank_drops_{days}") is not None for days in (30, 90)),
     }
 
 
@@ -68,6 +91,7 @@ def lookup(request: AuthedHttpRequest) -> HttpResponse:
                 product=record,
                 amazon_url=marketplace_get(result.marketplace).product_url(result.asin),
                 chart=_chart_data(record, snapshots),
+                velocity=_sales_velocity(record),
             )
     context["recent"] = selectors.recent_lookups(user=request.user, limit=10)
     return render(request, "products/lookup.html", context, status=status)

@@ -151,6 +151,10 @@ class ItemSnapshot(models.Model):
     sales_rank = models.PositiveIntegerField(null=True, blank=True)
     in_stock = models.BooleanField(null=True, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the provider was asked.")
+    provider = models.CharField(max_length=16, blank=True, help_text="The product data provider.")
+    sample_data = models.BooleanField(
+        default=False, help_text="The values are the sandbox provider's made-up sample data, not Amazon's."
+    )
     credits = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
@@ -206,6 +210,9 @@ class Alert(models.Model):
     message = models.CharField(max_length=500)
     observed = models.CharField(max_length=64, blank=True)
     threshold = models.CharField(max_length=64, blank=True)
+    # Copies of the refresh's: an alert raised on sample data says so wherever it is shown.
+    provider = models.CharField(max_length=16, blank=True)
+    sample_data = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)

@@ -206,6 +206,8 @@ class Observation:
     sales_rank: int | None
     in_stock: bool
     fetched_at: datetime | None
+    provider: str = ""
+    sample_data: bool = False
 
 
 def observation_from_record(data: Mapping[str, Any]) -> Observation:
@@ -220,6 +222,8 @@ def observation_from_record(data: Mapping[str, Any]) -> Observation:
         # A product anyone offers new has a price (buy box, Amazon's or the lowest new offer).
         in_stock=price is not None,
         fetched_at=parse_datetime(str(data.get("fetched_at") or "")),
+        provider=str(data.get("provider") or "")[:16],
+        sample_data=bool(data.get("sample_data")),
     )
 
 
@@ -331,6 +335,8 @@ def _record_observation(
             sales_rank=seen.sales_rank,
             in_stock=seen.in_stock,
             fetched_at=seen.fetched_at,
+            provider=seen.provider,
+            sample_data=seen.sample_data,
             credits=-charge.amount,
         )
         watched = locked.conditions()
@@ -361,6 +367,8 @@ def _record_observation(
                         message=message[:500],
                         observed=observed[:64],
                         threshold=threshold[:64],
+                        provider=seen.provider,
+                        sample_data=seen.sample_data,
                     )
                 )
             elif met is False:
@@ -389,6 +397,9 @@ def alert_event_data(alert: Alert, watchlist: Watchlist) -> dict[str, Any]:
         "observed": alert.observed,
         "threshold": alert.threshold,
         "message": alert.message,
+        # True when the refresh's values are the sandbox's made-up sample data, not Amazon's.
+        "sample_data": alert.sample_data,
+        "provider": alert.provider,
         "created_at": alert.created_at.isoformat(),
     }
 

@@ -81,6 +81,8 @@ def watch_item_list(*, watchlist: Watchlist) -> QuerySet[WatchItem]:
             last_in_stock=Subquery(latest.values("in_stock")[:1]),
             last_buy_box_seller_id=Subquery(latest.values("buy_box_seller_id")[:1]),
             last_refreshed_at=Subquery(latest.values("taken_at")[:1]),
+            last_provider=Subquery(latest.values("provider")[:1]),
+            last_sample_data=Subquery(latest.values("sample_data")[:1]),
         )
         .order_by("id")
     )
@@ -103,14 +105,16 @@ def item_snapshots(*, item: WatchItem, limit: int = 500) -> list[ItemSnapshot]:
 
 
 def item_history(*, item: WatchItem, limit: int = 500) -> dict[str, Any]:
-    """Price and rank of the item's successful refreshes, oldest first, for its charts."""
+    """Price and rank of the item's successful refreshes, oldest first, for its charts;
+    ``sample_data``: whether any of the points is the sandbox's made-up sample data."""
     rows = list(
         ItemSnapshot.objects.filter(item=item, status=ItemSnapshot.Status.OK)
         .order_by("-slot")
-        .values("taken_at", "price", "currency", "sales_rank")[:limit]
+        .values("taken_at", "price", "currency", "sales_rank", "sample_data")[:limit]
     )
     rows.reverse()
     return {
+        "sample_data": any(r["sample_data"] for r in rows),
         "currency": next((r["currency"] for r in reversed(rows) if r["currency"]), ""),
         "price": [
             [r["taken_at"].isoformat(), str(r["price"]) if r["price"] is not None else None] for r in rows

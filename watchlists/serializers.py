@@ -99,6 +99,12 @@ class WatchItemInputSerializer(ThresholdsSerializer):
     marketplace = serializers.CharField(max_length=8, required=False, default="US")
 
 
+SAMPLE_DATA_HELP = (
+    "True when the values are the sandbox provider's made-up sample data, not Amazon's "
+    "(false for refreshes recorded before this was kept)."
+)
+
+
 class LatestSerializer(serializers.Serializer[Any]):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     currency = serializers.CharField()
@@ -106,6 +112,8 @@ class LatestSerializer(serializers.Serializer[Any]):
     in_stock = serializers.BooleanField(allow_null=True)
     buy_box_seller_id = serializers.CharField()
     refreshed_at = serializers.DateTimeField()
+    provider = serializers.CharField(help_text="The product data provider of this refresh.")
+    sample_data = serializers.BooleanField(help_text=SAMPLE_DATA_HELP)
 
 
 class WatchItemSerializer(serializers.ModelSerializer[WatchItem]):
@@ -148,6 +156,8 @@ class WatchItemSerializer(serializers.ModelSerializer[WatchItem]):
             "in_stock": getattr(obj, "last_in_stock", None),
             "buy_box_seller_id": getattr(obj, "last_buy_box_seller_id", "") or "",
             "refreshed_at": refreshed_at.isoformat(),
+            "provider": getattr(obj, "last_provider", "") or "",
+            "sample_data": bool(getattr(obj, "last_sample_data", False)),
         }
 
 
@@ -163,10 +173,13 @@ class ItemSnapshotSerializer(serializers.ModelSerializer[ItemSnapshot]):
             "buy_box_seller_id",
             "sales_rank",
             "in_stock",
+            "provider",
+            "sample_data",
             "credits",
             "error_code",
             "error_message",
         )
+        extra_kwargs = {"sample_data": {"help_text": SAMPLE_DATA_HELP}}
 
 
 class ImportUploadSerializer(serializers.Serializer[Any]):
@@ -212,10 +225,18 @@ class AlertSerializer(serializers.ModelSerializer[Alert]):
             "message",
             "observed",
             "threshold",
+            "provider",
+            "sample_data",
             "created_at",
             "read",
             "read_at",
         )
+        extra_kwargs = {
+            "sample_data": {
+                "help_text": "True when the refresh that raised it saw the sandbox provider's "
+                "made-up sample data, not Amazon's."
+            }
+        }
 
     def get_read(self, obj: Alert) -> bool:
         return obj.is_read

@@ -106,6 +106,47 @@ def test_bad_photos_are_400_and_not_charged(make, code):
     assert not Conversion.objects.filter(user=user).exists()
 
 
+def test_a_heic_label_photo_is_read_and_converted():
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    user = funded_user(credits=10)
+    asin_a, title_a, _, _ = lookalike_pair()
+    jpeg = photo(render_label(Label("X00HE1C0AA", title_a, "New")), rng=random.Random(7))
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.open(io.BytesIO(jpeg)).convert("RGB")).save(out, quality=80)
+    upload = SimpleUploadedFile("IMG_0001.HEIC", out.getvalue(), content_type="image/heic")
+
+    response = client_for(user).post(URL, {"image": upload, "marketplace": "US"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["read"]["fnsku"] == "X00HE1C0AA"
+    assert response.json()["asin"] == asin_a
+    assert len(charges(user)) == 1
+
+
+def test_an_image_format_not_accepted_is_400_naming_it_and_not_charged():
+    import io
+
+    from PIL import Image
+
+    user = funded_user(credits=10)
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(out, format="ICO")
+    upload = SimpleUploadedFile("label.ico", out.getvalue(), content_type="image/x-icon")
+
+    response = client_for(user).post(URL, {"image": upload})
+
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "image_format_unsupported"
+    assert error["detail"]["format"] == "ICO"
+    assert balance_get(user=user) == 10
+    assert charges(user) == []
+
+
 def test_over_the_size_limit_is_400_and_not_charged(settings):
     settings.CONVERSION_LABEL_MAX_BYTES = 2_000
     user = funded_user(credits=10)

@@ -91,3 +91,44 @@ def test_a_photo_without_a_barcode():
 
 def test_a_code_128_that_is_not_an_fnsku_is_no_label():
     _raises(png(render_label(Label("HELLO-WORLD-42", "A title", "New"))), "label_no_barcode")
+
+
+def heic(image: Image.Image, *, quality: int = 80) -> bytes:
+    """The image as an iPhone stores a photo: HEIC (HEVC in a HEIF container), made by pillow-heif."""
+    import pillow_heif
+
+    heif = pillow_heif.from_pillow(image.convert("RGB"))
+    out = io.BytesIO()
+    heif.save(out, quality=quality)
+    return out.getvalue()
+
+
+def test_a_heic_photo_of_a_label_reads_like_a_jpeg_one():
+    rng = random.Random(22)
+    _, title = rng.choice(load_products())
+    label = label_for(title, rng=rng)
+    jpeg = photo(render_label(label), rng=rng)
+    data = heic(Image.open(io.BytesIO(jpeg)))
+    assert data[4:12] == b"ftypheic", "a real HEIC file (ISO BMFF brand heic)"
+
+    reading = read(data)
+
+    assert reading.fnsku == label.fnsku
+    assert reading.condition == label.condition
+    assert fuzz.ratio(reading.title, label.title) >= 80
+
+
+def test_an_image_in_a_format_not_accepted_is_refused_by_name():
+    out = io.BytesIO()
+    render_label(Label("X00ICONFMT", "A title", "New")).resize((256, 256)).save(out, format="ICO")
+
+    error = _raises(out.getvalue(), "image_format_unsupported")
+
+    assert error.extra["format"] == "ICO"
+    assert "ICO images are not accepted" in error.message
+    assert "HEIC/HEIF" in error.message
+
+
+def test_a_truncated_heic_photo_is_unreadable():
+    data = heic(render_label(Label("X00HEICCUT", "A title", "New")))
+    _raises(data[: len(data) // 2], "image_unreadable")

@@ -104,6 +104,21 @@ def _rank(part: str) -> ExportColumn:
     )
 
 
+_VELOCITY_FIELDS = (
+    "monthly_sold",
+    "monthly_sold_as_of",
+    "rank_drops_30",
+    "rank_drops_90",
+    "rank_drops_180",
+    "rank_drops_365",
+    "rank_drops_as_of",
+)
+
+
+def _velocity(name: str) -> ExportColumn:
+    return ExportColumn(name, lambda r: (r.get("sales_velocity") or {}).get(name))
+
+
 ASIN_EXPORT_COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("title", lambda r: r.get("title")),
     ExportColumn("brand", lambda r: r.get("brand")),
@@ -126,6 +141,11 @@ ASIN_EXPORT_COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("parent_asin", lambda r: r.get("parent_asin")),
     ExportColumn("ean", lambda r: " ".join(r.get("eans") or ())),
     ExportColumn("upc", lambda r: " ".join(r.get("upcs") or ())),
+    # Sales velocity as the provider reports it (empty for SP-API, which has none, and for a
+    # record stored before record_version 3); sales_data_note says why there is none.
+    *(_velocity(name) for name in _VELOCITY_FIELDS),
+    ExportColumn("sales_data_source", lambda r: (r.get("sales_velocity") or {}).get("source")),
+    ExportColumn("sales_data_note", lambda r: (r.get("sales_velocity") or {}).get("unavailable")),
     ExportColumn("provider", lambda r: r.get("provider")),
     ExportColumn("sample_data", lambda r: r.get("sample_data")),
     ExportColumn("fetched_at", lambda r: r.get("fetched_at")),

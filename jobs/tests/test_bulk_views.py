@@ -458,3 +458,60 @@ def test_an_item_whose_worker_was_lost_is_shown_being_retried(client, user):
     assert "retrying (attempt 2 of 5)" in html
     assert "The worker processing it stopped; it is tried again." in html
     assert "1 item is being retried after an error; the next attempt is due now." in html
+
+
+def test_the_exports_carry_sales_velocity_with_its_source(client, user):
+    import csv
+
+    job = run_job(create_job(user, asins(3)).pk)
+
+    text = b"".join(client.get(f"/bulk/{job.pk}/results.csv").streaming_content).decode()
+    downloaded = json.loads(b"".join(client.get(f"/bulk/{job.pk}/results.json").streaming_content))
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    velocity_columns = [
+        "monthly_sold",
+        "monthly_sold_as_of",
+        "rank_drops_30",
+        "rank_drops_90",
+        "rank_drops_180",
+        "rank_drops_365",
+        "rank_drops_as_of",
+        "sales_data_source",
+        "sales_data_note",
+    ]
+    assert all(column in rows[0] for column in velocity_columns)
+    for row, item in zip(rows, downloaded["results"], strict=True):
+        velocity = item["result"]["sales_velocity"]
+        assert velocity["source"] == "sandbox"
+        assert item["result"]["sample_data"] is True
+        assert (row["sales_data_source"], row["sample_data"]) == ("sandbox", "True")
+        assert row["rank_drops_30"] == str(velocity["rank_drops_30"])
+        assert row["rank_drops_90"] == str(velocity["rank_drops_90"])
+        assert row["monthly_sold"] == (
+            "" if velocity["monthly_sold"] is None else str(velocity["monthly_sold"])
+        )
+        assert row["sales_data_note"] == ""
+
+
+def test_the_export_columns_say_sp_api_has_no_sales_figure_and_leave_old_records_empty():
+    from jobs.bulk.asin_lookup import ASIN_EXPORT_COLUMNS
+
+    spapi = {
+        "provider": "spapi",
+        "sales_velocity": {
+            "source": "spapi",
+            "monthly_sold": None,
+            "unavailable": "not available from SP-API",
+        },
+    }
+    stored_before = {"provider": "keepa", "record_version": 2}
+
+    def cells(record):
+        return {column.header: column.value(record) for column in ASIN_EXPORT_COLUMNS}
+
+    assert cells(spapi)["sales_data_note"] == "not available from SP-API"
+    assert cells(spapi)["monthly_sold"] is None
+    assert {
+        cells(stored_before)[name] for name in ("monthly_sold", "rank_drops_30", "sales_data_source")
+    } == {None}

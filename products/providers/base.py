@@ -19,6 +19,12 @@ the upstream does not say it) and its listing and shipping parts where known;
 ``price_basis`` sums it up for the record (``landed``, ``mixed``, or None for a
 record stored before prices were normalised).
 
+Sales velocity (``sales_velocity``) is what the upstream itself reports about how
+fast a product sells, with its source and as-of times: Keepa's ``monthlySold``
+(Amazon's "1K+ bought in past month", a lower bound) and its counts of sales rank
+drops over 30/90/180/365 days. SP-API reports no sales figure: its records say
+"not available from SP-API". Nothing here estimates sales from a rank.
+
 Why one module of this length: these three are the providers' one contract: every
 provider imports the record it builds, the errors it raises and the interface it
 implements from here, and the package's ``__init__`` re-exports them. About half of it is
@@ -48,7 +54,8 @@ logger = logging.getLogger(__name__)
 
 # Bump when the shape of to_dict() changes, so stored records can be told apart.
 # 2: prices are landed (listing + shipping), with ``price_parts`` and ``price_basis``.
-RECORD_VERSION = 2
+# 3: ``sales_velocity`` (monthly sold and sales rank drops, with their source and as-of times).
+RECORD_VERSION = 3
 
 #: A price that includes the shipping (what a shopper pays), or one that does not.
 LANDED = "landed"
@@ -228,6 +235,65 @@ class Price:
         }
 
 
+#: The windows, in days, over which a provider counts sales rank drops.
+RANK_DROP_DAYS = (30, 90, 180, 365)
+
+
+@dataclass(frozen=True, slots=True)
+class SalesVelocity:
+    """How fast a product sells, as the provider ``source`` reports it; never an estimate of ours.
+
+    ``monthly_sold``: units bought in the past month as Amazon shows it ("1K+ bought in
+    past month": 1000 means at least 1,000), as of ``monthly_sold_as_of``; None when the
+    provider has no such figure (most products have none). ``rank_drops``: per window in
+    days (``RANK_DROP_DAYS``), how often the sales rank dropped (improved), which the
+    provider counts as a sale; as of ``rank_drops_as_of``. ``unavailable``: why there is
+    nothing at all ("not available from SP-API").
+    """
+
+    source: str
+    monthly_sold: int | None = None
+    monthly_sold_as_of: datetime | None = None
+    rank_drops: tuple[tuple[int, int | None], ...] = ()
+    rank_drops_as_of: datetime | None = None
+    unavailable: str | None = None
+
+    def drops(self, days: int) -> int | None:
+        """The sales rank drops within the last ``days`` days, if the provider counted them."""
+        return dict(self.rank_drops).get(days)
+
+    def to_dict(self) -> dict[str, Any]:
+        def when(value: datetime | None) -> str | None:
+            return _dt_to_json(value) if value is not None else None
+
+        return {
+            "source": self.source,
+            "monthly_sold": self.monthly_sold,
+            "monthly_sold_as_of": when(self.monthly_sold_as_of),
+            **{f"rank_drops_{days}": self.drops(days) for days in RANK_DROP_DAYS},
+            "rank_drops_as_of": when(self.rank_drops_as_of),
+            "unavailable": self.unavailable,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SalesVelocity:
+        def when(name: str) -> datetime | None:
+            return _dt_from_json(data[name]) if data.get(name) else None
+
+        return cls(
+            source=str(data["source"]),
+            monthly_sold=data.get("monthly_sold"),
+            monthly_sold_as_of=when("monthly_sold_as_of"),
+            rank_drops=tuple(
+                (days, data[f"rank_drops_{days}"])
+                for days in RANK_DROP_DAYS
+                if data.get(f"rank_drops_{days}") is not None
+            ),
+            rank_drops_as_of=when("rank_drops_as_of"),
+            unavailable=data.get("unavailable"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class OfferCounts:
     new: int | None = None
@@ -330,6 +396,7 @@ class ProductRecord:
     parent_asin: str | None = None
     history: tuple[History, ...] = field(default=())
     price_parts: tuple[tuple[str, Price], ...] = ()
+    sales_velocity: SalesVelocity | None = None
 
     _MONEY_FIELDS: ClassVar[tuple[str, ...]] = (
         "price",
@@ -392,6 +459,7 @@ class ProductRecord:
             "upcs": list(self.upcs),
             "parent_asin": self.parent_asin,
             "history": [h.to_dict() for h in self.history],
+            "sales_velocity": self.sales_velocity.to_dict() if self.sales_velocity else None,
         }
 
     @classmethod
@@ -442,6 +510,10 @@ class ProductRecord:
                 parts(name, entry)
                 for name, entry in (data.get("price_parts") or {}).items()
                 if data.get(name)
+            ),
+            # Records stored before version 3 have none.
+            sales_velocity=(
+                SalesVelocity.from_dict(data["sales_velocity"]) if data.get("sales_velocity") else None
             ),
         )
 

@@ -20,6 +20,11 @@ and nowhere else:
 - Images: the ``images`` array (``l`` large, ``m`` medium file names), which
   replaced the deprecated ``imagesCSV`` (read when ``images`` is missing);
   file names under ``https://m.media-amazon.com/images/I/``.
+- Sales velocity, as Keepa reports it (never estimated here): ``monthlySold``, Amazon's
+  "bought in past month" figure (a lower bound: 1000 is "1K+"; most products have none,
+  null or 0), updated at ``lastSoldUpdate``; and ``stats.salesRankDrops30`` / ``90`` /
+  ``180`` / ``365``, the sales rank drops Keepa counts as sales (-1: not counted), as of
+  the product's ``lastUpdate``.
 - An ASIN Keepa does not know comes back as a stub with no title and no data.
 
 Quota: Keepa meters tokens (1 per product, more for some options) from a
@@ -55,6 +60,7 @@ from products.marketplaces import Marketplace
 from products.providers.base import (
     LANDED,
     LISTING,
+    RANK_DROP_DAYS,
     BuyBox,
     Category,
     Dimensions,
@@ -68,6 +74,7 @@ from products.providers.base import (
     Provider,
     RateLimited,
     SalesRank,
+    SalesVelocity,
     UpstreamBadResponse,
     decoding,
     record_prices,
@@ -365,6 +372,30 @@ def _images(product: dict[str, Any]) -> tuple[str, ...]:
     return tuple(IMAGE_BASE_URL + name for name in dict.fromkeys(names))
 
 
+def _keepa_time_or_none(value: Any) -> datetime | None:
+    return keepa_time(int(value)) if value is not None and int(value) > 0 else None
+
+
+def _sales_velocity(product: dict[str, Any], fetched_at: datetime) -> SalesVelocity:
+    """Keepa's ``monthlySold`` and ``stats.salesRankDrops*``, as Keepa gives them."""
+    sold = product.get("monthlySold")
+    monthly_sold = int(sold) if sold is not None and int(sold) > 0 else None
+    stats = product.get("stats") or {}
+    drops = tuple(
+        (days, int(count))
+        for days in RANK_DROP_DAYS
+        if (count := stats.get(f"salesRankDrops{days}")) is not None and int(count) >= 0
+    )
+    return SalesVelocity(
+        source=KeepaProvider.name,
+        monthly_sold=monthly_sold,
+        monthly_sold_as_of=_keepa_time_or_none(product.get("lastSoldUpdate")) if monthly_sold else None,
+        rank_drops=drops,
+        # Keepa computes the statistics at request time over its data as of its last update.
+        rank_drops_as_of=(_keepa_time_or_none(product.get("lastUpdate")) or fetched_at) if drops else None,
+    )
+
+
 def _is_unknown(product: dict[str, Any]) -> bool:
     return (
         not product.get("title")
@@ -416,6 +447,7 @@ def decode_product(
         upcs=tuple(str(upc) for upc in product.get("upcList") or ()),
         parent_asin=product.get("parentAsin") or None,
         history=_history(product, currency, marketplace.currency_exponent),
+        sales_velocity=_sales_velocity(product, fetched_at),
     )
 
 

@@ -5,7 +5,8 @@ account. Every valid ASIN gets a record built from a hash of the ASIN (the
 same product in every marketplace) and of the marketplace (its prices, in the
 marketplace's currency). Every record says ``sample_data: true``, its title
 starts with ``[SAMPLE]`` and its images are drawn "SAMPLE" placards, so it is
-never mistaken for Amazon data wherever it is shown.
+never mistaken for Amazon data wherever it is shown. Its sales velocity (monthly
+sold, sales rank drops) is made up in Keepa's shape, sample data like the rest.
 
 It goes through the same shared rate limit (bucket ``sandbox``) and circuit
 breaker as the real providers. ``SANDBOX_LATENCY_MS`` adds an upstream-like
@@ -65,6 +66,7 @@ from products import conf
 from products.marketplaces import Marketplace
 from products.providers.base import (
     LANDED,
+    RANK_DROP_DAYS,
     BuyBox,
     Category,
     Dimensions,
@@ -77,6 +79,7 @@ from products.providers.base import (
     ProductRecord,
     Provider,
     SalesRank,
+    SalesVelocity,
     UpstreamBadResponse,
     UpstreamUnavailable,
     record_prices,
@@ -119,6 +122,8 @@ class SimulatedBadResponse(UpstreamBadResponse):
 
 
 HISTORY_DAYS = 30
+# The steps of Amazon's "bought in past month" badge ("50+", "100+", ..., "1K+", "10K+").
+_MONTHLY_SOLD_STEPS = (50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 2000, 3000, 5000, 10000, 20000)
 
 # Rough prices of one US dollar, so sample prices look local. Sample data only.
 _USD_RATES = {
@@ -394,11 +399,12 @@ class SandboxProvider(Provider):
         if product.random() < 0.35:
             parent = "B0" + "".join(_rng("parent", asin).choice(_ASIN_CHARS) for _ in range(8))
 
+        fetched_at = self.clock()
         return ProductRecord(
             asin=asin,
             marketplace=marketplace.code,
             provider=self.name,
-            fetched_at=self.clock(),
+            fetched_at=fetched_at,
             sample_data=True,
             title=title,
             brand=brand,
@@ -421,6 +427,26 @@ class SandboxProvider(Provider):
             upcs=(upc,),
             parent_asin=parent,
             history=self._history(asin, marketplace, buy_box.landed_price, root_rank, new_offers),
+            sales_velocity=self._sales_velocity(asin, marketplace, fetched_at),
+        )
+
+    def _sales_velocity(self, asin: str, marketplace: Marketplace, fetched_at: datetime) -> SalesVelocity:
+        """Made-up figures in Keepa's shape, from their own generator (the record's other values stay
+        as they were): Amazon's "bought in past month" steps, absent for most products as on Amazon."""
+        rng = _rng("sales", asin, marketplace.code)
+        # Amazon updates the badge about daily: as of a midnight (UTC) a few days back.
+        midnight = fetched_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        monthly_sold = rng.choice(_MONTHLY_SOLD_STEPS) if rng.random() < 0.4 else None
+        drops_30 = rng.randint(0, 60)
+        drops_90 = drops_30 + rng.randint(0, 120)
+        drops_180 = drops_90 + rng.randint(0, 180)
+        drops_365 = drops_180 + rng.randint(0, 360)
+        return SalesVelocity(
+            source=self.name,
+            monthly_sold=monthly_sold,
+            monthly_sold_as_of=midnight - timedelta(days=rng.randint(0, 3)) if monthly_sold else None,
+            rank_drops=tuple(zip(RANK_DROP_DAYS, (drops_30, drops_90, drops_180, drops_365), strict=True)),
+            rank_drops_as_of=fetched_at,
         )
 
     def _history(

@@ -27,7 +27,9 @@ a lookup of the ASIN gets the prices.
 
 Authentication: Login with Amazon exchanges the refresh token for an access
 token, cached (in the shared cache) until shortly before it expires; a 403
-with a cached token refreshes it once. SP-API has no ratings or histories.
+with a cached token refreshes it once. SP-API has no ratings or histories, and no
+sales figure: every record's ``sales_velocity`` says "not available from SP-API"
+(``NO_SALES_DATA``), never an estimate.
 
 Why one module of this length: it is SP-API's whole wire format for product data (the
 two catalog operations, the pricing operation, Login with Amazon and the decoding of each
@@ -61,6 +63,7 @@ from products.providers.base import (
     ProductRecord,
     Provider,
     SalesRank,
+    SalesVelocity,
     UpstreamBadResponse,
     decoding,
     record_prices,
@@ -92,6 +95,8 @@ CATALOG_INCLUDED_DATA = (
 CODE_IDENTIFIER_TYPES = {"ean13": "EAN", "ean8": "EAN", "upc": "UPC", "isbn10": "ISBN", "isbn13": "EAN"}
 # An access token is used at most until this many seconds before it expires.
 LWA_EXPIRY_MARGIN_SECONDS = 60
+# Neither the Catalog Items nor the Product Pricing API reports units sold.
+NO_SALES_DATA = "not available from SP-API"
 
 _UNITS = {
     "inches": "in",
@@ -390,6 +395,7 @@ def decode_item(
         eans=_identifiers(identifiers, "EAN"),
         upcs=_identifiers(identifiers, "UPC"),
         parent_asin=_parent_asin(_for_marketplace(item.get("relationships"), marketplace_id)),
+        sales_velocity=SalesVelocity(source=SpApiProvider.name, unavailable=NO_SALES_DATA),
     )
 
 

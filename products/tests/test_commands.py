@@ -70,6 +70,14 @@ def test_human_readable_summary():
         assert label in out
 
 
+def test_human_readable_summary_shows_the_sales_velocity_with_its_source():
+    out, _ = lookup("B08N5WRWNW")
+
+    line = next(line for line in out.splitlines() if line.startswith("Sold last month:"))
+    assert "(sandbox)" in line
+    assert "Rank drops 30 d / 90 d:" in line
+
+
 @pytest.mark.parametrize(
     ("args", "returncode", "message"),
     [

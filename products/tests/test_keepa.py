@@ -467,3 +467,70 @@ def test_price_histories_say_whether_they_include_shipping(fetched):
     assert history["sales_rank"].basis is None
     new = next(h for h in fetched.to_dict()["history"] if h["metric"] == "new_price")
     assert (new["basis"], new["landed_since"]) == ("landed", "2026-02-16T00:00:00Z")
+
+
+# Sales velocity. Field names and meanings as in Keepa's API backend (keepacom/api_backend,
+# structs/Product.java: monthlySold, lastSoldUpdate, monthlySoldHistory; structs/Stats.java:
+# salesRankDrops30/90/180/365, -1 when not counted).
+def with_velocity(*, monthly_sold=1000, last_sold_update=8326800, drops=(24, 71, 140, 301)):
+    body = answer()
+    product = body["products"][0]
+    product["monthlySold"] = monthly_sold
+    product["lastSoldUpdate"] = last_sold_update
+    product["monthlySoldHistory"] = [8283600, 600, 8326800, monthly_sold]
+    for days, count in zip((30, 90, 180, 365), drops, strict=True):
+        product["stats"][f"salesRankDrops{days}"] = count
+    return body
+
+
+def test_monthly_sold_and_rank_drops_are_read_with_their_source_and_time(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=with_velocity())
+
+    velocity = KeepaProvider().fetch_one(ASIN, US).sales_velocity
+
+    assert velocity.source == "keepa"
+    assert velocity.monthly_sold == 1000
+    assert velocity.monthly_sold_as_of == keepa_time(8326800)
+    assert [velocity.drops(days) for days in (30, 90, 180, 365)] == [24, 71, 140, 301]
+    # The statistics are Keepa's as of its last update of the product (lastUpdate 8327070).
+    assert velocity.rank_drops_as_of == keepa_time(8327070)
+    assert velocity.unavailable is None
+
+
+def test_windows_keepa_did_not_count_are_none_not_zero(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=with_velocity(drops=(3, 9, -1, -1)))
+
+    data = KeepaProvider().fetch_one(ASIN, US).to_dict()["sales_velocity"]
+
+    assert (data["rank_drops_30"], data["rank_drops_90"]) == (3, 9)
+    assert (data["rank_drops_180"], data["rank_drops_365"]) == (None, None)
+
+
+@pytest.mark.parametrize("monthly_sold", [None, 0, -1])
+def test_no_monthly_sold_is_none_and_no_estimate_is_made(keepa_settings, rsps, monthly_sold):
+    rsps.get(KEEPA_PRODUCT_URL, json=with_velocity(monthly_sold=monthly_sold))
+
+    record = KeepaProvider().fetch_one(ASIN, US)
+
+    assert record.sales_rank is not None  # a rank there is, and it is not turned into sales
+    assert record.sales_velocity.monthly_sold is None
+    assert record.sales_velocity.monthly_sold_as_of is None
+    assert record.sales_velocity.drops(30) == 24
+
+
+def test_an_answer_without_velocity_fields_has_none(fetched):
+    # The reference answer predates these fields: no monthlySold, no salesRankDrops.
+    velocity = fetched.sales_velocity
+
+    assert velocity.source == "keepa"
+    assert velocity.monthly_sold is None
+    assert velocity.rank_drops == ()
+    assert velocity.rank_drops_as_of is None
+    assert fetched.to_dict()["sales_velocity"]["rank_drops_30"] is None
+
+
+def test_an_unreadable_monthly_sold_is_a_bad_response(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=with_velocity(monthly_sold="lots"))
+
+    with pytest.raises(UpstreamBadResponse):
+        KeepaProvider().fetch_one(ASIN, US)

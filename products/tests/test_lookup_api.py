@@ -486,3 +486,42 @@ def test_a_record_stored_before_landed_prices_is_still_served():
     assert answer.status_code == 200, answer.content
     assert answer.json()["source"] == "database"
     assert answer.json()["product"] == old
+
+
+def test_the_product_record_carries_sales_velocity_marked_sample_from_the_sandbox():
+    answer = client_for(funded_user(credits=5)).post(URL, {"asin": ASIN, "marketplace": "US"}, format="json")
+
+    product = answer.json()["product"]
+    assert product["record_version"] == 3
+    assert product["sample_data"] is True
+    assert product["sales_velocity"]["source"] == "sandbox"
+    assert set(product["sales_velocity"]) == {
+        "source",
+        "monthly_sold",
+        "monthly_sold_as_of",
+        "rank_drops_30",
+        "rank_drops_90",
+        "rank_drops_180",
+        "rank_drops_365",
+        "rank_drops_as_of",
+        "unavailable",
+    }
+
+
+def test_a_record_stored_before_sales_velocity_is_still_served():
+    user = funded_user(credits=10)
+    client = client_for(user)
+    assert client.post(URL, {"asin": ASIN, "marketplace": "US"}, format="json").status_code == 200
+    product = Product.objects.get(asin=ASIN, marketplace="US")
+    old = {k: v for k, v in product.record.items() if k != "sales_velocity"}
+    old["record_version"] = 2
+    product.record = old
+    product.save(update_fields=["record"])
+    cache.delete_pattern("*")  # type: ignore[attr-defined]
+    product_local_cache_clear()
+
+    answer = client.post(URL, {"asin": ASIN, "marketplace": "US"}, format="json")
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["source"] == "database"
+    assert "sales_velocity" not in answer.json()["product"]

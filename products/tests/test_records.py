@@ -33,7 +33,7 @@ def test_sandbox_record_survives_json_and_back():
 
     assert data["fetched_at"] == "2026-01-02T03:04:05Z"
     assert data["price"] == {"amount": str(record.price.amount), "currency": "GBP"}
-    assert data["record_version"] == 2
+    assert data["record_version"] == 3
     assert data["price_basis"] == "landed"
     assert ProductRecord.from_dict(data) == record
 
@@ -97,3 +97,43 @@ def test_keepa_record_survives_json_and_back(keepa_settings, rsps):
     amazon = next(h for h in data["history"] if h["metric"] == "amazon_price")
     assert amazon["points"][1][1] is None
     assert ProductRecord.from_dict(data) == record
+
+
+def test_a_keepa_record_with_sales_velocity_survives_json_and_back(keepa_settings, rsps):
+    body = load_fixture("keepa/product-response.json")
+    product = body["products"][0]
+    product.update(monthlySold=2000, lastSoldUpdate=8326800)
+    product["stats"].update(salesRankDrops30=12, salesRankDrops90=40, salesRankDrops180=-1)
+    rsps.get(KEEPA_PRODUCT_URL, json=body)
+    record = KeepaProvider().fetch_one("B0TESTKEEP", marketplace_get("US"))
+
+    data = json.loads(json.dumps(record.to_dict()))
+
+    assert data["record_version"] == 3
+    assert data["sales_velocity"] == {
+        "source": "keepa",
+        "monthly_sold": 2000,
+        "monthly_sold_as_of": "2026-10-31T12:00:00Z",
+        "rank_drops_30": 12,
+        "rank_drops_90": 40,
+        "rank_drops_180": None,
+        "rank_drops_365": None,
+        "rank_drops_as_of": "2026-10-31T16:30:00Z",
+        "unavailable": None,
+    }
+    assert ProductRecord.from_dict(data) == record
+    serializer = ProductRecordSerializer(data=data)
+    assert serializer.is_valid(), serializer.errors
+
+
+def test_a_record_stored_before_sales_velocity_still_reads(keepa_settings, rsps):
+    rsps.get(KEEPA_PRODUCT_URL, json=load_fixture("keepa/product-response.json"))
+    data = json.loads(json.dumps(KeepaProvider().fetch_one("B0TESTKEEP", marketplace_get("US")).to_dict()))
+    old = {key: value for key, value in data.items() if key != "sales_velocity"}
+    old["record_version"] = 2
+
+    record = ProductRecord.from_dict(old)
+
+    assert record.sales_velocity is None
+    assert record.to_dict()["sales_velocity"] is None
+    assert ProductRecordSerializer(data=old).is_valid(), "a version 2 record still fits the documented shape"

@@ -138,3 +138,26 @@ def test_simulated_failures_are_not_counted_by_the_circuit_breaker(settings):
 
     assert circuit_state("sandbox") == CircuitState.CLOSED
     assert sandbox().fetch_one("B08N5WRWNW", US).asin == "B08N5WRWNW"
+
+
+def test_sales_velocity_is_deterministic_sample_data_in_keepas_shape():
+    fixed = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    provider = SandboxProvider(clock=lambda: fixed)
+    asins = [f"B0SAMPLE{n:02d}" for n in range(40)]
+
+    records = [provider.fetch_one(asin, marketplace_get("US")) for asin in asins]
+    again = [SandboxProvider(clock=lambda: fixed).fetch_one(asin, marketplace_get("US")) for asin in asins]
+
+    assert [r.sales_velocity for r in records] == [r.sales_velocity for r in again]
+    steps = set(sandbox_module._MONTHLY_SOLD_STEPS)
+    for record in records:
+        velocity = record.sales_velocity
+        assert record.sample_data is True
+        assert velocity.source == "sandbox"
+        assert velocity.monthly_sold is None or velocity.monthly_sold in steps
+        assert (velocity.monthly_sold_as_of is None) == (velocity.monthly_sold is None)
+        drops = [velocity.drops(days) for days in (30, 90, 180, 365)]
+        assert drops == sorted(drops), "a longer window counts at least the drops of a shorter one"
+        assert velocity.rank_drops_as_of == fixed
+    # Like Amazon's badge, some products have a monthly figure and some do not.
+    assert {r.sales_velocity.monthly_sold is None for r in records} == {True, False}

@@ -475,3 +475,14 @@ def _json(data) -> str:
 def _catalog_json(request) -> str:
     asin = urlsplit(request.url).path.rsplit("/", 1)[-1]
     return _json(catalog_item(asin))
+
+
+def test_spapi_has_no_sales_figure_and_says_so(upstream):
+    record = SpApiProvider().fetch_one(CATALOG_ASIN, US)
+
+    velocity = record.to_dict()["sales_velocity"]
+    assert velocity["source"] == "spapi"
+    assert velocity["unavailable"] == "not available from SP-API"
+    assert velocity["monthly_sold"] is None
+    assert [velocity[f"rank_drops_{days}"] for days in (30, 90, 180, 365)] == [None] * 4
+    assert record.sales_rank is not None  # a rank there is, and it is not turned into sales

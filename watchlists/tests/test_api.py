@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -296,3 +297,43 @@ def test_an_items_latest_price_is_in_its_currencys_minor_units(api, user):
     # SQLite hands the subquery's decimal back as 21.6400000000000: the API says what a price is.
     assert latest["price"] == "21.64"
     assert latest["currency"] == "EUR"
+
+
+def test_an_items_refreshes_and_alerts_say_whether_they_are_sample_data(api, user):
+    from watchlists.models import ItemSnapshot
+
+    watchlist = services.watchlist_create(user=user, name="Mixed")
+    item = services.watch_item_add(watchlist=watchlist, asin=ASIN, marketplace="US")
+    now = timezone.now()
+    older = ItemSnapshot.objects.create(
+        item=item,
+        slot=now - timedelta(hours=1),
+        taken_at=now - timedelta(hours=1),
+        status="ok",
+        currency="USD",
+        price=Decimal("19.99"),
+        provider="keepa",
+        sample_data=False,
+    )
+    latest = ItemSnapshot.objects.create(
+        item=item,
+        slot=now,
+        taken_at=now,
+        status="ok",
+        currency="USD",
+        price=Decimal("24.10"),
+        provider="sandbox",
+        sample_data=True,
+    )
+    AlertFactory(user=user, item=item, snapshot=latest, provider="sandbox", sample_data=True)
+
+    got = api.get(f"/api/v1/watchlists/{watchlist.pk}/items/{item.pk}").json()["latest"]
+    snapshots = api.get(f"/api/v1/watchlists/{watchlist.pk}/items/{item.pk}/snapshots").json()["results"]
+    alerts = api.get("/api/v1/watchlists/alerts").json()["results"]
+
+    assert (got["price"], got["provider"], got["sample_data"]) == ("24.10", "sandbox", True)
+    assert [(s["price"], s["provider"], s["sample_data"]) for s in snapshots] == [
+        ("24.10", "sandbox", True),
+        (str(older.price), "keepa", False),
+    ]
+    assert [(a["provider"], a["sample_data"]) for a in alerts] == [("sandbox", True)]

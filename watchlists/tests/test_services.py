@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.api_errors import http_status
 from core.errors import DomainError
-from core.tests.emails import assert_platform_email
+from core.tests.emails import assert_platform_email, html_part
 from credits.models import LedgerEntry
 from credits.selectors import balance_get
 from credits.services import credits_charge
@@ -279,3 +279,53 @@ def test_cost_per_month_is_items_times_refreshes_times_the_lookup_price():
     assert watchlist_cost(interval="daily", items=10).credits_per_month == 300
     assert watchlist_cost(interval="weekly", items=7).credits_per_month == 30
     assert watchlist_cost(interval="weekly", items=1).credits_per_month == 5  # 4.29 rounded up
+
+
+SANDBOX_ASIN = "B08N5WRWNW"
+
+
+def test_a_refresh_of_sandbox_data_says_it_is_sample_data_in_its_record_alert_webhook_and_email(settings):
+    from webhooks.models import WebhookDelivery
+    from webhooks.tests.factories import WebhookEndpointFactory
+
+    settings.PRODUCT_PROVIDERS = ["sandbox"]
+    user = funded_user(credits=10)
+    watchlist = services.watchlist_create(user=user, name="Sandbox deals", interval="hourly")
+    item = services.watch_item_add(
+        watchlist=watchlist, asin=SANDBOX_ASIN, marketplace="US", thresholds={"price_below": "99999.00"}
+    )
+    WebhookEndpointFactory(user=user, events=["alert.raised"])
+
+    refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+
+    snapshot = ItemSnapshot.objects.get(item=item)
+    assert (snapshot.status, snapshot.provider, snapshot.sample_data) == ("ok", "sandbox", True)
+    alert = Alert.objects.get(item=item)
+    assert (alert.provider, alert.sample_data) == ("sandbox", True)
+    delivery = WebhookDelivery.objects.get(event="alert.raised")
+    assert delivery.payload["data"]["sample_data"] is True
+    assert delivery.payload["data"]["provider"] == "sandbox"
+    services.alerts_email(alert_ids=[alert.pk])
+    message = mail.outbox[0]
+    assert message.subject.startswith("[Sample data] ")
+    for part in (message.body, html_part(message)):
+        assert "Sample data: made up by the sandbox provider, not Amazon's." in part
+
+
+def test_a_refresh_of_keepa_data_is_not_marked_sample(keepa):
+    from webhooks.models import WebhookDelivery
+    from webhooks.tests.factories import WebhookEndpointFactory
+
+    user, watchlist, item = make_watchlist(price_below="30.00")
+    WebhookEndpointFactory(user=user, events=["alert.raised"])
+
+    refresh.watchlist_refresh(watchlist_id=watchlist.pk, slot=timezone.now())
+
+    snapshot = ItemSnapshot.objects.get(item=item)
+    assert (snapshot.provider, snapshot.sample_data) == ("keepa", False)
+    alert = Alert.objects.get(item=item)
+    assert alert.sample_data is False
+    assert WebhookDelivery.objects.get(event="alert.raised").payload["data"]["sample_data"] is False
+    services.alerts_email(alert_ids=[alert.pk])
+    assert "Sample data" not in mail.outbox[0].subject
+    assert "Sample data" not in mail.outbox[0].body

@@ -379,3 +379,46 @@ def test_every_watchlist_table_scrolls_on_its_own(client, user):
         wrapped = re.findall(r'<div class="table-scroll" tabindex="0">\s*<table', html)
         assert html.count("<table") == len(wrapped), url
         assert "<table" in html, url
+
+
+def test_sample_data_is_marked_on_the_watchlist_item_and_notifications_pages(client, user):
+    watchlist = services.watchlist_create(user=user, name="W")
+    real = services.watch_item_add(watchlist=watchlist, asin="B000000001")
+    sample = services.watch_item_add(watchlist=watchlist, asin="B000000002")
+    now = timezone.now()
+    for item, provider in ((real, "keepa"), (sample, "sandbox")):
+        snapshot = ItemSnapshot.objects.create(
+            item=item,
+            slot=now,
+            taken_at=now,
+            status="ok",
+            currency="USD",
+            price=Decimal("12.34"),
+            in_stock=True,
+            provider=provider,
+            sample_data=provider == "sandbox",
+        )
+        AlertFactory(
+            user=user,
+            item=item,
+            snapshot=snapshot,
+            message=f"{item.asin} alert",
+            provider=provider,
+            sample_data=provider == "sandbox",
+        )
+
+    rows = re.findall(r"<tr>.*?</tr>", client.get(f"/watchlists/{watchlist.pk}/").content.decode(), re.S)
+    sample_page = client.get(f"/watchlists/{watchlist.pk}/items/{sample.pk}/").content.decode()
+    real_page = client.get(f"/watchlists/{watchlist.pk}/items/{real.pk}/").content.decode()
+    notifications = client.get("/watchlists/notifications/").content.decode()
+
+    assert ["Sample data" in row for row in rows if "B00000000" in row] == [False, True]
+    assert 'id="item-sample"' in sample_page
+    assert 'id="history-sample"' in sample_page
+    assert "Sample data</span></td>" in sample_page.split('id="item-snapshots"')[1]
+    assert "Sample data" in sample_page.split('id="item-alerts"')[1].split("</ul>")[0]
+    assert "Sample data" not in real_page
+    sample_row = next(r for r in re.findall(r"<tr.*?</tr>", notifications, re.S) if "B000000002 alert" in r)
+    real_row = next(r for r in re.findall(r"<tr.*?</tr>", notifications, re.S) if "B000000001 alert" in r)
+    assert "Sample data" in sample_row
+    assert "Sample data" not in real_row

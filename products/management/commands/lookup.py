@@ -115,6 +115,15 @@ def _summary(record: ProductRecord) -> str:
         )
     if record.sales_rank:
         lines.append(f"Sales rank:    #{record.sales_rank.rank} in {show(record.sales_rank.category)}")
+    if (velocity := record.sales_velocity) is not None:
+        if velocity.unavailable:
+            lines.append(f"Sold last month: {velocity.unavailable}")
+        else:
+            sold = f"{velocity.monthly_sold:,}+" if velocity.monthly_sold else "-"
+            lines.append(
+                f"Sold last month: {sold} ({velocity.source})   "
+                f"Rank drops 30 d / 90 d: {show(velocity.drops(30))} / {show(velocity.drops(90))}"
+            )
     if record.offers:
         lines.append(
             f"Offers:        {show(record.offers.new)} new, {show(record.offers.used)} used, "
