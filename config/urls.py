@@ -33,6 +33,7 @@ urlpatterns = [
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("resale/", include("resale.urls")),
     path("analytics/", include("analytics.urls")),
     path("admin/", include("jobs.admin_urls")),  # the moved models' old admin addresses
     path("admin/", admin.site.urls),

@@ -6,3 +6,10 @@ class ResaleConfig(AppConfig):
     label = "resale"
     verbose_name = "Resale"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from products.panels import register_product_panel
+        from resale.panels import profit_panel_render
+
+        # The profit panel under a product on the lookup page, the scanner's answer and watchlist items.
+        register_product_panel("profit", profit_panel_render)

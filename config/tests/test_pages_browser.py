@@ -93,6 +93,8 @@ PAGES: dict[str, Page] = {
     "webhook-delivery": (lambda w: f"/webhooks/deliveries/{w.delivery.pk}/", USER),
     "analytics": (lambda w: "/analytics/", USER),
     "analytics-operators": (lambda w: "/analytics/operators/", STAFF),
+    "resale-defaults-page": (lambda w: "/resale/defaults", USER),
+    "resale-profit-page": (lambda w: "/resale/profit?asin=B08N5WRWNW&marketplace=US", USER),
 }
 
 # Routes that are not pages of their own, and why.
@@ -129,6 +131,7 @@ NOT_PAGES: dict[str, str] = {
     "webhook-endpoint-ping": "a form's POST action",
     "webhook-endpoint-delete": "a form's POST action",
     "webhook-delivery-replay": "a form's POST action",
+    "resale-profit-panel": "an htmx fragment (the profit panel; resale's browser test checks it)",
 }
 
 
