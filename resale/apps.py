@@ -9,7 +9,9 @@ class ResaleConfig(AppConfig):
 
     def ready(self) -> None:
         from products.panels import register_product_panel
+        from resale import home
         from resale.panels import profit_panel_render
 
+        home.register()  # the landing page's price of a profit calculation
         # The profit panel under a product on the lookup page, the scanner's answer and watchlist items.
         register_product_panel("profit", profit_panel_render)

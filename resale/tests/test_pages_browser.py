@@ -18,8 +18,9 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 ASIN = "B08N5WRWNW"
 
 FITS = """() => ({scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth,
-  wide: [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1
-    && !el.closest(".table-scroll")).slice(0, 6).map((el) => el.tagName + "#" + el.id + "." + el.className)})"""
+  wide: [...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest(".table-scroll"))
+    .slice(0, 6).map((el) => el.tagName + "#" + el.id + "." + el.className)})"""
 AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
   .filter((v) => ["serious", "critical"].includes(v.impact)).map((v) => v.id + ": " + v.help)"""
 
