@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("webhooks.api_urls")),
     path("", include("jobs.api_urls")),  # products/bulk...
     path("", include("jobs.collections.api_urls")),
+    path("", include("resale.api_urls")),  # products/profit, resale/defaults
 ]
 
 # The API first: it takes most of the traffic, and URL resolution stops at the first match.
@@ -32,6 +33,7 @@ urlpatterns = [
     path("credits/", include("credits.urls")),
     path("billing/", include("billing.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("resale/", include("resale.urls")),
     path("analytics/", include("analytics.urls")),
     path("admin/", include("jobs.admin_urls")),  # the moved models' old admin addresses
     path("admin/", admin.site.urls),

@@ -6,3 +6,12 @@ class ResaleConfig(AppConfig):
     label = "resale"
     verbose_name = "Resale"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from products.panels import register_product_panel
+        from resale import home
+        from resale.panels import profit_panel_render
+
+        home.register()  # the landing page's price of a profit calculation
+        # The profit panel under a product on the lookup page, the scanner's answer and watchlist items.
+        register_product_panel("profit", profit_panel_render)
