@@ -101,7 +101,8 @@ class ConvertLabelApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description="Nothing charged: the photo is missing or empty (`image_missing`), over the "
-                "size limit (`image_too_large`), not an image (`not_an_image`), undecodable "
+                "size limit (`image_too_large`), not an image (`not_an_image`), an image format "
+                "not accepted (`image_format_unsupported`), undecodable "
                 "(`image_unreadable`) or without an FNSKU barcode (`label_no_barcode`); or a bad "
                 "marketplace.",
             ),

@@ -102,9 +102,9 @@ class ConversionOutputSerializer(serializers.Serializer[Any]):
 
 class ConvertLabelInputSerializer(serializers.Serializer[Any]):
     image = serializers.FileField(
-        help_text="A photo of the FBA label (JPEG, PNG, WebP, ...; at most CONVERSION_LABEL_MAX_BYTES, "
-        "8 MB by default): its Code 128 barcode gives the FNSKU, its printed text the title and "
-        "condition."
+        help_text="A photo of the FBA label (JPEG, PNG, WebP, HEIC/HEIF, GIF, BMP or TIFF; at "
+        "most CONVERSION_LABEL_MAX_BYTES, 8 MB by default): its Code 128 barcode gives the FNSKU, "
+        "its printed text the title and condition."
     )
     marketplace = serializers.CharField(
         max_length=8, required=False, default="US", help_text="US, UK, DE, ..."
