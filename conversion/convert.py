@@ -192,23 +192,29 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
         flight = _RescanFlight(user.pk, fnsku, market.code, label, hold_seconds=max(pending_timeout, wait))
         deadline = time.monotonic() + wait
         while True:
-            if self._key_used(user, idempotency_key):
-                return self._take_row()
             flying = flight.take()
-            earlier = conversion_recent_answer(
-                user=user, fnsku=fnsku, marketplace=market.code, label_text=label
-            )
-            if earlier is not None:
+            key_status = self._key_status(user, idempotency_key)
+            # The key's own answer (its replay, its conflict, or taking over a dead claim); a key
+            # whose request is still running is waited for like any identical conversion.
+            if key_status is not None and (flying or key_status != Status.PENDING):
                 if flying:
                     flight.land()
-                return ConversionResult(earlier, credits_remaining=balance_get(user=user), rescan=True)
-            if flying:
-                self.flight = flight
-                try:
-                    return self._take_row()
-                except BaseException:
-                    self._land()
-                    raise
+                return self._take_row()
+            if key_status is None:
+                earlier = conversion_recent_answer(
+                    user=user, fnsku=fnsku, marketplace=market.code, label_text=label
+                )
+                if earlier is not None:
+                    if flying:
+                        flight.land()
+                    return ConversionResult(earlier, credits_remaining=balance_get(user=user), rescan=True)
+                if flying:
+                    self.flight = flight
+                    try:
+                        return self._take_row()
+                    except BaseException:
+                        self._land()
+                        raise
             # The same conversion is running in another request: wait for it to finish.
             if not flight.wait_until_landed(deadline):
                 raise ConflictError(
@@ -227,9 +233,14 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
         return None
 
     @staticmethod
-    def _key_used(user: User, idempotency_key: str | None) -> bool:
+    def _key_status(user: User, idempotency_key: str | None) -> str | None:
+        """The status of the conversion already claimed under this key (None: the key is new)."""
         key = (idempotency_key or "").strip()[:200]
-        return bool(key) and Conversion.objects.filter(user=user, idempotency_key=key).exists()
+        if not key:
+            return None
+        return (
+            Conversion.objects.filter(user=user, idempotency_key=key).values_list("status", flat=True).first()
+        )
 
     def _land(self) -> None:
         """End this request's flight (after its row is finished, so a waiter sees the answer)."""
