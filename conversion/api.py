@@ -61,7 +61,10 @@ class ConvertApi(APIView):
             402: insufficient_credits_response(),
             404: OpenApiResponse(ErrorSerializer, description="No ASIN found (`fnsku_not_found`); refunded."),
             409: OpenApiResponse(
-                ErrorSerializer, description="Idempotency-Key in use or used for another code."
+                ErrorSerializer,
+                description="Idempotency-Key in use or used for another code, or the same conversion "
+                "(code, label text, marketplace) sent earlier is still running after "
+                "`CONVERSION_RESCAN_WAIT` (`conversion_in_progress`, `Retry-After`; not charged).",
             ),
             503: OpenApiResponse(ErrorSerializer, description="The sources needed are down; refunded."),
         },
@@ -109,7 +112,10 @@ class ConvertLabelApi(APIView):
             402: insufficient_credits_response(),
             404: OpenApiResponse(ErrorSerializer, description="No ASIN found (`fnsku_not_found`); refunded."),
             409: OpenApiResponse(
-                ErrorSerializer, description="Idempotency-Key in use or used for another code."
+                ErrorSerializer,
+                description="Idempotency-Key in use or used for another code, or the same conversion "
+                "(code, label text, marketplace) sent earlier is still running after "
+                "`CONVERSION_RESCAN_WAIT` (`conversion_in_progress`, `Retry-After`; not charged).",
             ),
             503: OpenApiResponse(
                 ErrorSerializer,

@@ -34,6 +34,9 @@ class ConversionSettings:
     paste_max_codes: int = setting("CONVERSION_PASTE_MAX_CODES", default=200)
     # An Idempotency-Key claim older than this (seconds) whose request never finished is taken over.
     pending_timeout: int = setting("CONVERSION_PENDING_TIMEOUT", default=120)
+    # Seconds a conversion waits for the same user's identical conversion (same code, label text
+    # and marketplace) already running, to answer from it uncharged; then 409, retry in a moment.
+    rescan_wait: int = setting("CONVERSION_RESCAN_WAIT", default=30, minimum=1)
     # Label photos (POST /api/v1/conversion/fnsku/label, the convert page's photo form): the
     # largest upload accepted, in bytes.
     label_max_bytes: int = setting("CONVERSION_LABEL_MAX_BYTES", default=8_000_000, minimum=1)

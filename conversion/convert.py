@@ -14,7 +14,9 @@ from its job's hold instead.
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ from conversion.resolvers import PlatformSources, Query, Resolution, resolve
 from conversion.sources import fba_inventory_notes, fba_inventory_notes_without_sync
 from conversion.validation import clean_label_text, fnsku_kind, normalize_fnsku
 from core.errors import ConflictError, DomainError, NotFoundError
+from core.shared_state import LuaScript, redis_client, shared_key
 from credits.metering import KeyedCharge, metered
 from credits.models import Operation
 from credits.selectors import balance_get
@@ -124,23 +127,14 @@ def fnsku_convert(
     sources down (503) is refunded in the same call and raised. With
     ``idempotency_key`` a repeated call answers what the first one answered,
     charging once. A rescan (same code, label text and marketplace) within
-    ``RESCAN_WINDOW`` of an answered conversion answers from it, not charged."""
+    ``RESCAN_WINDOW`` of an answered conversion answers from it, not charged; one sent while
+    that conversion is still running waits for it (``CONVERSION_RESCAN_WAIT``, then 409
+    ``conversion_in_progress``) and answers from it too."""
     started = time.perf_counter()
     code = normalize_fnsku(fnsku)
     market = marketplace_get(marketplace)
     label = clean_label_text(label_text)
     settings = conf.conversion_settings()
-
-    key = (idempotency_key or "").strip()[:200]
-    key_used = bool(key) and Conversion.objects.filter(user=user, idempotency_key=key).exists()
-    # A retry with a key already used is the key's to answer (its replay, or its conflict).
-    earlier = (
-        None
-        if key_used
-        else conversion_recent_answer(user=user, fnsku=code, marketplace=market.code, label_text=label)
-    )
-    if earlier is not None:
-        return ConversionResult(earlier, credits_remaining=balance_get(user=user), rescan=True)
 
     claim = _ConversionClaim(
         user, code, market, label, channel, idempotency_key, settings.pending_timeout, started
@@ -185,24 +179,92 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
         self.request = (user, fnsku, market, label, channel, idempotency_key, pending_timeout)
         self.started = started
         self.outcome: Outcome | None = None
+        self.flight: _RescanFlight | None = None
 
     def take(self) -> ConversionResult | None:
+        """A retry with a key already used is the key's to answer (its replay, or its conflict).
+        Otherwise a rescan: the same user's answered conversion of this code, label text and
+        marketplace within ``RESCAN_WINDOW`` answers, uncharged; and one still running is waited
+        for (a single flight per rescan identity, in Redis), so two taps, two tabs or a retry
+        sent at once charge once."""
+        user, fnsku, market, label, _, idempotency_key, pending_timeout = self.request
+        wait = conf.conversion_settings().rescan_wait
+        flight = _RescanFlight(user.pk, fnsku, market.code, label, hold_seconds=max(pending_timeout, wait))
+        deadline = time.monotonic() + wait
+        while True:
+            flying = flight.take()
+            key_status = self._key_status(user, idempotency_key)
+            # The key's own answer (its replay, its conflict, or taking over a dead claim); a key
+            # whose request is still running is waited for like any identical conversion.
+            if key_status is not None and (flying or key_status != Status.PENDING):
+                if flying:
+                    flight.land()
+                return self._take_row()
+            if key_status is None:
+                earlier = conversion_recent_answer(
+                    user=user, fnsku=fnsku, marketplace=market.code, label_text=label
+                )
+                if earlier is not None:
+                    if flying:
+                        flight.land()
+                    return ConversionResult(earlier, credits_remaining=balance_get(user=user), rescan=True)
+                if flying:
+                    self.flight = flight
+                    try:
+                        return self._take_row()
+                    except BaseException:
+                        self._land()
+                        raise
+            # The same conversion is running in another request: wait for it to finish.
+            if not flight.wait_until_landed(deadline):
+                raise ConflictError(
+                    f"A conversion of {fnsku} with this label text is still being processed; "
+                    "retry in a moment (it will not be charged again).",
+                    code="conversion_in_progress",
+                    retry_after=1,
+                )
+
+    def _take_row(self) -> ConversionResult | None:
         self.conversion, earlier = _claim(*self.request)
         if earlier:
+            self._land()
             return _replay(self.conversion)
         self.ledger_key = f"fnsku-conversion:{self.conversion.pk}"
         return None
+
+    @staticmethod
+    def _key_status(user: User, idempotency_key: str | None) -> str | None:
+        """The status of the conversion already claimed under this key (None: the key is new)."""
+        key = (idempotency_key or "").strip()[:200]
+        if not key:
+            return None
+        return (
+            Conversion.objects.filter(user=user, idempotency_key=key).values_list("status", flat=True).first()
+        )
+
+    def _land(self) -> None:
+        """End this request's flight (after its row is finished, so a waiter sees the answer)."""
+        if self.flight is not None:
+            self.flight.land()
+            self.flight = None
 
     def given_up(self) -> None:
         conversion_finish(
             self.conversion, status=Status.INSUFFICIENT_CREDITS, started=self.started, release_key=True
         )
+        self._land()
 
     def refund_reason(self, error: Exception) -> str:
         expected = self._expected(error)
         return expected.code if expected is not None else "conversion failed"
 
     def undelivered(self, error: Exception, refund: LedgerEntry) -> None:
+        try:
+            self._finish_undelivered(error)
+        finally:
+            self._land()
+
+    def _finish_undelivered(self, error: Exception) -> None:
         expected = self._expected(error)
         if expected is None or self.outcome is None:
             conversion_finish(
@@ -234,12 +296,54 @@ class _ConversionClaim(KeyedCharge[ConversionResult]):
             credits=-charge.amount,
             charge_entry_id=charge.pk,
         )
+        self._land()
 
     def _expected(self, error: Exception) -> DomainError | None:
         """``error`` if it is the resolution's own answer (not found, sources down)."""
         if self.outcome is not None and error is self.outcome.error:
             return self.outcome.error
         return None
+
+
+class _RescanFlight:
+    """One running conversion per (user, FNSKU, marketplace, label text), across every process:
+    a Redis lock (``SET NX`` with a token, expiring by itself after ``hold_seconds`` if its
+    request dies) that the running request holds until its row is finished. It only decides who
+    runs; what the others answer is the finished row (a rescan), and the charge is still the
+    row's own ledger key."""
+
+    def __init__(self, user_id: int, fnsku: str, marketplace: str, label: str, *, hold_seconds: int) -> None:
+        digest = hashlib.sha256(label.encode()).hexdigest()[:32]
+        self.key = shared_key("conversion", "flight", str(user_id), marketplace, fnsku, digest)
+        self.token = uuid.uuid4().hex
+        self.hold_ms = hold_seconds * 1000
+
+    def take(self) -> bool:
+        return bool(redis_client().set(self.key, self.token, nx=True, px=self.hold_ms))
+
+    def land(self) -> None:
+        _release_flight(keys=[self.key], args=[self.token])
+
+    def wait_until_landed(self, deadline: float) -> bool:
+        """Wait for the flight holding the lock to end; False when ``deadline`` came first."""
+        client = redis_client()
+        delay = 0.01
+        while client.exists(self.key):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        return True
+
+
+_release_flight = LuaScript(
+    """
+    if redis.call("GET", KEYS[1]) == ARGV[1] then
+        return redis.call("DEL", KEYS[1])
+    end
+    return 0
+    """
+)
 
 
 def conversion_recent_answer(

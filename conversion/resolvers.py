@@ -61,6 +61,11 @@ AGREEING_SIMILARITY = 0.85
 # Titles are looked up for at most this many candidates from the store.
 MAX_TITLE_LOOKUPS = 6
 
+# The B0 rule's answer when the product data that "found" the code is sample data: the sandbox makes
+# up a record for every well-formed ASIN (B0ZZZZZZZZ too), so its finding says nothing about whether
+# the code is a real product. Stated, not calibrated: below "resolved", a sample to check.
+SAMPLE_STICKERLESS_CONFIDENCE = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -126,12 +131,19 @@ def stickerless_evidence(query: Query, summary: ProductSummary | None) -> list[E
 
     ``summary`` is the product lookup's answer for the code: not found (or made up) names nothing."""
     if summary is not None and summary.found:
+        listed = (
+            "but only the sample data answered, which makes up a product for any ASIN: whether it is "
+            f"a real product in {query.marketplace.code} was not checked "
+            f"({SAMPLE_STICKERLESS_CONFIDENCE:.0%} sure)."
+            if summary.sample_data
+            else f"and the product data lists it in {query.marketplace.code}."
+        )
         return [
             Evidence(
                 source=STICKERLESS,
                 asin=query.fnsku,
                 detail=f"{query.fnsku} is an ASIN: a unit sold without an FBA sticker carries its ASIN, "
-                f"and the product data lists it in {query.marketplace.code}.",
+                + listed,
                 weight=SOURCE_WEIGHTS[STICKERLESS],
                 seen_at=query.now,
                 title=summary.title,
@@ -372,6 +384,10 @@ def _stickerless(query: Query, sources: Sources, calibration: Calibration | None
         candidate.image = summary.image if summary is not None else None
     error = summary.error if summary is not None else None
     scored = score(candidates, query.label, now=query.now, calibration=calibration)
+    if summary is not None and summary.found and summary.sample_data:
+        for candidate in scored.candidates:
+            candidate.raw = SAMPLE_STICKERLESS_CONFIDENCE
+        scored = Scored(scored.candidates, SAMPLE_STICKERLESS_CONFIDENCE)
     return Resolution(query, scored, evidence, search_error=error, origins=origins)
 
 

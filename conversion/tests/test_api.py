@@ -203,9 +203,13 @@ def test_spapi_connection_never_shows_the_token(settings):
     assert client.get("/api/v1/conversion/spapi-connection").status_code == 404
 
 
-def test_conversions_are_logged_with_channel():
+def test_conversions_are_logged_with_channel(real_catalogue):
+    # A real product (amazon-us-products-2023.csv), listed by a provider that is not the sandbox.
+    real_catalogue["B07XSCCZYG"] = (
+        "Platinum Elite Softside Expandable Checked Luggage, 8 Wheel Spinner Suitcase"
+    )
     user = funded_user(credits=10)
-    client_for(user).post(URL, {"fnsku": "B07N4M94X4"}, format="json")
+    client_for(user).post(URL, {"fnsku": "B07XSCCZYG"}, format="json")
     conversion = Conversion.objects.get()
     assert (conversion.channel, conversion.credits_charged, conversion.status) == ("api", 2, "resolved")
     assert conversion.latency_ms > 0

@@ -11,6 +11,7 @@ from django.utils import timezone
 from conversion import convert
 from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, FnskuMapping
+from conversion.resolvers import SAMPLE_STICKERLESS_CONFIDENCE
 from conversion.tests.conftest import lookalike_pair
 from conversion.tests.factories import FnskuMappingFactory
 from core.api_errors import http_status
@@ -60,6 +61,24 @@ def test_a_made_up_b0_code_is_not_resolved_and_is_refunded(real_catalogue, code)
     assert (conversion.status, conversion.asin, conversion.confidence) == ("not_found", "", None)
     assert balance_get(user=user) == 10
     assert len(entries(user, "charge")) == len(entries(user, "refund")) == 1
+
+
+@pytest.mark.parametrize("code", ["B0ZZZZZZZZ", "B0MADEUP01"])
+def test_a_made_up_b0_code_in_the_sandbox_is_a_sample_never_resolved(code):
+    # The sandbox makes up a record for any well-formed ASIN, so its "found" is no evidence.
+    user = funded_user(credits=10)
+
+    body = convert.fnsku_convert(user=user, fnsku=code).body()
+
+    assert (body["asin"], body["status"]) == (code, "ambiguous")
+    assert body["confidence"] == SAMPLE_STICKERLESS_CONFIDENCE < 0.9
+    assert (body["provider"], body["sample_data"]) == ("sandbox", True)
+    assert body["evidence"][0]["detail"] == (
+        f"{code} is an ASIN: a unit sold without an FBA sticker carries its ASIN, but only the sample "
+        "data answered, which makes up a product for any ASIN: whether it is a real product in US "
+        "was not checked (50% sure)."
+    )
+    assert not FnskuMapping.objects.filter(fnsku=code).exists()
 
 
 def test_the_sandbox_unknown_asin_is_not_resolved_and_is_refunded():

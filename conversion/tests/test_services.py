@@ -9,6 +9,7 @@ from django.utils import timezone
 from conversion import convert, sources
 from conversion.feedback import conversion_feedback
 from conversion.models import Conversion, ConversionFeedback, FbaSync, FnskuMapping, SpApiConnection
+from conversion.resolvers import SAMPLE_STICKERLESS_CONFIDENCE
 from conversion.tests.conftest import lookalike_pair
 from conversion.tests.factories import FnskuMappingFactory
 from conversion.tests.spapi_stub import SpApiStub, summary
@@ -75,17 +76,25 @@ def test_every_bad_input_is_refused_uncharged(fnsku, marketplace, code):
 # --- Exact sources ------------------------------------------------------------------------------------
 
 
-def test_stickerless_code_is_its_own_asin_with_confidence_one_and_charged():
+# A real product (amazon-us-products-2023.csv): its ASIN and title.
+LISTED_ASIN = "B07XSCCZYG"
+LISTED_TITLE = (
+    "Platinum Elite Softside Expandable Checked Luggage, 8 Wheel Spinner Suitcase, TSA Lock, Men and Women"
+)
+
+
+def test_stickerless_code_is_its_own_asin_with_confidence_one_and_charged(real_catalogue):
+    real_catalogue[LISTED_ASIN] = LISTED_TITLE
     user = funded_user(credits=10)
 
-    result = convert.fnsku_convert(user=user, fnsku=" b07n4m94x4 ")
+    result = convert.fnsku_convert(user=user, fnsku=f" {LISTED_ASIN.lower()} ")
 
     body = result.body()
-    assert body["fnsku"] == "B07N4M94X4"
-    assert body["asin"] == "B07N4M94X4"
+    assert body["fnsku"] == LISTED_ASIN
+    assert body["asin"] == LISTED_ASIN
     assert body["confidence"] == 1.0
     assert body["status"] == "resolved"
-    assert body["title"] == sample_title("B07N4M94X4")  # from the product store, not charged again
+    assert body["title"] == LISTED_TITLE  # from the product store, not charged again
     assert [e["source"] for e in body["evidence"]] == ["stickerless"]
     assert body["candidates"][0]["sources"] == ["stickerless"]
     assert body["credits_charged"] == PRICE
@@ -97,6 +106,22 @@ def test_stickerless_code_is_its_own_asin_with_confidence_one_and_charged():
     # The charge's key is the row's (stored data: a retry after a deploy finds it).
     assert entries(user, "charge")[0].idempotency_key == f"fnsku-conversion:{conversion.pk}"
     assert conversion.charge_entry_id == entries(user, "charge")[0].pk
+
+
+def test_a_stickerless_code_only_the_sandbox_lists_is_a_sample_at_the_stated_confidence():
+    user = funded_user(credits=10)
+
+    result = convert.fnsku_convert(user=user, fnsku=" b07n4m94x4 ")
+
+    body = result.body()
+    assert (body["asin"], body["status"]) == ("B07N4M94X4", "ambiguous")
+    assert body["confidence"] == SAMPLE_STICKERLESS_CONFIDENCE < 0.9
+    assert body["candidates"][0]["score"] == SAMPLE_STICKERLESS_CONFIDENCE
+    assert (body["provider"], body["sample_data"]) == ("sandbox", True)
+    assert body["title"] == sample_title("B07N4M94X4")  # from the product store, not charged again
+    assert "was not checked (50% sure)" in body["evidence"][0]["detail"]
+    assert body["credits_charged"] == PRICE
+    assert Conversion.objects.get().status == "ambiguous"
 
 
 def test_store_hit_answers_from_shared_confirmations():

@@ -66,19 +66,35 @@ def test_the_camera_reader_is_loaded_on_demand_from_the_platform(client):
         assert finders.find(path), path
 
 
-def test_a_scan_answers_json_with_the_card(client, user):
-    response = client.post("/convert/scan/", {"fnsku": "b07n4m94x4", "marketplace": "US"}, **JSON)
+def test_a_scan_answers_json_with_the_card(client, user, real_catalogue):
+    # A real product (amazon-us-products-2023.csv), listed by a provider that is not the sandbox.
+    real_catalogue["B07XSCCZYG"] = (
+        "Platinum Elite Softside Expandable Checked Luggage, 8 Wheel Spinner Suitcase"
+    )
+    response = client.post("/convert/scan/", {"fnsku": "b07xscczyg", "marketplace": "US"}, **JSON)
 
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True
-    assert body["conversion"]["asin"] == "B07N4M94X4"
-    assert body["conversion"]["amazon_url"] == "https://www.amazon.com/dp/B07N4M94X4"
+    assert body["conversion"]["asin"] == "B07XSCCZYG"
+    assert body["conversion"]["amazon_url"] == "https://www.amazon.com/dp/B07XSCCZYG"
     assert 'id="result-card"' in body["html"]
     assert "100% sure" in body["html"]
     assert 'class="confidence high"' in body["html"]
     assert Conversion.objects.get().channel == "page"
     assert balance_get(user=user) == 8
+
+
+def test_a_scanned_b0_code_only_the_sandbox_lists_shows_a_sample_to_check(client, user):
+    response = client.post("/convert/scan/", {"fnsku": "B0ZZZZZZZZ", "marketplace": "US"}, **JSON)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["conversion"]["asin"], body["conversion"]["status"]) == ("B0ZZZZZZZZ", "ambiguous")
+    assert body["conversion"]["sample_data"] is True
+    assert "50% sure" in body["html"]
+    assert 'class="confidence medium"' in body["html"]
+    assert "was not checked" in body["html"]
 
 
 def test_a_bad_scan_answers_the_error_uncharged(client, user):
