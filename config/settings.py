@@ -692,3 +692,7 @@ LOGGING["handlers"] = {
 # --- Conversion: FNSKU to ASIN ------------------------------------------------------------------
 # Declared, with their types, defaults and meanings, in conversion/conf.py. See docs/fnsku.md.
 vars().update(read_environment(env, "conversion.conf", namespace=vars()))
+
+# --- Resale: liquidation manifests -------------------------------------------------------------
+# Declared, with their types, defaults and meanings, in resale/manifest_conf.py. See docs/resale.md.
+vars().update(read_environment(env, "resale.manifest_conf", namespace=vars()))
