@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import babel
 import babel.numbers as babel_numbers
@@ -36,6 +36,12 @@ def currency_exponent(currency: str) -> int:
     if currency in THREE_DECIMAL_CURRENCIES:
         return 3
     return 2
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` in the major unit rounded half up to ``currency``'s minor unit (2.345 EUR -> 2.35,
+    1980.5 JPY -> 1981): the one rounding of computed money (fees, profit)."""
+    return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), rounding=ROUND_HALF_UP)
 
 
 def to_major(amount: int, currency: str) -> Decimal:

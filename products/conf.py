@@ -25,6 +25,10 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     "keepa": RateLimit(rate=20 / 60, burst=100.0),
     "spapi.catalog": RateLimit(rate=2.0, burst=2.0),
     "spapi.pricing": RateLimit(rate=0.5, burst=1.0),
+    # Product Fees v0 (productFeesV0.json): getMyFeesEstimateForASIN 1/s burst 2,
+    # getMyFeesEstimates (up to 20 items a call) 0.5/s burst 1.
+    "spapi.fees": RateLimit(rate=1.0, burst=2.0),
+    "spapi.fees_batch": RateLimit(rate=0.5, burst=1.0),
 }
 
 # getInventorySummaries' usage plan (../shared/reference/sp-api/fbaInventory.json):

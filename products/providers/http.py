@@ -177,10 +177,12 @@ class UpstreamClient:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        json: Any = None,
         retry_hint: Callable[[requests.Response], float | None] | None = None,
     ) -> requests.Response:
         """Send the request, retrying what is transient; return the final non-retryable answer.
 
+        ``json``: a JSON request body (SP-API's POST operations).
         ``rate_bucket``: the shared rate limit taken (``tokens`` of it) before
         each attempt. ``retry_hint``: sees every response (also the ones that are
         retried) and may return the seconds the upstream wants us to wait.
@@ -208,6 +210,7 @@ class UpstreamClient:
                     params=params,
                     headers=headers,
                     data=data,
+                    json=json,
                     timeout=(http.connect_timeout, http.read_timeout),
                 )
             except requests.Timeout:

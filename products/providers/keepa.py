@@ -552,10 +552,17 @@ class KeepaProvider(Provider):
             return [record for record in records if record is not None]
 
     def _product_request(
-        self, marketplace: Marketplace, selector: dict[str, str], *, operation: str, tokens: int
+        self,
+        marketplace: Marketplace,
+        selector: dict[str, str],
+        *,
+        operation: str,
+        tokens: int,
+        options: dict[str, str] | None = None,
     ) -> Any:
         """Keepa's answer to a product request for ``selector`` (``asin`` or ``code``), with the
-        options every record is decoded from; its token state observed."""
+        options every record is decoded from (or ``options``: the fee estimates ask for less);
+        its token state observed."""
         state = TokenState(self.settings.api_key)
         self._wait_for_tokens(state)
 
@@ -581,9 +588,11 @@ class KeepaProvider(Provider):
                 "key": self.settings.api_key,
                 "domain": str(marketplace.keepa_domain),
                 **selector,
-                "stats": str(self.settings.stats_days),
-                "buybox": "1",
-                "rating": "1",
+                **(
+                    options
+                    if options is not None
+                    else {"stats": str(self.settings.stats_days), "buybox": "1", "rating": "1"}
+                ),
             },
             retry_hint=retry_hint,
         )
