@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from products.marketplaces import Marketplace
 from products.providers.base import ProductRecord
+from resale.fees import FeeQuote, fees_get_many
+from resale.profit import ProfitResult, ResaleCosts, profit_calculate, sale_price_of
 
 if TYPE_CHECKING:
-    from resale.fees import FeeQuote
     from resale.models import ManifestLine
-    from resale.profit import ProfitResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +49,6 @@ def line_economics_many(
     *, user_id: int, marketplace: Marketplace, lines: Sequence[tuple[ManifestLine, Mapping[str, Any]]]
 ) -> dict[int, LineEconomics]:
     """Each line's figures, by its line number, from its product's record (as stored JSON)."""
-    from resale.fees import fees_get_many
-    from resale.profit import profit_calculate, sale_price_of
-
     records = [(line, ProductRecord.from_dict(dict(data))) for line, data in lines]
     wanted = [(record.asin, sale_price_of(record)[0]) for _, record in records]
     quotes: dict[str, FeeQuote] = fees_get_many(marketplace=marketplace, items=wanted) if wanted else {}
@@ -103,5 +100,7 @@ def _figures(result: ProfitResult, quote: FeeQuote | None, quantity: int, curren
     )
 
 
-def _user_costs(user_id: int) -> Any:
-    return None
+def _user_costs(user_id: int) -> ResaleCosts:
+    # The user's saved defaults (inbound shipping, prep, VAT) are not stored yet (w-fees has no
+    # profile of them): the line's own cost only, stated in docs/resale.md.
+    return ResaleCosts()

@@ -114,7 +114,8 @@ def test_a_formula_quantity_is_rejected_not_evaluated():
     data = xlsx_bytes(["ASIN", "Qty"], [[rows[0]["asin"], "=2*3"], [rows[1]["asin"], 2]])
     parsed = parse(data, filename="lot.xlsx")
     assert parsed.lines[0].error == "Line 2: the quantity '=2*3' is not a number."
-    assert parsed.lines[1].quantity == 2 and not parsed.lines[1].error
+    assert parsed.lines[1].quantity == 2
+    assert not parsed.lines[1].error
 
 
 def test_formula_like_csv_cells_are_text():
