@@ -122,7 +122,12 @@ def manifest_page(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
 def manifest_summary(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
     """The manifest's totals and table alone: what htmx polls while it runs."""
     manifest = _manifest(request, manifest_id)
-    return render(request, "resale/_summary.html", _manifest_context(request, manifest))
+    context = _manifest_context(request, manifest)
+    response = render(request, "resale/_summary.html", context)
+    if not context["running"]:
+        # Done: the whole page again, with its chart (Chart.js is loaded only for a finished manifest).
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required

@@ -21,4 +21,3 @@ function drawManifestChart() {
   });
 }
 document.addEventListener("DOMContentLoaded", drawManifestChart);
-document.addEventListener("htmx:afterSwap", drawManifestChart);
