@@ -6,6 +6,7 @@ from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +14,7 @@ from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
+from core.renderers import CSVRenderer, JSONOrCSVApi
 from core.throttling import metered_operation
 from credits.metering import insufficient_credits_response
 from resale import manifest_exports, manifests, selectors
@@ -183,7 +185,17 @@ class ManifestLinesApi(APIView):
         )
 
 
-class ManifestExportApi(APIView):
+class XLSXRenderer(CSVRenderer):
+    """Lets content negotiation accept ``?format=xlsx`` (errors still go out as JSON)."""
+
+    media_type = manifest_exports.XLSX_CONTENT_TYPE
+    format = "xlsx"
+    charset = None  # type: ignore[assignment]
+
+
+class ManifestExportApi(JSONOrCSVApi):
+    renderer_classes = (JSONRenderer, CSVRenderer, XLSXRenderer)  # type: ignore[assignment]
+
     @extend_schema(
         operation_id="manifests_export",
         tags=TAGS,
@@ -199,9 +211,7 @@ class ManifestExportApi(APIView):
     )
     def get(self, request: AuthedRequest, manifest_id: int) -> HttpResponseBase:
         manifest = _manifest(request, manifest_id)
-        fmt = request.query_params.get("format", "csv")
-        if fmt not in manifest_exports.FORMATS:
-            raise manifest_error("invalid_format", "`format` is csv or xlsx.")
+        fmt = "xlsx" if request.accepted_renderer.format == "xlsx" else "csv"
         return manifest_exports.manifest_export_response(
             manifest, fmt=fmt, sort=selectors.clean_sort(request.query_params.get("sort"))
         )
