@@ -48,6 +48,7 @@ def _manifest(request: AuthedRequest, manifest_id: int) -> Manifest:
 
 def _detail(manifest: Manifest, status: int = 200) -> Response:
     manifest = Manifest.objects.select_related("job", "job__hold").get(pk=manifest.pk)
+    manifests.manifest_refresh(manifest=manifest)
     response = Response(ManifestDetailSerializer(manifest).data, status=status)
     if status in (201, 202):
         response["Location"] = f"/api/v1/manifests/{manifest.pk}"
@@ -173,6 +174,7 @@ class ManifestLinesApi(APIView):
     )
     def get(self, request: AuthedRequest, manifest_id: int) -> Response:
         manifest = _manifest(request, manifest_id)
+        manifests.manifest_refresh(manifest=manifest)
         return paginated_response(
             queryset=selectors.manifest_lines(
                 manifest=manifest,
@@ -211,6 +213,7 @@ class ManifestExportApi(JSONOrCSVApi):
     )
     def get(self, request: AuthedRequest, manifest_id: int) -> HttpResponseBase:
         manifest = _manifest(request, manifest_id)
+        manifests.manifest_refresh(manifest=manifest)
         fmt = "xlsx" if request.accepted_renderer.format == "xlsx" else "csv"
         return manifest_exports.manifest_export_response(
             manifest, fmt=fmt, sort=selectors.clean_sort(request.query_params.get("sort"))

@@ -339,10 +339,12 @@ def manifest_completed(job: JobContext, done: Sequence[tuple[ClaimedItem, ItemOu
             line, outcome.result if outcome.kind == OutcomeKind.SUCCEEDED else None, outcome.error_message
         )
         changed.append(line)
-    ManifestLine.objects.bulk_update(changed, [*_RESULT_FIELDS, "status", "error"], batch_size=500)
+    ManifestLine.objects.bulk_update(changed, MANIFEST_LINE_RESULT_FIELDS, batch_size=500)
 
 
-_RESULT_FIELDS = (
+MANIFEST_LINE_RESULT_FIELDS = (
+    "status",
+    "error",
     "resolved_via",
     "asin",
     "title",

@@ -28,13 +28,20 @@ from core.errors import ConflictError, DomainError
 from credits.models import Operation
 from credits.selectors import price_get
 from jobs.bulk.kinds import bulk_kind_register
+from jobs.bulk.selectors import bulk_job_items
 from jobs.bulk.services import bulk_job_create
 from jobs.bulk.uploads import InputRow
-from jobs.models import BulkJob
+from jobs.models import BulkItem, BulkJob
 from products.marketplaces import marketplace_get
 from resale.manifest_conf import manifest_settings
 from resale.manifest_files import ManifestLineInput, parse_manifest
-from resale.manifest_kind import MANIFEST_KIND, manifest_bulk_kind, manifest_item_text
+from resale.manifest_kind import (
+    MANIFEST_KIND,
+    MANIFEST_LINE_RESULT_FIELDS,
+    manifest_bulk_kind,
+    manifest_item_text,
+    manifest_line_apply,
+)
 from resale.models import Manifest, ManifestLine
 
 if TYPE_CHECKING:
@@ -182,6 +189,40 @@ def _accepted_identifiers(manifest: Manifest) -> list[tuple[int, str]]:
         .values_list("line", "asin_input", "fnsku", "code", "title_input")
     )
     return [(line, asin or fnsku or code or title[:80]) for line, asin, fnsku, code, title in rows]
+
+
+def manifest_refresh(*, manifest: Manifest) -> int:
+    """Once its job is final, lines still pending take their item's outcome; the number changed.
+
+    The kind's completion hook writes each line's result just after the engine's transaction that
+    made its item final, and a failure of the hook is only logged: so a job can be final a moment
+    before (or, after a crash, without) its last lines being written. Pages and the API call this
+    before reading a finished manifest. Idempotent, like the hook (a line is set to what its item
+    says)."""
+    job = manifest.job
+    if job is None or not job.is_final:
+        return 0
+    pending = {
+        line.line: line
+        for line in ManifestLine.objects.filter(manifest=manifest, status=ManifestLine.Status.PENDING)
+    }
+    if not pending:
+        return 0
+    items = (
+        bulk_job_items(job=job)
+        .filter(row__in=list(pending))
+        .exclude(status__in=BulkItem.OPEN)
+        .values_list("row", "status", "result", "error_message")
+    )
+    changed = []
+    for row, status, result, error in items.iterator(chunk_size=1000):
+        delivered = status == BulkItem.Status.SUCCEEDED and result
+        if status == BulkItem.Status.CANCELLED:
+            error = "Not analysed: the manifest's job was cancelled."
+        manifest_line_apply(pending[row], result if delivered else None, error or "Not delivered.")
+        changed.append(pending[row])
+    ManifestLine.objects.bulk_update(changed, MANIFEST_LINE_RESULT_FIELDS, batch_size=500)
+    return len(changed)
 
 
 def manifest_delete(*, manifest: Manifest) -> None:

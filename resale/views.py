@@ -72,6 +72,7 @@ def manifests_page(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _manifest_context(request: AuthedHttpRequest, manifest: Manifest) -> dict[str, Any]:
+    manifests.manifest_refresh(manifest=manifest)
     sort = selectors.clean_sort(request.GET.get("sort"))
     totals = selectors.manifest_totals(manifest=manifest)
     lines = list(selectors.manifest_lines(manifest=manifest, sort=sort)[:LINES_SHOWN])
@@ -151,6 +152,7 @@ def manifest_export(request: AuthedHttpRequest, manifest_id: int, fmt: str) -> H
     if fmt not in manifest_exports.FORMATS:
         raise Http404("Manifests export as .csv or .xlsx.")
     manifest = _manifest(request, manifest_id)
+    manifests.manifest_refresh(manifest=manifest)
     return manifest_exports.manifest_export_response(
         manifest, fmt=fmt, sort=selectors.clean_sort(request.GET.get("sort"))
     )

@@ -23,7 +23,7 @@ from products.marketplaces import Marketplace
 from products.providers import chain
 from products.providers.base import BuyBox, Money, ProductRecord
 from resale.manifest_files import ManifestLineInput
-from resale.manifests import allocate_lot_price, manifest_create, manifest_start
+from resale.manifests import allocate_lot_price, manifest_create, manifest_refresh, manifest_start
 from resale.models import Manifest, ManifestLine
 from resale.selectors import manifest_lines, manifest_totals
 from resale.tests.manifest_data import bstock_manifest, csv_bytes, products, retail
@@ -241,3 +241,19 @@ def test_fnsku_lines_go_through_conversion_with_the_title_as_label(
     assert logged.credits_charged == 0
     assert line(manifest, 4).status == "unresolved"
     assert balance_get(user=user) == 100 - 2 * PRICE
+
+
+def test_lines_a_completion_hook_did_not_write_are_taken_from_their_items(django_capture_on_commit_callbacks):
+    user = funded_user(credits=100)
+    rows = products(3, start=700)
+    data = csv_bytes(["ASIN", "Qty"], [[r["asin"], 2] for r in rows] + [[NOT_FOUND, 1]])
+    manifest = create(user, data)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = manifest_start(manifest=manifest)
+    run_job(job.pk)
+    written = {line.line: (line.status, line.profit) for line in manifest.lines.all()}
+    # As if the hook had failed (or not run yet) for every line:
+    ManifestLine.objects.filter(manifest=manifest).update(status="pending", profit=None, error="")
+    assert manifest_refresh(manifest=Manifest.objects.get(pk=manifest.pk)) == 4
+    assert {line.line: (line.status, line.profit) for line in manifest.lines.all()} == written
+    assert manifest_refresh(manifest=Manifest.objects.get(pk=manifest.pk)) == 0
