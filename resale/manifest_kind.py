@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
+
 from conversion.bulk import convert_many
 from conversion.resolvers import search_keywords
 from conversion.scoring import label_similarity, normalize_text
@@ -339,7 +341,40 @@ def manifest_completed(job: JobContext, done: Sequence[tuple[ClaimedItem, ItemOu
             line, outcome.result if outcome.kind == OutcomeKind.SUCCEEDED else None, outcome.error_message
         )
         changed.append(line)
-    ManifestLine.objects.bulk_update(changed, MANIFEST_LINE_RESULT_FIELDS, batch_size=500)
+    manifest_lines_write(changed)
+
+
+def manifest_lines_write(lines: Sequence[ManifestLine]) -> None:
+    """Write the results of ``lines`` (``MANIFEST_LINE_RESULT_FIELDS``).
+
+    On PostgreSQL one ``UPDATE ... FROM (VALUES ...)`` per 500 lines: Django's ``bulk_update``
+    builds a ``CASE`` of every line for each of the 17 fields, which took most of a chunk's time
+    (bench/manifest.py, docs/performance.md). Elsewhere (the embedded SQLite) ``bulk_update``."""
+    if not lines:
+        return
+    if connection.vendor != "postgresql":
+        ManifestLine.objects.bulk_update(lines, MANIFEST_LINE_RESULT_FIELDS, batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    fields: list[Any] = [ManifestLine._meta.get_field(name) for name in MANIFEST_LINE_RESULT_FIELDS]
+    columns = [str(field.column) for field in fields]
+    # Table, columns and types come from the model, never from input; the values are parameters.
+    row_sql = "(%s::bigint, " + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+    assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns)
+    names = ", ".join(["id", *(quote(column) for column in columns)])
+    table = quote(ManifestLine._meta.db_table)
+    for start in range(0, len(lines), 500):
+        batch = lines[start : start + 500]
+        params: list[Any] = []
+        for line in batch:
+            params.append(line.pk)
+            params.extend(
+                field.get_db_prep_save(getattr(line, field.attname), connection) for field in fields
+            )
+        values = ", ".join([row_sql] * len(batch))
+        sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v({names}) WHERE {table}.id = v.id"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 MANIFEST_LINE_RESULT_FIELDS = (

@@ -37,10 +37,10 @@ from resale.manifest_conf import manifest_settings
 from resale.manifest_files import ManifestLineInput, parse_manifest
 from resale.manifest_kind import (
     MANIFEST_KIND,
-    MANIFEST_LINE_RESULT_FIELDS,
     manifest_bulk_kind,
     manifest_item_text,
     manifest_line_apply,
+    manifest_lines_write,
 )
 from resale.models import Manifest, ManifestLine
 
@@ -221,7 +221,7 @@ def manifest_refresh(*, manifest: Manifest) -> int:
             error = "Not analysed: the manifest's job was cancelled."
         manifest_line_apply(pending[row], result if delivered else None, error or "Not delivered.")
         changed.append(pending[row])
-    ManifestLine.objects.bulk_update(changed, MANIFEST_LINE_RESULT_FIELDS, batch_size=500)
+    manifest_lines_write(changed)
     return len(changed)
 
 
