@@ -47,6 +47,9 @@ if not DATA.exists():
     DATA = Path("/work/shared/data/amazon-us-products-2023.csv")
 
 
+MARKS = (20, 40, 60, 80)  # percent of the lines done when the workers' RSS is noted
+
+
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -64,7 +67,7 @@ class RssSampler(threading.Thread):
         self.interval = interval
         self.first = {pid: rss_kb(pid) for pid in pids}
         self.peak = dict(self.first)
-        self.warm: dict[int, int] = {}
+        self.marks: dict[int, dict[int, int]] = {}  # percent of the lines done -> RSS by pid
         self.last = dict(self.first)
         self.samples = 0
         self._halt = threading.Event()
@@ -79,9 +82,8 @@ class RssSampler(threading.Thread):
                 self.peak[pid] = max(self.peak[pid], self.last[pid])
             self.samples += 1
 
-    def mark_warm(self) -> None:
-        """Now (a fifth of the lines done): every module imported, every cache and pool filled."""
-        self.warm = {pid: rss_kb(pid) for pid in self.pids}
+    def mark(self, percent: int) -> None:
+        self.marks[percent] = {pid: rss_kb(pid) for pid in self.pids}
 
     def stop(self) -> None:
         self._halt.set()
@@ -118,7 +120,7 @@ class Result:
     from_start: float
     rate_bound_s: float
     latency_bound_s: float
-    worker_rss: list[tuple[int, int, int, int]]  # (first, at a fifth of the lines, peak, last) KB
+    worker_rss: list[tuple[int, list[int], int, int]]  # (first, at each of MARKS, peak, last) KB
     reader_rss: tuple[int, int]
     samples: int
 
@@ -195,8 +197,9 @@ def run(scenario: Scenario, *, lines: int, timeout: float) -> Result:
                 raise SystemExit(f"bench/manifest.py: the manifest did not finish in {timeout:.0f}s")
             time.sleep(0.05)
             job.refresh_from_db()
-            if not sampler.warm and job.processed >= lines // 5:
-                sampler.mark_warm()
+            for percent in MARKS:
+                if percent not in sampler.marks and job.processed >= lines * percent // 100:
+                    sampler.mark(percent)
         sampler.stop()
         seconds = (job.finished_at - job.created_at).total_seconds()
         from_start = (job.finished_at - job.started_at).total_seconds()
@@ -227,7 +230,12 @@ def run(scenario: Scenario, *, lines: int, timeout: float) -> Result:
         rate_bound_s=rate_bound,
         latency_bound_s=latency_bound,
         worker_rss=[
-            (sampler.first[pid], sampler.warm.get(pid, 0), sampler.peak[pid], sampler.last[pid])
+            (
+                sampler.first[pid],
+                [sampler.marks.get(percent, {}).get(pid, 0) for percent in MARKS],
+                sampler.peak[pid],
+                sampler.last[pid],
+            )
             for pid in sampler.pids
         ],
         reader_rss=(reader_before, reader_after),
@@ -253,12 +261,14 @@ def report(result: Result, scenario: Scenario) -> None:
         f"| {bound / result.seconds:.3f} |"
     )
     print(f"\nMemory (RSS, {result.samples} samples every 0.2 s while the job ran):\n")
-    print("| process | before the job | at 20 % of the lines | peak | at the end | peak - at 20 % |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for i, (first, warm, peak, last) in enumerate(result.worker_rss):
+    marks = " | ".join(f"at {percent} %" for percent in MARKS)
+    print(f"| process | before the job | {marks} | peak | peak - before |")
+    print("| --- | ---: | " + "---: | " * len(MARKS) + "---: | ---: |")
+    for i, (first, at, peak, _last) in enumerate(result.worker_rss):
+        cells = " | ".join(f"{kb / 1024:.1f} MB" for kb in at)
         print(
-            f"| worker {i + 1} | {first / 1024:.1f} MB | {warm / 1024:.1f} MB | {peak / 1024:.1f} MB "
-            f"| {last / 1024:.1f} MB | {(peak - warm) / 1024:+.1f} MB |"
+            f"| worker {i + 1} | {first / 1024:.1f} MB | {cells} | {peak / 1024:.1f} MB "
+            f"| {(peak - first) / 1024:+.1f} MB |"
         )
     before, after = result.reader_rss
     print(
