@@ -5,7 +5,7 @@ fee chain in the upstream's batch sizes), at each product's sale price (the land
 its landed price: ``sale_price_of``). The profit of a line is ``profit_calculate`` for its units at
 the line's share of the lot price per unit (its allocated cost / its quantity; rounded to the cent
 per unit by profit_calculate, so a line's profit may differ from "net - allocated cost" by at most
-half a cent per unit), with the user's saved costs (inbound shipping, prep, VAT).
+half a cent per unit), with the user's saved defaults (inbound shipping, prep, VAT).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from products.marketplaces import Marketplace
 from products.providers.base import ProductRecord
 from resale.fees import FeeQuote, fees_get_many
 from resale.profit import ProfitResult, ResaleCosts, profit_calculate, sale_price_of
+from resale.selectors import resale_defaults_get
 
 if TYPE_CHECKING:
     from resale.models import ManifestLine
@@ -103,6 +104,8 @@ def _figures(result: ProfitResult, quote: FeeQuote | None, quantity: int, curren
 
 
 def _user_costs(user_id: int) -> ResaleCosts:
-    # The user's saved defaults (inbound shipping, prep, VAT) are not stored yet (w-fees has no
-    # profile of them): the line's own cost only, stated in docs/resale.md.
-    return ResaleCosts()
+    """The user's saved defaults (inbound shipping, prep, VAT registration, target ROI)."""
+    from accounts.models import User
+
+    user = User.objects.filter(pk=user_id).first()
+    return resale_defaults_get(user=user) if user is not None else ResaleCosts()

@@ -16,8 +16,8 @@ from decimal import Decimal
 from django.http import FileResponse, HttpResponseBase
 
 from core.csv_export import csv_cell, csv_streaming_response
+from resale.manifest_selectors import manifest_lines
 from resale.models import Manifest, ManifestLine
-from resale.selectors import manifest_lines
 
 FORMATS = ("csv", "xlsx")
 HEADER = (

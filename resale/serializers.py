@@ -1,138 +1,150 @@
-"""API input and output of manifests."""
+"""API input and output of resale. Input is only shaped here; services check the values."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
-from jobs.bulk.serializers import BulkJobSerializer
-from resale.models import Manifest, ManifestLine
+from resale.fees import FeeQuote
+from resale.profit import STATUSES, ResaleCosts
+from resale.services import ProfitAnswer
 
 
-class ManifestUploadInputSerializer(serializers.Serializer[Any]):
-    # Empty files are let through: the manifest's own checks explain every problem the same way.
-    file = serializers.FileField(
-        allow_empty_file=True,
-        help_text=(
-            "The manifest, CSV (UTF-8 or Windows-1252) or XLSX, at most MANIFEST_MAX_UPLOAD_BYTES (50 MB "
-            "by default) and MANIFEST_MAX_LINES lines. Columns are found by name: ASIN, FNSKU, "
-            "UPC/EAN/GTIN, Title/Description/Item Description/Product Name, Quantity/Qty/Units, "
-            "Unit Retail/Retail Price/MSRP/Unit Price."
-        ),
-    )
-    lot_price = serializers.CharField(max_length=32, help_text='What the whole lot costs, e.g. "1250.00".')
-    marketplace = serializers.CharField(max_length=8, required=False, default="US")
-    start = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Start it at once (holds the credits); by default the manifest is a draft showing its "
-        "cost.",
-    )
+def _names(serializer_class: type[serializers.Serializer[Any]]) -> list[str]:
+    """The serializer's field names, in order: the answer is built in the documented shape."""
+    return [str(name) for name in serializer_class().fields.keys()]  # noqa: SIM118 - typed keys
 
 
-class ManifestTotalsSerializer(serializers.Serializer[Any]):
-    currency = serializers.CharField()
-    lot_price = serializers.DecimalField(max_digits=16, decimal_places=2)
-    lines = serializers.IntegerField()
-    lines_rejected = serializers.IntegerField()
-    lines_pending = serializers.IntegerField()
-    lines_priced = serializers.IntegerField()
-    lines_no_price = serializers.IntegerField()
-    lines_fees_unavailable = serializers.IntegerField()
-    lines_unresolved = serializers.IntegerField()
-    lines_sample = serializers.IntegerField(help_text="Lines priced from sample data (the sandbox).")
-    units = serializers.IntegerField()
-    units_unresolved = serializers.IntegerField()
-    resale_value = serializers.DecimalField(max_digits=18, decimal_places=2)
-    fees = serializers.DecimalField(max_digits=18, decimal_places=2)
-    net = serializers.DecimalField(max_digits=18, decimal_places=2)
-    profit = serializers.DecimalField(
-        max_digits=18,
+class DefaultsSerializer(serializers.Serializer[Any]):
+    inbound_per_unit = serializers.DecimalField(
+        max_digits=12,
         decimal_places=2,
-        help_text="At the lot price: the priced lines' profit, less the cost allocated to the others.",
+        min_value=0,
+        help_text="Inbound shipping per unit, marketplace currency.",
     )
-    roi = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True, help_text="Percent of the lot price."
+    inbound_per_kg = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        help_text="Inbound shipping per kg of the package weight.",
+    )
+    prep_per_unit = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    vat_registered = serializers.BooleanField(
+        help_text="EU/UK marketplaces: output VAT is owed, input VAT on costs and fees reclaimed."
+    )
+    target_roi_percent = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=0, allow_null=True
     )
 
 
-class ManifestSerializer(serializers.ModelSerializer[Manifest]):
-    lines_accepted = serializers.IntegerField(read_only=True)
-    cost = serializers.IntegerField(
-        read_only=True, help_text="Credits held when it starts: lines x item_price."
+class DefaultsInputSerializer(DefaultsSerializer):
+    """PUT: every field optional; the ones given replace the saved ones."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+def _cents(value: Decimal | None) -> str | None:
+    return str(value.quantize(Decimal("0.01"))) if value is not None else None
+
+
+def defaults_data(costs: ResaleCosts) -> dict[str, Any]:
+    return {
+        "inbound_per_unit": _cents(costs.inbound_per_unit),
+        "inbound_per_kg": _cents(costs.inbound_per_kg),
+        "prep_per_unit": _cents(costs.prep_per_unit),
+        "vat_registered": costs.vat_registered,
+        "target_roi_percent": _cents(costs.target_roi_percent),
+    }
+
+
+class ProfitInputSerializer(serializers.Serializer[Any]):
+    asin = serializers.CharField()
+    marketplace = serializers.CharField(default="US")
+    cost = serializers.CharField(
+        help_text="Buy cost per unit, in the marketplace's currency (a decimal string)."
     )
-    status = serializers.SerializerMethodField(help_text="draft, or the job's status.")
-    job = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Manifest
-        fields = (
-            "id",
-            "filename",
-            "marketplace",
-            "currency",
-            "lot_price",
-            "allocation",
-            "encoding",
-            "columns",
-            "lines_total",
-            "lines_accepted",
-            "lines_rejected",
-            "units_total",
-            "item_price",
-            "cost",
-            "status",
-            "job",
-            "created_at",
-            "started_at",
-        )
-
-    def get_status(self, manifest: Manifest) -> str:
-        return manifest.job.status if manifest.job is not None else "draft"
-
-    def get_job(self, manifest: Manifest) -> dict[str, Any] | None:
-        return BulkJobSerializer(manifest.job).data if manifest.job is not None else None
+    quantity = serializers.IntegerField(default=1, min_value=1, max_value=1_000_000)
+    overrides = DefaultsInputSerializer(
+        required=False, help_text="Replace some saved defaults for this call."
+    )
 
 
-class ManifestDetailSerializer(ManifestSerializer):
-    totals = serializers.SerializerMethodField()
+class FeesSerializer(serializers.Serializer[Any]):
+    available = serializers.BooleanField()
+    referral = serializers.CharField(allow_null=True)
+    fulfilment = serializers.CharField(allow_null=True)
+    closing = serializers.CharField(allow_null=True, help_text="null: not reported by the source (Keepa).")
+    other = serializers.CharField(allow_null=True)
+    total = serializers.CharField(
+        allow_null=True, help_text='null when unavailable: "fees unavailable", never 0.'
+    )
+    currency = serializers.CharField()
+    source = serializers.CharField(help_text="spapi, keepa or sandbox.")  # type: ignore[assignment]
+    sample = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why the fees are unavailable; empty otherwise.")
+    fetched_at = serializers.DateTimeField()
 
-    class Meta(ManifestSerializer.Meta):
-        fields = (*ManifestSerializer.Meta.fields, "totals")  # type: ignore[assignment]
 
-    def get_totals(self, manifest: Manifest) -> dict[str, Any]:
-        from resale.selectors import manifest_totals
+def fees_data(quote: FeeQuote | None) -> dict[str, Any] | None:
+    if quote is None:
+        return None
+    data = quote.to_dict()
+    return {name: data[name] for name in _names(FeesSerializer)}
 
-        return dict(ManifestTotalsSerializer(manifest_totals(manifest=manifest)).data)
+
+class ProfitOutputSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=STATUSES)
+    asin = serializers.CharField()
+    marketplace = serializers.CharField()
+    title = serializers.CharField(allow_null=True)
+    currency = serializers.CharField()
+    quantity = serializers.IntegerField()
+    buy_cost = serializers.CharField()
+    sale_price = serializers.CharField(allow_null=True, help_text="The landed buy box (item + shipping).")
+    sale_price_source = serializers.CharField(help_text="buy_box, or price (no buy box: the current price).")
+    fees = FeesSerializer(allow_null=True)
+    vat_rate = serializers.CharField(allow_null=True, help_text="Percent; null when no VAT is counted.")
+    output_vat = serializers.CharField(allow_null=True)
+    fees_vat_reclaimed = serializers.CharField(allow_null=True)
+    net_proceeds = serializers.CharField(allow_null=True)
+    inbound = serializers.CharField(allow_null=True)
+    prep = serializers.CharField(allow_null=True)
+    input_vat_reclaimed = serializers.CharField(allow_null=True)
+    landed_cost = serializers.CharField(allow_null=True)
+    profit = serializers.CharField(allow_null=True)
+    margin_percent = serializers.CharField(allow_null=True)
+    roi_percent = serializers.CharField(allow_null=True)
+    break_even_cost = serializers.CharField(allow_null=True)
+    target_roi_percent = serializers.CharField(allow_null=True)
+    max_cost_for_target_roi = serializers.CharField(allow_null=True)
+    net_proceeds_total = serializers.CharField(allow_null=True)
+    landed_cost_total = serializers.CharField(allow_null=True)
+    profit_total = serializers.CharField(allow_null=True)
+    sample = serializers.BooleanField()
+    notes = serializers.ListField(child=serializers.CharField())
+    credits_charged = serializers.IntegerField(
+        help_text="0 when an earlier calculation for this ASIN is still fresh, or when refunded."
+    )
 
 
-class ManifestLineSerializer(serializers.ModelSerializer[ManifestLine]):
-    class Meta:
-        model = ManifestLine
-        fields = (
-            "line",
-            "status",
-            "error",
-            "asin_input",
-            "fnsku",
-            "code",
-            "title_input",
-            "quantity",
-            "unit_retail",
-            "allocated_cost",
-            "resolved_via",
-            "asin",
-            "title",
-            "confidence",
-            "sale_price",
-            "fees_unit",
-            "net_unit",
-            "resale_value",
-            "fees_total",
-            "net_total",
-            "profit",
-            "roi",
-            "sample_data",
-            "fees_source",
-        )
+def profit_data(answer: ProfitAnswer) -> dict[str, Any]:
+    result = answer.result
+    data: dict[str, Any] = {}
+    for name in _names(ProfitOutputSerializer):
+        if name == "title":
+            data[name] = answer.title
+        elif name == "credits_charged":
+            data[name] = answer.credits_charged
+        elif name == "fees":
+            data[name] = fees_data(result.fees)
+        elif name == "notes":
+            data[name] = list(result.notes)
+        else:
+            value = getattr(result, name)
+            data[name] = value if isinstance(value, bool | int) or value is None else str(value)
+    return data

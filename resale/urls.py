@@ -3,9 +3,7 @@ from django.urls import path
 from resale import views
 
 urlpatterns = [
-    path("", views.manifests_page, name="manifests-page"),
-    path("<int:manifest_id>/", views.manifest_page, name="manifest-page"),
-    path("<int:manifest_id>/summary", views.manifest_summary, name="manifest-summary"),
-    path("<int:manifest_id>/start", views.manifest_start, name="manifest-start-page"),
-    path("<int:manifest_id>/export.<str:fmt>", views.manifest_export, name="manifest-export-page"),
+    path("defaults", views.defaults_page, name="resale-defaults-page"),
+    path("profit", views.profit_page, name="resale-profit-page"),
+    path("profit/panel", views.profit_panel, name="resale-profit-panel"),
 ]

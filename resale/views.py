@@ -1,5 +1,7 @@
-"""The manifest pages: upload (a draft showing its cost), run, and the manifest's analysis, whose
-progress (the bulk job page's own htmx fragment) and totals stay live while it runs."""
+"""Resale pages: the saved defaults, and the profit panel other apps' pages load (htmx) or link to.
+
+The panel is served by resale so that the lower apps (products, conversion, watchlists) name a
+resale URL in their templates (``hx-get``) instead of importing resale."""
 
 from __future__ import annotations
 
@@ -7,152 +9,103 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError
-from credits.selectors import balance_get
-from jobs.bulk.views import bulk_progress_context
-from resale import manifest_exports, manifests, selectors
-from resale.forms import ManifestUploadForm
-from resale.manifest_conf import manifest_settings
-from resale.models import Manifest, ManifestLine
-
-LINES_SHOWN = 500
-CHART_LINES = 50
-SORT_LABELS = {
-    "line": "Line",
-    "-profit": "Profit, highest first",
-    "profit": "Profit, lowest first",
-    "-roi": "ROI, highest first",
-    "-resale_value": "Resale value, highest first",
-    "-quantity": "Quantity, most first",
-    "status": "Status",
-    "title": "Title",
-}
-
-
-def _manifest(request: AuthedHttpRequest, manifest_id: int) -> Manifest:
-    try:
-        return selectors.manifest_get(user=request.user, manifest_id=manifest_id)
-    except DomainError:
-        raise Http404("No such manifest.") from None
+from products.marketplaces import MARKETPLACES, marketplace_get
+from products.validation import normalize_asin
+from resale import services
+from resale.forms import DefaultsForm, ProfitForm
+from resale.profit import VAT_RATES
+from resale.selectors import resale_defaults_get
+from resale.services import ProfitAnswer
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def manifests_page(request: AuthedHttpRequest) -> HttpResponse:
-    form = ManifestUploadForm(request.POST or None, request.FILES or None)
-    context: dict[str, Any] = {"form": form, "limits": manifest_settings()}
-    status = 200
+def defaults_page(request: AuthedHttpRequest) -> HttpResponse:
+    costs = resale_defaults_get(user=request.user)
     if request.method == "POST":
+        form = DefaultsForm(request.POST)
         if form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                manifest = manifests.manifest_create(
-                    user=request.user,
-                    file=upload,
-                    size=upload.size,
-                    filename=upload.name or "",
-                    lot_price=form.cleaned_data["lot_price"],
-                    marketplace=form.cleaned_data["marketplace"],
-                )
+                services.resale_defaults_update(user=request.user, **form.cleaned_data)
             except DomainError as exc:
-                context["error"] = exc
-                status = http_status(exc)
+                form.add_error(None, exc.message)
             else:
-                return redirect("manifest-page", manifest.pk)
-        else:
-            status = 400
-    context["manifests"] = selectors.manifest_list(user=request.user)[:50]
-    return render(request, "resale/manifests.html", context, status=status)
+                messages.success(request, "Resale defaults saved.")
+                return redirect("resale-defaults-page")
+    else:
+        form = DefaultsForm(
+            initial={
+                "inbound_per_unit": costs.inbound_per_unit,
+                "inbound_per_kg": costs.inbound_per_kg,
+                "prep_per_unit": costs.prep_per_unit,
+                "vat_registered": costs.vat_registered,
+                "target_roi_percent": costs.target_roi_percent,
+            }
+        )
+    vat_rates = [(code, MARKETPLACES[code].name, rate) for code, rate in VAT_RATES.items()]
+    return render(request, "resale/defaults.html", {"form": form, "vat_rates": vat_rates})
 
 
-def _manifest_context(request: AuthedHttpRequest, manifest: Manifest) -> dict[str, Any]:
-    manifests.manifest_refresh(manifest=manifest)
-    sort = selectors.clean_sort(request.GET.get("sort"))
-    totals = selectors.manifest_totals(manifest=manifest)
-    lines = list(selectors.manifest_lines(manifest=manifest, sort=sort)[:LINES_SHOWN])
+def _panel_context(request: AuthedHttpRequest, data: Any) -> dict[str, Any]:
+    """The panel's form (asin and marketplace from ``data``) and, on POST, the calculation."""
+    try:
+        asin = normalize_asin(data.get("asin", ""))
+        market = marketplace_get(data.get("marketplace", ""))
+    except DomainError as exc:
+        return {"error": exc, "status": http_status(exc)}
     context: dict[str, Any] = {
-        "manifest": manifest,
-        "totals": totals,
-        "lines": lines,
-        "lines_shown": LINES_SHOWN,
-        "sort": sort,
-        "sort_labels": SORT_LABELS,
-        "chart": _chart(manifest),
-        "rejected": ManifestLine.objects.filter(
-            manifest=manifest, status=ManifestLine.Status.REJECTED
-        ).order_by("line")[:50],
-        "running": manifest.job is not None and not manifest.job.is_final,
+        "asin": asin,
+        "marketplace": market,
+        "costs": resale_defaults_get(user=request.user),
     }
-    if manifest.job is None:
-        context["balance"] = balance_get(user=request.user)
+    if request.method != "POST":
+        context["form"] = ProfitForm(initial={"asin": asin, "marketplace": market.code, "quantity": 1})
+        return context
+    form = ProfitForm(request.POST)
+    context["form"] = form
+    if form.is_valid():
+        try:
+            answer: ProfitAnswer = services.product_profit(
+                user=request.user,
+                asin=asin,
+                marketplace=market.code,
+                cost=form.cleaned_data["cost"],
+                quantity=form.cleaned_data["quantity"],
+            )
+        except DomainError as exc:
+            context["error"] = exc
+        else:
+            context["answer"] = answer
+            context["result"] = answer.result
     return context
 
 
-def _chart(manifest: Manifest) -> dict[str, Any]:
-    """Profit by line for the chart: the most and the least profitable lines, at most CHART_LINES."""
-    priced = ManifestLine.objects.filter(manifest=manifest, status=ManifestLine.Status.PRICED)
-    half = CHART_LINES // 2
-    top = list(priced.order_by("-profit", "line").values_list("line", "profit")[:half])
-    bottom = list(priced.order_by("profit", "line").values_list("line", "profit")[:half])
-    points = sorted(dict(top + bottom).items(), key=lambda p: -(p[1] or 0))
-    return {
-        "currency": manifest.currency,
-        "labels": [f"Line {line}" for line, _ in points],
-        "profit": [str(profit) for _, profit in points],
-    }
+@login_required
+@require_http_methods(["GET", "POST"])
+def profit_panel(request: AuthedHttpRequest) -> HttpResponse:
+    """The panel alone (an htmx fragment: ``hx-get`` it into a page, it ``hx-post``s to itself)."""
+    data = request.POST if request.method == "POST" else request.GET
+    context = _panel_context(request, data)
+    return render(request, "resale/_panel.html", context, status=context.pop("status", 200))
 
 
 @login_required
-@require_GET
-def manifest_page(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
-    manifest = _manifest(request, manifest_id)
-    context = _manifest_context(request, manifest)
-    if manifest.job is not None:
-        context.update(bulk_progress_context(manifest.job))
-    return render(request, "resale/manifest.html", context)
+@require_http_methods(["GET", "POST"])
+def profit_page(request: AuthedHttpRequest) -> HttpResponse:
+    """The panel as a page of its own (without JavaScript the panel's form posts here)."""
+    return _profit_page(request)
 
 
-@login_required
-@require_GET
-def manifest_summary(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
-    """The manifest's totals and table alone: what htmx polls while it runs."""
-    manifest = _manifest(request, manifest_id)
-    context = _manifest_context(request, manifest)
-    response = render(request, "resale/_summary.html", context)
-    if not context["running"]:
-        # Done: the whole page again, with its chart (Chart.js is loaded only for a finished manifest).
-        response["HX-Refresh"] = "true"
-    return response
-
-
-@login_required
-@require_POST
-def manifest_start(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
-    manifest = _manifest(request, manifest_id)
-    try:
-        job = manifests.manifest_start(manifest=manifest)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, f"Manifest running: {job.credits_held:,} credits held for {job.run_total:,} lines."
-        )
-    return redirect("manifest-page", manifest_id)
-
-
-@login_required
-@require_GET
-def manifest_export(request: AuthedHttpRequest, manifest_id: int, fmt: str) -> HttpResponseBase:
-    if fmt not in manifest_exports.FORMATS:
-        raise Http404("Manifests export as .csv or .xlsx.")
-    manifest = _manifest(request, manifest_id)
-    manifests.manifest_refresh(manifest=manifest)
-    return manifest_exports.manifest_export_response(
-        manifest, fmt=fmt, sort=selectors.clean_sort(request.GET.get("sort"))
-    )
+def _profit_page(request: AuthedHttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    if not data.get("asin"):
+        return render(request, "resale/profit.html", {"pick": True})
+    context = _panel_context(request, data)
+    return render(request, "resale/profit.html", context, status=context.pop("status", 200))

@@ -117,14 +117,22 @@ def test_landing_shows_each_actions_price_from_the_ledgers_prices(client):
     assert _credits_cell(html, "code_lookup") == "4"
     assert _credits_cell(html, "fnsku_conversion") == "5"
     assert _credits_cell(html, "bulk_item") == "6"
-    # A watchlist refresh is charged at the ASIN lookup's price.
+    # A watchlist refresh and a profit calculation are charged at the ASIN lookup's price.
     assert _credits_cell(html, "watchlist_refresh") == "3"
+    assert _credits_cell(html, "product_profit") == "3"
 
 
 def test_landing_lists_the_actions_in_a_fixed_order(client):
     html = _landing(client)
     order = re.findall(r'<tr data-action="([a-z_]+)">', html)
-    assert order == ["asin_lookup", "code_lookup", "fnsku_conversion", "bulk_item", "watchlist_refresh"]
+    assert order == [
+        "asin_lookup",
+        "code_lookup",
+        "fnsku_conversion",
+        "bulk_item",
+        "watchlist_refresh",
+        "product_profit",
+    ]
 
 
 def test_landing_shows_the_configured_signup_credits(client, settings):

@@ -96,6 +96,8 @@ PAGES: dict[str, Page] = {
     "webhook-delivery": (lambda w: f"/webhooks/deliveries/{w.delivery.pk}/", USER),
     "analytics": (lambda w: "/analytics/", USER),
     "analytics-operators": (lambda w: "/analytics/operators/", STAFF),
+    "resale-defaults-page": (lambda w: "/resale/defaults", USER),
+    "resale-profit-page": (lambda w: "/resale/profit?asin=B08N5WRWNW&marketplace=US", USER),
 }
 
 # Routes that are not pages of their own, and why.
@@ -135,6 +137,7 @@ NOT_PAGES: dict[str, str] = {
     "webhook-endpoint-ping": "a form's POST action",
     "webhook-endpoint-delete": "a form's POST action",
     "webhook-delivery-replay": "a form's POST action",
+    "resale-profit-panel": "an htmx fragment (the profit panel; resale's browser test checks it)",
 }
 
 
@@ -174,6 +177,7 @@ def _world() -> World:
     from jobs.tests.factories import BulkItemFactory, BulkJobFactory, CollectionFactory, CollectionRunFactory
     from products import services as products
     from products.models import LookupLog
+    from resale.services import resale_defaults_update
     from watchlists import services as watchlists
     from webhooks.models import WebhookDelivery
     from webhooks.tests.factories import WebhookEndpointFactory
@@ -186,6 +190,7 @@ def _world() -> World:
         fnsku="X001SCANME", marketplace="US", asin="B08N5WRWNW", times_confirmed=3, times_seen=3
     )
     convert.fnsku_convert(user=user, fnsku="X001SCANME")
+    resale_defaults_update(user=user, inbound_per_kg="1.10", prep_per_unit="0.35", target_roi_percent="30")
     now = timezone.now()
     job = BulkJobFactory(
         user=user,

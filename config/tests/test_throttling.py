@@ -146,6 +146,7 @@ METERED_OPERATIONS = {
     ("api:bulk-jobs", "POST"),  # a bulk lookup job (credits held up front)
     ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)
     ("api:collection-run", "POST"),  # a saved collection run now as a bulk job (held up front)
+    ("api:product-profit", "POST"),  # profit of one product (priced as a lookup; free while fresh)
     ("api:manifests", "POST"),  # a liquidation manifest read (held up front with start=true)
     ("api:manifest-start", "POST"),  # a liquidation manifest run as a bulk job (held up front)
 }

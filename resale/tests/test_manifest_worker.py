@@ -12,9 +12,9 @@ from credits.selectors import accounts_out_of_balance, balance_get
 from credits.tests.factories import funded_user
 from jobs.models import BulkJob
 from jobs.tests.bulk_helpers import NOT_FOUND, assert_books_balance
+from resale.manifest_selectors import manifest_totals
 from resale.manifests import manifest_create, manifest_refresh, manifest_start
 from resale.models import ManifestLine
-from resale.selectors import manifest_totals
 from resale.tests.manifest_data import bstock_manifest, products
 
 pytestmark = [

@@ -23,9 +23,9 @@ from products.marketplaces import Marketplace
 from products.providers import chain
 from products.providers.base import BuyBox, Money, ProductRecord
 from resale.manifest_files import ManifestLineInput
+from resale.manifest_selectors import manifest_lines, manifest_totals
 from resale.manifests import allocate_lot_price, manifest_create, manifest_refresh, manifest_start
 from resale.models import Manifest, ManifestLine
-from resale.selectors import manifest_lines, manifest_totals
 from resale.tests.manifest_data import bstock_manifest, csv_bytes, products, retail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db]

@@ -14,7 +14,7 @@ def create_price(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("credits", "0003_ledger_append_only"),
-        ("resale", "0001_manifests"),
+        ("resale", "0002_manifests"),
     ]
 
     operations = [

@@ -8,10 +8,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
         ('jobs', '0002_content_types'),
+        ('resale', '0001_defaults'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
