@@ -257,3 +257,22 @@ def test_lines_a_completion_hook_did_not_write_are_taken_from_their_items(django
     assert manifest_refresh(manifest=Manifest.objects.get(pk=manifest.pk)) == 4
     assert {line.line: (line.status, line.profit) for line in manifest.lines.all()} == written
     assert manifest_refresh(manifest=Manifest.objects.get(pk=manifest.pk)) == 0
+
+
+def test_upc_lines_go_through_the_barcode_lookup(django_capture_on_commit_callbacks):
+    from products.providers.sandbox import NOT_FOUND_CODE, code_asins
+
+    user = funded_user(credits=100)
+    upc = "036000291452"  # a UPC-A with a right check digit
+    data = csv_bytes(["UPC/EAN", "Description", "Units"], [[upc, "", 3], [NOT_FOUND_CODE, "", 1]])
+    manifest = create(user, data, lot_price="30.00")
+    assert manifest.columns == {"code": "UPC/EAN", "title": "Description", "quantity": "Units"}
+    with django_capture_on_commit_callbacks(execute=False):
+        job = manifest_start(manifest=manifest)
+    run_job(job.pk)
+    found = line(manifest, 2)
+    assert (found.status, found.resolved_via, found.asin) == ("priced", "code", code_asins("0" + upc)[0])
+    missing = line(manifest, 3)
+    assert missing.status == "unresolved"
+    assert "barcode" in missing.error
+    assert balance_get(user=user) == 100 - PRICE
