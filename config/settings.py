@@ -696,3 +696,7 @@ vars().update(read_environment(env, "conversion.conf", namespace=vars()))
 # --- Resale: fees, profit and ROI --------------------------------------------------------------
 # Declared, with their types, defaults and meanings, in resale/conf.py. See docs/resale.md.
 vars().update(read_environment(env, "resale.conf", namespace=vars()))
+
+# --- Resale: liquidation manifests -------------------------------------------------------------
+# Declared, with their types, defaults and meanings, in resale/manifest_conf.py. See docs/resale.md.
+vars().update(read_environment(env, "resale.manifest_conf", namespace=vars()))

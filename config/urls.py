@@ -17,7 +17,7 @@ api_v1 = [
     path("", include("webhooks.api_urls")),
     path("", include("jobs.api_urls")),  # products/bulk...
     path("", include("jobs.collections.api_urls")),
-    path("", include("resale.api_urls")),  # products/profit, resale/defaults
+    path("", include("resale.api_urls")),  # products/profit, resale/defaults, manifests
 ]
 
 # The API first: it takes most of the traffic, and URL resolution stops at the first match.
@@ -27,6 +27,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("products/", include("products.urls")),
     path("bulk/", include("jobs.bulk.urls")),
+    path("manifests/", include("resale.manifest_urls")),
     path("watchlists/", include("watchlists.urls")),
     path("collections/", include("jobs.collections.urls")),
     path("convert/", include("conversion.urls")),

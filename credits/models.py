@@ -29,6 +29,7 @@ class Operation:
     FNSKU_CONVERSION = "fnsku_conversion"
     BULK_ITEM = "bulk_item"
     CODE_LOOKUP = "code_lookup"
+    MANIFEST_LINE = "manifest_line"
 
 
 # Created by migration 0002 and editable in the admin. The price loader falls
@@ -40,6 +41,7 @@ DEFAULT_PRICES: dict[str, tuple[int, str]] = {
     Operation.FNSKU_CONVERSION: (2, "One FNSKU converted to its ASIN"),
     Operation.BULK_ITEM: (1, "One item of a bulk job"),
     Operation.CODE_LOOKUP: (1, "Products for one barcode (EAN, UPC, ISBN)"),
+    Operation.MANIFEST_LINE: (2, "One line of a liquidation manifest: resolved, priced, fees and profit"),
 }
 
 

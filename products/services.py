@@ -286,6 +286,16 @@ def product_code_lookup(
     )
 
 
+def product_code_matches(*, code: str, marketplace: str = "US") -> list[dict[str, Any]]:
+    """The products carrying a barcode, as ``product_code_lookup`` finds them (cached, or from the
+    provider chain) but not metered: for an operation that already charged its own price for the
+    lookup (a liquidation manifest's line, resale). Raises ``DomainError`` (``invalid_code``) for a
+    bad code, ``ProductNotFound`` when no product carries it, ``ProviderError`` when no provider
+    could answer."""
+    answer, _ = _code_answer(normalize_product_code(code), marketplace_get(marketplace))
+    return list(answer["matches"])
+
+
 def _code_answer(code: ProductCode, market: Marketplace) -> tuple[dict[str, Any], str]:
     """The matches for ``code`` (cached, or from the provider chain); ``ProductNotFound`` for none."""
     settings = conf.lookup_settings()

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class ResaleDefaults(models.Model):
@@ -39,3 +41,121 @@ class ResaleDefaults(models.Model):
 
     def __str__(self) -> str:
         return f"resale defaults of user {self.user_id}"
+
+
+# --- Liquidation manifests --------------------------------------------------------------------------
+# A manifest's lines are kept here, not only as the bulk job's item results: the manifest page sorts
+# and totals them in the database (profit, ROI, resale value are columns, not keys of a JSON
+# result), the rejected lines are kept with their reason though they never become items worth
+# processing, and a manifest outlives its job's result retention. The job (jobs.BulkJob) holds the
+# truth about the work and the credits; a line's results are written once its item is final.
+
+
+class Manifest(models.Model):
+    class Allocation(models.TextChoices):
+        RETAIL = "retail", "By unit retail share"
+        UNITS = "units", "By units"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manifests")
+    filename = models.CharField(max_length=255, blank=True)
+    marketplace = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    lot_price = models.DecimalField(max_digits=14, decimal_places=2)
+    allocation = models.CharField(max_length=8, choices=Allocation.choices)
+    encoding = models.CharField(max_length=16, help_text="utf-8, utf-8-sig, cp1252 or xlsx.")
+    columns = models.JSONField(default=dict, help_text="Each role's column as named in the file.")
+    lines_total = models.PositiveIntegerField(default=0)
+    lines_rejected = models.PositiveIntegerField(default=0)
+    units_total = models.PositiveBigIntegerField(default=0)
+    item_price = models.PositiveIntegerField(help_text="Credits per line, when the manifest was read.")
+    job = models.OneToOneField(
+        "jobs.BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="manifest"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lot_price__gte=0), name="resale_manifest_lot_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Manifest {self.pk} ({self.filename or 'upload'})"
+
+    @property
+    def lines_accepted(self) -> int:
+        return self.lines_total - self.lines_rejected
+
+    @property
+    def cost(self) -> int:
+        """Credits the run holds: accepted lines x the price per line."""
+        return self.lines_accepted * self.item_price
+
+
+class ManifestLine(models.Model):
+    class Status(models.TextChoices):
+        REJECTED = "rejected", "Rejected"  # bad input: never an item, never charged
+        PENDING = "pending", "Pending"
+        PRICED = "priced", "Priced"
+        NO_PRICE = "no_price", "No price"
+        FEES_UNAVAILABLE = "fees_unavailable", "Fees unavailable"
+        UNRESOLVED = "unresolved", "Unresolved"  # no product found: not charged
+
+    class Via(models.TextChoices):
+        ASIN = "asin", "ASIN"
+        CODE = "code", "UPC/EAN"
+        FNSKU = "fnsku", "FNSKU"
+        TITLE = "title", "Title search"
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="lines")
+    line = models.PositiveIntegerField(help_text="The row in the file.")
+    asin_input = models.CharField(max_length=64, blank=True)
+    fnsku = models.CharField(max_length=64, blank=True)
+    code = models.CharField(max_length=64, blank=True)
+    title_input = models.CharField(max_length=500, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_retail = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    allocated_cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    # Results (set once the line's item is final).
+    resolved_via = models.CharField(max_length=8, choices=Via.choices, blank=True)
+    asin = models.CharField(max_length=10, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    sale_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    fees_unit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    net_unit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    resale_value = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    fees_total = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    net_total = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    profit = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    roi = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    sample_data = models.BooleanField(default=False)
+    fees_source = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ("manifest", "line")
+        constraints = [
+            models.UniqueConstraint(fields=("manifest", "line"), name="resale_manifest_line_unique"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="resale_manifest_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["rejected", "pending", "priced", "no_price", "fees_unavailable", "unresolved"]
+                ),
+                name="resale_manifest_line_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=("manifest", "status"), name="resale_line_manifest_status")]
+
+    def __str__(self) -> str:
+        return f"Line {self.line} of manifest {self.manifest_id}"
+
+    @property
+    def identifier(self) -> str:
+        return self.asin_input or self.fnsku or self.code or self.title_input[:80]

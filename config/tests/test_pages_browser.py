@@ -50,6 +50,7 @@ class World:
     delivery: Any
     sandbox_session: str
     payment: Any
+    manifest: Any
 
 
 # url name -> (path from the world, signed in, staff)
@@ -72,6 +73,8 @@ PAGES: dict[str, Page] = {
     "convert-history": (lambda w: "/convert/history/", USER),
     "bulk-jobs-page": (lambda w: "/bulk/", USER),
     "bulk-job-page": (lambda w: f"/bulk/{w.job.pk}/", USER),
+    "manifests-page": (lambda w: "/manifests/", USER),
+    "manifest-page": (lambda w: f"/manifests/{w.manifest.pk}/?sort=-profit", USER),
     "watchlists-page": (lambda w: "/watchlists/", USER),
     "watchlist-page": (lambda w: f"/watchlists/{w.watchlist.pk}/", USER),
     "watchlist-edit-page": (lambda w: f"/watchlists/{w.watchlist.pk}/edit", USER),
@@ -113,6 +116,9 @@ NOT_PAGES: dict[str, str] = {
     "bulk-job-cancel-page": "a form's POST action",
     "bulk-job-retry-page": "a form's POST action",
     "bulk-job-results-page": "a CSV or JSON download",
+    "manifest-summary": "an htmx fragment of the manifest page (its totals and table)",
+    "manifest-start-page": "a form's POST action",
+    "manifest-export-page": "a CSV or XLSX download",
     "collection-run-page": "a form's POST action",
     "collection-run-results-page": "a CSV or JSON download",
     "convert-scan": "the scanner form's POST action (its answer is the convert page)",
@@ -212,7 +218,38 @@ def _world() -> World:
     pack = CreditPackFactory(name="Starter", credits=500, price=900)
     payment = paid_payment(user=user, pack=pack)
     sandbox = pack_checkout_start(user=user, pack_id=pack.pk, success_url="/", cancel_url="/")
-    return World(user, job, watchlist, item, collection, endpoint, delivery, sandbox.session_id, payment)
+    return World(
+        user,
+        job,
+        watchlist,
+        item,
+        collection,
+        endpoint,
+        delivery,
+        sandbox.session_id,
+        payment,
+        _manifest(user),
+    )
+
+
+def _manifest(user: Any) -> Any:
+    """A manifest of real products, analysed (in this process), and a draft of another."""
+    import io
+
+    from jobs.tests.bulk_helpers import run_job
+    from resale.manifests import manifest_create, manifest_start
+    from resale.tests.manifest_data import bstock_manifest, products
+
+    data = bstock_manifest(products(12, start=40), quantities=[1, 2, 3, 1, 1, 4, 2, 1, 1, 6, 1, 2])
+    drafted = manifest_create(
+        user=user, file=io.BytesIO(data), size=len(data), filename="draft.csv", lot_price="95.00"
+    )
+    manifest = manifest_create(
+        user=user, file=io.BytesIO(data), size=len(data), filename="bstock-lot-4411.csv", lot_price="420.00"
+    )
+    run_job(manifest_start(manifest=manifest).pk)
+    assert drafted.job is None
+    return manifest
 
 
 def _sign_in(context: Any, base: str, user: Any) -> None:

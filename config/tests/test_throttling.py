@@ -147,6 +147,8 @@ METERED_OPERATIONS = {
     ("api:bulk-job-retry", "POST"),  # a bulk job's failed items again (held anew)
     ("api:collection-run", "POST"),  # a saved collection run now as a bulk job (held up front)
     ("api:product-profit", "POST"),  # profit of one product (priced as a lookup; free while fresh)
+    ("api:manifests", "POST"),  # a liquidation manifest read (held up front with start=true)
+    ("api:manifest-start", "POST"),  # a liquidation manifest run as a bulk job (held up front)
 }
 
 
@@ -182,7 +184,7 @@ def test_metered_operations_name_real_api_routes():
 def _path_of(view_name: str) -> str:
     from django.urls import NoReverseMatch, reverse
 
-    for kwargs in ({}, {"job_id": 1}, {"collection_id": 1}):
+    for kwargs in ({}, {"job_id": 1}, {"collection_id": 1}, {"manifest_id": 1}):
         try:
             return reverse(view_name, kwargs=kwargs)
         except NoReverseMatch:

@@ -96,6 +96,12 @@ def _progress_context(job: BulkJob) -> dict[str, Any]:
     }
 
 
+def bulk_progress_context(job: BulkJob) -> dict[str, Any]:
+    """What ``bulk/_progress.html`` needs: for another app's page showing a job's progress (a
+    manifest's), which includes that fragment as it is."""
+    return _progress_context(job)
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRow:
     """One line of the items table, in plain words."""
