@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest
 from rest_framework.permissions import AllowAny
 
 from core.api_errors import ErrorSerializer
+
+# An action that takes no input (start, cancel, retry, rotate): no body, or an empty JSON object.
+NO_INPUT = OpenApiRequest(
+    {"type": "object", "additionalProperties": False, "description": "Nothing: an empty object, or no body."}
+)
 
 
 class AutoSchema(SpectacularAutoSchema):

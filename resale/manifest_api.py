@@ -15,6 +15,7 @@ from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from core.renderers import CSVRenderer, JSONOrCSVApi
+from core.schema import NO_INPUT
 from core.throttling import metered_operation
 from credits.metering import insufficient_credits_response
 from resale import manifest_exports, manifests
@@ -143,7 +144,7 @@ class ManifestStartApi(APIView):
     @extend_schema(
         operation_id="manifests_start",
         tags=TAGS,
-        request=None,
+        request=NO_INPUT,
         responses={
             202: OpenApiResponse(
                 ManifestDetailSerializer, description="Running; starting it again returns the same job."

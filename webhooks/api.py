@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
+from core.schema import NO_INPUT
 from webhooks import selectors, services
 from webhooks.serializers import (
     WebhookDeliveryDetailSerializer,
@@ -23,9 +24,6 @@ from webhooks.serializers import (
 )
 
 TAGS = ["webhooks"]
-NO_INPUT = OpenApiRequest(
-    {"type": "object", "additionalProperties": False, "description": "Nothing: an empty object, or no body."}
-)
 QUEUED = "Queued: it is sent in a moment by a worker; follow its status in the deliveries."
 
 

@@ -12,6 +12,7 @@ user A must not, so a factory that creates the wrong thing cannot pass.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -190,6 +191,16 @@ def _webhook_delivery(user: User) -> dict[str, Any]:
     return {"delivery_id": services.webhook_endpoint_ping(user=user, endpoint_id=endpoint_id).pk}
 
 
+def _manifest(user: User) -> dict[str, Any]:
+    from resale.manifests import manifest_create
+
+    data = b"ASIN,Quantity\nB08N5WRWNW,2\n"
+    manifest = manifest_create(
+        user=user, file=io.BytesIO(data), size=len(data), filename="a.csv", lot_price="10.00"
+    )
+    return {"manifest_id": manifest.pk, "fmt": "csv"}
+
+
 OWNED: dict[str, Callable[[User], dict[str, Any]]] = {
     # Bulk jobs
     "api:bulk-job": _bulk_job,
@@ -249,6 +260,15 @@ OWNED: dict[str, Callable[[User], dict[str, Any]]] = {
     "webhook-endpoint-rotate": _webhook_endpoint,
     "webhook-delivery": _webhook_delivery,
     "webhook-delivery-replay": _webhook_delivery,
+    # Manifests
+    "api:manifest": _manifest,
+    "api:manifest-start": _manifest,
+    "api:manifest-lines": _manifest,
+    "api:manifest-export": _manifest,
+    "manifest-page": _manifest,
+    "manifest-summary": _manifest,
+    "manifest-start-page": _manifest,
+    "manifest-export-page": _manifest,
 }
 
 EXEMPT: dict[str, str] = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 from core.parsers import BoundedJSONParser
 from core.renderers import JSONOrCSVApi
+from core.schema import NO_INPUT
 from core.throttling import metered_operation
 from credits.metering import idempotency_key_parameter, insufficient_credits_response
 from jobs.bulk import exports, selectors, services
@@ -34,10 +35,6 @@ from jobs.models import BulkJob
 TAGS = ["bulk jobs"]
 IDEMPOTENCY_KEY = idempotency_key_parameter(
     "Sending the same job again with the same key returns the first job instead of a second one."
-)
-# Cancel and retry need no input: no body, or an empty JSON object.
-NO_INPUT = OpenApiRequest(
-    {"type": "object", "additionalProperties": False, "description": "Nothing: an empty object, or no body."}
 )
 TOO_LARGE = OpenApiResponse(
     ErrorSerializer,

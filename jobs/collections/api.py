@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,7 @@ from accounts.types import AuthedRequest
 from core.api_errors import ErrorSerializer
 from core.pagination import Pagination, paginated_response
 from core.renderers import JSONOrCSVApi
+from core.schema import NO_INPUT
 from core.throttling import metered_operation
 from credits.metering import insufficient_credits_response
 from jobs.bulk.api import RESULTS_FORMAT, TOO_LARGE, negotiated_results
@@ -33,9 +34,6 @@ from jobs.collections.serializers import (
 from jobs.models import Collection
 
 TAGS = ["collections"]
-NO_INPUT = OpenApiRequest(
-    {"type": "object", "additionalProperties": False, "description": "Nothing: an empty object, or no body."}
-)
 INVALID_INPUT = OpenApiResponse(
     ErrorSerializer,
     description="Invalid input: an unknown kind, schedule or marketplace, no name, too many items, or "
