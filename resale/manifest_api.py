@@ -137,6 +137,23 @@ class ManifestDetailApi(APIView):
     def get(self, request: AuthedRequest, manifest_id: int) -> Response:
         return _detail(_manifest(request, manifest_id))
 
+    @extend_schema(
+        operation_id="manifests_delete",
+        tags=TAGS,
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Still running (`manifest_running`): cancel its job first."
+            ),
+        },
+        description="Delete a draft or a finished manifest and its lines. Credits are not affected: a "
+        "draft was never charged, a finished manifest's charges stay in the ledger and its job's "
+        "results stay with the job.",
+    )
+    def delete(self, request: AuthedRequest, manifest_id: int) -> Response:
+        manifests.manifest_delete(manifest=_manifest(request, manifest_id))
+        return Response(status=204)
+
 
 class ManifestStartApi(APIView):
     parser_classes = [BoundedJSONParser]

@@ -148,6 +148,19 @@ def manifest_start(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse
 
 
 @login_required
+@require_POST
+def manifest_delete(request: AuthedHttpRequest, manifest_id: int) -> HttpResponse:
+    manifest = _manifest(request, manifest_id)
+    try:
+        manifests.manifest_delete(manifest=manifest)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("manifest-page", manifest_id)
+    messages.success(request, f"Manifest #{manifest_id} deleted.")
+    return redirect("manifests-page")
+
+
+@login_required
 @require_GET
 def manifest_export(request: AuthedHttpRequest, manifest_id: int, fmt: str) -> HttpResponseBase:
     if fmt not in manifest_exports.FORMATS:

@@ -268,6 +268,7 @@ OWNED: dict[str, Callable[[User], dict[str, Any]]] = {
     "manifest-page": _manifest,
     "manifest-summary": _manifest,
     "manifest-start-page": _manifest,
+    "manifest-delete-page": _manifest,
     "manifest-export-page": _manifest,
 }
 

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from credits.selectors import balance_get
+from credits.selectors import balance_get, ledger_entry_list
 from credits.tests.factories import funded_user
 from jobs.tests.bulk_helpers import NOT_FOUND, run_job
 from resale.models import Manifest
@@ -189,3 +189,58 @@ def test_a_bad_upload_on_the_page_says_why(client):
     )
     assert answer.status_code == 400
     assert "no recognisable column" in answer.content.decode()
+
+
+def test_delete_a_draft_then_a_finished_manifest_but_not_a_running_one(
+    api, django_capture_on_commit_callbacks
+):
+    rows = products(2, start=600)
+    data = csv_bytes(["ASIN"], [[r["asin"]] for r in rows])
+    draft = api.post(URL, {"file": upload(data), "lot_price": "10"}, format="multipart").json()
+    assert api.delete(f"{URL}/{draft['id']}").status_code == 204
+    assert not Manifest.objects.filter(pk=draft["id"]).exists()
+    assert api.get(f"{URL}/{draft['id']}").status_code == 404
+    assert balance_get(user=api.user) == 200
+
+    body = api.post(URL, {"file": upload(data), "lot_price": "10"}, format="multipart").json()
+    with django_capture_on_commit_callbacks(execute=False):
+        job = api.post(f"{URL}/{body['id']}/start").json()["job"]
+    running = api.delete(f"{URL}/{body['id']}")
+    assert running.status_code == 409
+    assert running.json()["error"]["code"] == "manifest_running"
+    assert Manifest.objects.filter(pk=body["id"]).exists()
+
+    run_job(job["id"])
+    spent = 200 - balance_get(user=api.user)
+    assert spent == 4
+    entries = ledger_entry_list(user=api.user).count()
+    assert api.delete(f"{URL}/{body['id']}").status_code == 204
+    assert not Manifest.objects.filter(pk=body["id"]).exists()
+    # The charges stay in the ledger; nothing is refunded or charged by deleting.
+    assert balance_get(user=api.user) == 200 - spent
+    assert ledger_entry_list(user=api.user).count() == entries
+
+
+def test_delete_on_the_page(client, django_capture_on_commit_callbacks):
+    user = funded_user(credits=20)
+    client.force_login(user)
+    rows = products(2, start=620)
+    client.post(
+        "/manifests/",
+        {"file": upload(bstock_manifest(rows), "lot.csv"), "lot_price": "9", "marketplace": "US"},
+    )
+    manifest = Manifest.objects.get(user=user)
+    page = client.get(f"/manifests/{manifest.pk}/").content.decode()
+    assert 'id="manifest-delete"' in page
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(f"/manifests/{manifest.pk}/start")
+    running = client.get(f"/manifests/{manifest.pk}/").content.decode()
+    assert 'id="manifest-delete"' not in running  # no delete button while it runs
+    refused = client.post(f"/manifests/{manifest.pk}/delete", follow=True)
+    assert "cancel its job first" in refused.content.decode()
+    manifest.refresh_from_db()
+    run_job(manifest.job_id)
+    answer = client.post(f"/manifests/{manifest.pk}/delete", follow=True)
+    assert answer.redirect_chain[-1][0] == "/manifests/"
+    assert f"Manifest #{manifest.pk} deleted." in answer.content.decode()
+    assert not Manifest.objects.filter(pk=manifest.pk).exists()
