@@ -24,4 +24,4 @@ def profit_panel_render(request: HttpRequest, asin: str, marketplace: str) -> Sa
         "costs": resale_defaults_get(user=request.user),  # type: ignore[arg-type]  # signed in: the tag checks
         "form": ProfitForm(initial={"asin": asin, "marketplace": market.code, "quantity": 1}),
     }
-    return SafeString(render_to_string("resale/_panel.html", context, request=request))
+    return render_to_string("resale/_panel.html", context, request=request)  # a SafeString, autoescaped
