@@ -694,8 +694,12 @@ def short_heartbeats(settings) -> None:
 
 
 def test_the_claims_of_a_worker_whose_heartbeats_stopped_are_released_and_its_jobs_queued_again(
-    short_heartbeats, django_capture_on_commit_callbacks, monkeypatch
+    short_heartbeats, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    # Marks lasting 2 s here, not 0.5: what happens after the sleep (celery@busy's heartbeat,
+    # celery@lagging's claim, both releases) must all fit inside one mark's life, and on a loaded
+    # machine those steps took longer than half a second.
+    settings.BULK_WORKER_ALIVE_SECONDS = 2.0
     user = funded_user(credits=40)
     orphaned = create_job(user, asins(4))
     busy = create_job(user, asins(4, start=10))
@@ -707,7 +711,7 @@ def test_the_claims_of_a_worker_whose_heartbeats_stopped_are_released_and_its_jo
     services._claim(busy.pk, token="t2", worker="celery@busy", size=2)
     # A worker never seen sending heartbeats (of a release without them): left to the claim timeout.
     services._claim(unknown.pk, token="t3", worker="celery@earlier-release", size=2)
-    time.sleep(0.7)  # every mark expires; celery@busy's next heartbeat comes
+    time.sleep(2.2)  # every mark expires; celery@busy's next heartbeat comes
     heartbeats.bulk_worker_heartbeat(worker="celery@busy")
     # Its mark lapsed a moment (a slow cache): what it claimed since is not taken from it.
     services._claim(lagging.pk, token="t4", worker="celery@lagging", size=2)
