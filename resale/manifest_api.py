@@ -188,7 +188,10 @@ class ManifestLinesApi(APIView):
         operation_id="manifests_lines",
         tags=TAGS,
         parameters=[SORT, STATUS],
-        responses=ManifestLineSerializer(many=True),
+        responses={
+            200: ManifestLineSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="An unknown `status` (`invalid_status`)."),
+        },
         description="The manifest's lines with their results, sorted on the server.",
     )
     def get(self, request: AuthedRequest, manifest_id: int) -> Response:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
-from core.errors import NotFoundError
+from core.errors import DomainError, NotFoundError
 from resale.models import Manifest, ManifestLine
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ def manifest_lines(
     order = column.desc(nulls_last=True) if key.startswith("-") else column.asc(nulls_last=True)
     lines = ManifestLine.objects.filter(manifest=manifest)
     if status:
+        if status not in ManifestLine.Status.values:
+            known = ", ".join(ManifestLine.Status.values)
+            raise DomainError(f"Unknown line status; one of: {known}.", code="invalid_status")
         lines = lines.filter(status=status)
     return lines.order_by(order, "line")
 

@@ -136,6 +136,7 @@ NOT_PAGES: dict[str, str] = {
     "webhook-endpoint-rotate": "a form's POST action",
     "webhook-endpoint-ping": "a form's POST action",
     "webhook-endpoint-delete": "a form's POST action",
+    "manifest-delete-page": "a form's POST action",
     "webhook-delivery-replay": "a form's POST action",
     "resale-profit-panel": "an htmx fragment (the profit panel; resale's browser test checks it)",
 }

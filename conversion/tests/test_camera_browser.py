@@ -74,9 +74,16 @@ def test_camera_reads_the_label_and_converts_it_once_and_the_scanner_still_works
     assert not [url for url in requested if "/vendor/barcode-detector/" in url or url.endswith(".wasm")]
     assert page.locator("#camera-panel").is_hidden()
 
+    # The page records whether the preview was ever on screen: the fake camera's label can be
+    # read (closing the camera) before a poll from here would see the preview.
+    page.evaluate(
+        "() => { const video = document.getElementById('camera-video'); window.__previewShown = false;"
+        " new ResizeObserver(() => { if (video.offsetParent !== null) window.__previewShown = true; })"
+        ".observe(video); }"
+    )
     page.get_by_role("button", name="Scan with camera").click()
-    page.wait_for_selector("#camera-video", state="visible")
     page.wait_for_selector("#result-card[data-status]", timeout=30_000)
+    assert page.evaluate("window.__previewShown") is True
     assert page.inner_text("#result-asin") == CAMERA_ASIN
     # A read closes the camera (no second read, no second charge) and says what it read.
     assert page.locator("#camera-panel").is_hidden()

@@ -244,3 +244,13 @@ def test_delete_on_the_page(client, django_capture_on_commit_callbacks):
     assert answer.redirect_chain[-1][0] == "/manifests/"
     assert f"Manifest #{manifest.pk} deleted." in answer.content.decode()
     assert not Manifest.objects.filter(pk=manifest.pk).exists()
+
+
+def test_an_unknown_line_status_is_a_clear_400(api):
+    data = csv_bytes(["ASIN"], [[r["asin"]] for r in products(1, start=640)])
+    body = api.post(URL, {"file": upload(data), "lot_price": "1"}, format="multipart").json()
+    for status in ("sold", "a\x00b"):
+        answer = api.get(f"{URL}/{body['id']}/lines", {"status": status})
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == "invalid_status"
+    assert api.get(f"{URL}/{body['id']}/lines", {"status": "pending"}).json()["count"] == 1
