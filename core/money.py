@@ -28,6 +28,47 @@ UNIT_PRICE_EXTRA_DECIMALS = 2
 UNIT_PRICE_MAX_DECIMALS = 10
 
 
+# What a typed or exported amount may carry besides its number: spaces (also no-break ones),
+# currency signs and ISO codes ("$1,299.99", "4,50 €", "12.00 USD").
+_AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f$€£¥]|\b(?:USD|EUR|GBP|CAD|JPY|AUD|MXN|BRL|SEK|PLN|INR|TRY|AED|SAR|SGD)\b", re.I)
+_GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    """A money amount as people write it in a spreadsheet, in any of the marketplaces' styles:
+    "1,299.99", "1.299,99", "4,50", "4.50", "$12", "12.00 USD". None for an empty cell.
+
+    The decimal separator is the last "." or "," when both appear; a lone "," is a decimal
+    comma when one or two digits follow it ("4,50"), else it groups thousands ("1,299"); several
+    of the same separator group thousands ("1.234.567"). Raises ``ValueError`` for anything else
+    (letters, a sign, two decimal separators) and for negative or non-finite amounts."""
+    text = _AMOUNT_NOISE.sub("", raw)
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise ValueError(f"{raw!r} is negative")
+    if "," in text and "." in text:
+        decimal_mark = "," if text.rfind(",") > text.rfind(".") else "."
+        group = "." if decimal_mark == "," else ","
+        whole, _, fraction = text.rpartition(decimal_mark)
+        if not _GROUPED.fullmatch(whole) and group in whole:
+            raise ValueError(f"{raw!r} is not an amount")
+        text = whole.replace(group, "") + "." + fraction
+    elif text.count(",") == 1 and re.fullmatch(r"\d*,\d{1,2}", text):
+        text = text.replace(",", ".")
+    elif "," in text or text.count(".") > 1:
+        if not _GROUPED.fullmatch(text) or ("," in text and "." in text):
+            raise ValueError(f"{raw!r} is not an amount")
+        text = text.replace(",", "").replace(".", "")
+    try:
+        amount = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{raw!r} is not an amount") from None
+    if not amount.is_finite() or not re.fullmatch(r"\d*\.?\d*", text):
+        raise ValueError(f"{raw!r} is not an amount")
+    return amount
+
+
 def currency_exponent(currency: str) -> int:
     """Digits after the decimal point of ``currency`` (any case): JPY 0, USD 2, KWD 3."""
     currency = currency.lower()

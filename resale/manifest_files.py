@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from core.errors import DomainError, TooLargeError
+from core.money import parse_amount
 
 # Roles of the columns, and the header names (normalised: lower case, letters and digits only)
 # that mean them.
@@ -100,7 +101,6 @@ ROLE_LABELS = {
 HEADER_SEARCH_ROWS = 10
 MAX_TITLE = 500
 _NOT_NAME = re.compile(r"[^0-9a-z]+")
-_MONEY_NOISE = re.compile(r"[\s$€£¥,]|USD|EUR|GBP|CAD", re.IGNORECASE)
 _CONTROL = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"}
 _XLSX_MAGIC = b"PK\x03\x04"
 _READ_BLOCK = 1 << 20
@@ -210,19 +210,14 @@ def parse_quantity(raw: str) -> int:
 
 
 def parse_unit_retail(raw: str) -> Decimal | None:
-    """A unit price (currency signs and thousands commas allowed); empty means none."""
-    text = _MONEY_NOISE.sub("", raw)
-    if not text:
-        return None
+    """A unit price as ``core.money.parse_amount`` reads it ("$1,299.99", "4,50 €"); empty means none."""
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
+        amount = parse_amount(raw)
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise ValueError(f"the unit retail {raw} is negative") from None
         raise ValueError(f"the unit retail {raw!r} is not a price") from None
-    if not amount.is_finite():
-        raise ValueError(f"the unit retail {raw!r} is not a price")
-    if amount < 0:
-        raise ValueError(f"the unit retail {raw} is negative")
-    return amount.quantize(Decimal("0.01"))
+    return None if amount is None else amount.quantize(Decimal("0.01"))
 
 
 def line_from_cells(line: int, cells: Sequence[object], columns: dict[str, int]) -> ManifestLineInput | None:

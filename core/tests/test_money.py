@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.money import currency_exponent, format_money, format_unit_price, to_major, unit_price
+from core.money import currency_exponent, format_money, format_unit_price, parse_amount, to_major, unit_price
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,37 @@ def test_a_unit_price_is_computed_in_decimal_arithmetic():
 )
 def test_a_unit_price_shows_more_decimals_than_the_currency(value, currency, expected):
     assert format_unit_price(value, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("4.50", "4.50"),
+        ("4,50", "4.50"),  # a decimal comma (DE, FR, IT, ES, ...)
+        ("4,5", "4.5"),
+        ("1,299.99", "1299.99"),
+        ("1.299,99", "1299.99"),
+        ("1,299", "1299"),  # a comma before three digits groups thousands
+        ("1.234.567", "1234567"),
+        ("1 299,99", "1299.99"),
+        ("$12", "12"),
+        ("€ 3,99", "3.99"),
+        ("12.00 USD", "12.00"),
+        ("0", "0"),
+    ],
+)
+def test_parse_amount_reads_the_marketplaces_styles(text, amount):
+    assert parse_amount(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u00a0"])
+def test_parse_amount_of_an_empty_cell_is_none(text):
+    assert parse_amount(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["abc", "-3", "+3", "1,2,3", "4.50.1", "1e5", "NaN", "Infinity", "1,2345", "12,34.5", "."]
+)
+def test_parse_amount_refuses_what_is_not_an_amount(text):
+    with pytest.raises(ValueError):
+        parse_amount(text)

@@ -220,3 +220,8 @@ def test_unit_retail_with_currency_signs_and_bad_values():
     assert parsed.lines[0].unit_retail == Decimal("1299.50")
     assert parsed.lines[1].error == "Line 3: the unit retail 'n/a' is not a price."
     assert parsed.lines[2].error == "Line 4: the unit retail -4 is negative."
+
+
+def test_unit_retail_with_a_decimal_comma_is_not_a_hundred_times_more():
+    parsed = parse(csv_bytes(["ASIN", "MSRP"], [["B07XSCCZYG", "4,50 €"], ["B01DJLKZBA", "1.299,00"]]))
+    assert [line.unit_retail for line in parsed.lines] == [Decimal("4.50"), Decimal("1299.00")]
