@@ -30,7 +30,9 @@ UNIT_PRICE_MAX_DECIMALS = 10
 
 # What a typed or exported amount may carry besides its number: spaces (also no-break ones),
 # currency signs and ISO codes ("$1,299.99", "4,50 €", "12.00 USD").
-_AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f$€£¥]|\b(?:USD|EUR|GBP|CAD|JPY|AUD|MXN|BRL|SEK|PLN|INR|TRY|AED|SAR|SGD)\b", re.I)
+_AMOUNT_NOISE = re.compile(
+    r"[\s\u00a0\u202f$€£¥]|\b(?:USD|EUR|GBP|CAD|JPY|AUD|MXN|BRL|SEK|PLN|INR|TRY|AED|SAR|SGD)\b", re.I
+)
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from products.marketplaces import Marketplace
 from products.providers.base import ProductRecord
 from resale.fees import FeeQuote, fees_get_many
-from resale.profit import ProfitResult, ResaleCosts, profit_calculate, sale_price_of
-from resale.selectors import resale_defaults_get
+from resale.profit import ProfitResult, profit_calculate, sale_price_of
+from resale.selectors import resale_defaults_of
 
 if TYPE_CHECKING:
     from resale.models import ManifestLine
@@ -55,7 +55,7 @@ def line_economics_many(
     records = [(line, ProductRecord.from_dict({**data, "history": ()})) for line, data in lines]
     wanted = [(record.asin, sale_price_of(record)[0]) for _, record in records]
     quotes: dict[str, FeeQuote] = fees_get_many(marketplace=marketplace, items=wanted) if wanted else {}
-    costs = _user_costs(user_id)
+    costs = resale_defaults_of(user_id=user_id)
     figures: dict[int, LineEconomics] = {}
     for line, record in records:
         quote = quotes.get(record.asin)
@@ -101,11 +101,3 @@ def _figures(result: ProfitResult, quote: FeeQuote | None, quantity: int, curren
         fees_source=quote.source,
         sample=sample,
     )
-
-
-def _user_costs(user_id: int) -> ResaleCosts:
-    """The user's saved defaults (inbound shipping, prep, VAT registration, target ROI)."""
-    from accounts.models import User
-
-    user = User.objects.filter(pk=user_id).first()
-    return resale_defaults_get(user=user) if user is not None else ResaleCosts()

@@ -13,7 +13,12 @@ if TYPE_CHECKING:
 
 def resale_defaults_get(*, user: User) -> ResaleCosts:
     """The user's saved defaults, or the empty ones (no costs, not VAT-registered, no target)."""
-    row = ResaleDefaults.objects.filter(user=user).first()
+    return resale_defaults_of(user_id=user.pk)
+
+
+def resale_defaults_of(*, user_id: int) -> ResaleCosts:
+    """``resale_defaults_get`` by the user's id (a worker's job knows only that)."""
+    row = ResaleDefaults.objects.filter(user_id=user_id).first()
     if row is None:
         return ResaleCosts()
     return ResaleCosts(

@@ -85,5 +85,5 @@ def test_parse_amount_of_an_empty_cell_is_none(text):
     "text", ["abc", "-3", "+3", "1,2,3", "4.50.1", "1e5", "NaN", "Infinity", "1,2345", "12,34.5", "."]
 )
 def test_parse_amount_refuses_what_is_not_an_amount(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"negative|not an amount"):
         parse_amount(text)

@@ -61,7 +61,8 @@ def bulk_job_create_from_request(
     upload_serializer: type[serializers.Serializer[Any]],
 ) -> BulkJob:
     """A job of ``kind`` from an API request: a multipart CSV ``file`` or a JSON list in
-    ``list_field`` (both with ``marketplace``); shared by every kind's create endpoint."""
+    ``list_field`` (both with ``marketplace``, and a ``kind`` offered with ``kind`` when the
+    serializers have that field); shared by every kind's create endpoint."""
     idempotency_key = request.headers.get("Idempotency-Key", "")
     # Refused before the body is read when it cannot be within the limit.
     length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -75,7 +76,7 @@ def bulk_job_create_from_request(
         file = upload.validated_data["file"]
         return services.bulk_job_create_from_csv(
             user=request.user,
-            kind=kind,
+            kind=upload.validated_data.get("kind") or kind,
             file=file,
             size=file.size,
             filename=file.name or "",
@@ -87,7 +88,7 @@ def bulk_job_create_from_request(
     serializer.is_valid(raise_exception=True)
     return services.bulk_job_create_from_list(
         user=request.user,
-        kind=kind,
+        kind=serializer.validated_data.get("kind") or kind,
         values=serializer.validated_data[list_field],
         params={"marketplace": serializer.validated_data["marketplace"]},
         idempotency_key=idempotency_key,

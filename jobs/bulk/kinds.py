@@ -21,6 +21,11 @@ start-up, from its app's ``AppConfig.ready()``::
         summary=lambda result: f"ASIN {result.get('asin')}",  # the job page's one line per item
     ))
 
+A kind may be offered with another one (``offered_with``): the same input, more in each result.
+The upload page and the create endpoint of the base kind then let people choose it (resale's
+``asin_profit``: product data with fees and profit, offered with ``asin_lookup``), while the
+engine's own code names neither.
+
 Jobs of the kind are created with ``jobs.bulk.services.bulk_job_create_from_csv``
 (or ``..._from_list``, or ``bulk_job_create`` with rows) and ``kind="fnsku_conversion"``;
 the engine's API and pages (status, cancel, retry, results) serve every kind.
@@ -140,6 +145,12 @@ class BulkKind:
     # One line about a delivered item's ``result`` for the job page's table (e.g. the product's
     # title); default: the first few ``export_columns`` that have a value (``bulk_result_summary``).
     summary: Callable[[Mapping[str, Any]], str] | None = None
+    # Checks a row's ``extra_columns`` at creation (raise DomainError: the row is invalid, with its
+    # message as the reason, and not charged), e.g. a cost that is not a number.
+    check_extra: Callable[[Mapping[str, str]], None] | None = None
+    # The kind whose upload page and create endpoint also offer this one, and what it adds there.
+    offered_with: str = ""
+    description: str = ""
 
 
 SUMMARY_COLUMNS = 3
@@ -186,6 +197,17 @@ def bulk_kind_get(name: str) -> BulkKind:
             code="unknown_job_kind",
             extra={"kind": name, "valid": sorted(_registry)},
         ) from None
+
+
+def bulk_kinds_offered(base: str) -> list[BulkKind]:
+    """``base`` and the kinds offered with it (``offered_with``), in the order they were registered:
+    the choices of its upload page and create endpoint."""
+    _load_builtin()
+    with _lock:
+        kinds = list(_registry.values())
+    return [kind for kind in kinds if kind.name == base] + [
+        kind for kind in kinds if kind.offered_with == base
+    ]
 
 
 def _load_builtin() -> None:

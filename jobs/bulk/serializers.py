@@ -8,7 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.bulk.conf import bulk_settings
+from jobs.bulk.kinds import bulk_kinds_offered
 from jobs.bulk.selectors import bulk_job_progress
 from jobs.bulk.uploads import upload_error
 from jobs.models import BulkItem, BulkJob
@@ -28,6 +30,22 @@ class BulkValueListField(serializers.ListField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class BulkKindField(serializers.ChoiceField):
+    """The kind of job among ``base`` and the kinds other apps offer with it; its choices are read
+    from the registry each time a serializer is made (other apps register theirs at start-up), so
+    the schema states them in the description rather than as a fixed enum."""
+
+    def __init__(self, *, base: str, **kwargs: Any) -> None:
+        kinds = bulk_kinds_offered(base)
+        described = "; ".join(
+            f"`{kind.name}`: {kind.label}" + (f" ({kind.description})" if kind.description else "")
+            for kind in kinds
+        )
+        kwargs.setdefault("help_text", f"What each item's result holds. {described}.")
+        super().__init__(choices=[kind.name for kind in kinds], required=False, default=base, **kwargs)
+
+
 class BulkJobCreateInputSerializer(serializers.Serializer[Any]):
     asins = BulkValueListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
@@ -40,6 +58,7 @@ class BulkJobCreateInputSerializer(serializers.Serializer[Any]):
     marketplace = serializers.CharField(
         max_length=8, required=False, default="US", help_text="US, CA, MX, BR, UK, DE, FR, IT, ES, JP, ..."
     )
+    kind = BulkKindField(base=ASIN_LOOKUP)
 
 
 class BulkJobUploadInputSerializer(serializers.Serializer[Any]):
@@ -53,6 +72,7 @@ class BulkJobUploadInputSerializer(serializers.Serializer[Any]):
         ),
     )
     marketplace = serializers.CharField(max_length=8, required=False, default="US")
+    kind = BulkKindField(base=ASIN_LOOKUP)
 
 
 class BulkJobProgressSerializer(serializers.Serializer[Any]):

@@ -105,7 +105,7 @@ def bulk_job_create(
     same request made again returns the first job."""
     spec = bulk_kind_get(kind)
     clean_params = spec.clean_params(params or {}) if spec.clean_params else dict(params or {})
-    prepared = prepare_items(rows, normalize=spec.normalize)
+    prepared = prepare_items(rows, normalize=spec.normalize, check_extra=spec.check_extra)
     if not prepared.valid:
         raise upload_error(
             "no_valid_items",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import DomainError, TooLargeError
@@ -279,8 +279,14 @@ def rows_from_list(values: Iterable[object], *, max_rows: int) -> list[InputRow]
     return rows
 
 
-def prepare_items(rows: Iterable[InputRow], *, normalize: Callable[[str], str]) -> PreparedItems:
-    """Each row normalised, or invalid with its reason; a value seen before is folded into its first row."""
+def prepare_items(
+    rows: Iterable[InputRow],
+    *,
+    normalize: Callable[[str], str],
+    check_extra: Callable[[Mapping[str, str]], None] | None = None,
+) -> PreparedItems:
+    """Each row normalised, or invalid with its reason (its value's, else its extra columns'
+    ``check_extra`` raised); a value seen before is folded into its first row."""
     seen: set[str] = set()
     items: list[PreparedItem] = []
     duplicates = 0
@@ -288,6 +294,8 @@ def prepare_items(rows: Iterable[InputRow], *, normalize: Callable[[str], str]) 
         text = row.text[:255]
         try:
             value = normalize(row.text)
+            if check_extra is not None:
+                check_extra(row.extra)
         except DomainError as exc:
             items.append(
                 PreparedItem(row=row.row, input=text, value="", error=exc.message[:500], extra=row.extra)

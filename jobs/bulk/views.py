@@ -20,7 +20,6 @@ from accounts.types import AuthedHttpRequest
 from core.api_errors import http_status
 from core.errors import DomainError, NotFoundError
 from jobs.bulk import exports, selectors, services
-from jobs.bulk.asin_lookup import ASIN_LOOKUP
 from jobs.bulk.conf import bulk_settings
 from jobs.bulk.forms import BulkUploadForm
 from jobs.bulk.kinds import BulkKind, bulk_kind_get, bulk_result_summary
@@ -219,7 +218,7 @@ def bulk_jobs(request: AuthedHttpRequest) -> HttpResponse:
             try:
                 job = services.bulk_job_create_from_csv(
                     user=request.user,
-                    kind=ASIN_LOOKUP,
+                    kind=form.cleaned_data["kind"],
                     file=upload,
                     size=upload.size,
                     filename=upload.name or "",
@@ -246,7 +245,8 @@ def bulk_jobs(request: AuthedHttpRequest) -> HttpResponse:
 def bulk_job(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     items, status = _items_context(job, request.GET)
-    return render(request, "bulk/job.html", {**items, **_progress_context(job)}, status=status)
+    context = {**items, **_progress_context(job), "kind_label": bulk_kind_get(job.kind).label}
+    return render(request, "bulk/job.html", context, status=status)
 
 
 @login_required
