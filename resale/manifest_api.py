@@ -36,7 +36,8 @@ SORT = OpenApiParameter(
     "sort",
     OpenApiTypes.STR,
     description="A column (`line`, `profit`, `roi`, `resale_value`, `sale_price`, `quantity`, "
-    "`allocated_cost`, `status`, `title`), `-` first for descending; empty values last. Default `line`.",
+    "`allocated_cost`, `status`, `title`, `monthly_sold`, `rank_drops_30`, `rank_drops_90`), `-` first "
+    "for descending; empty values last. Default `line`.",
 )
 STATUS = OpenApiParameter(
     "status", OpenApiTypes.STR, description="Only lines in this status (rejected, pending, priced, ...)."

@@ -44,6 +44,13 @@ HEADER = (
     "roi_percent",
     "currency",
     "sample_data",
+    # Sales velocity as the product's provider reports it (empty: not reported, never 0);
+    # sales_data_note says why there is none at all ("not available from SP-API").
+    "monthly_sold",
+    "rank_drops_30",
+    "rank_drops_90",
+    "sales_data_source",
+    "sales_data_note",
     "error",
 )
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,6 +81,11 @@ def _row(line: ManifestLine, currency: str) -> list[object]:
         line.roi,
         currency,
         "true" if line.sample_data else "false",
+        line.monthly_sold,
+        line.rank_drops_30,
+        line.rank_drops_90,
+        line.sales_data_source,
+        line.sales_data_note,
         line.error,
     ]
 

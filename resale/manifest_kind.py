@@ -307,6 +307,20 @@ def _result(
         "currency": figures.currency,
         "fees_source": figures.fees_source,
         "sample_data": bool(record.get("sample_data")) or figures.sample,
+        **_sales_figures(record),
+    }
+
+
+def _sales_figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's ``sales_velocity`` (record_version 3) as the line keeps it: what the provider
+    reports, None where it reports nothing (a record stored before version 3 has nothing at all)."""
+    velocity = record.get("sales_velocity") or {}
+    return {
+        "monthly_sold": velocity.get("monthly_sold"),
+        "rank_drops_30": velocity.get("rank_drops_30"),
+        "rank_drops_90": velocity.get("rank_drops_90"),
+        "sales_data_source": velocity.get("source") or "",
+        "sales_data_note": velocity.get("unavailable") or "",
     }
 
 
@@ -320,6 +334,7 @@ _DECIMAL_FIELDS = (
     "profit",
     "roi",
 )
+_COUNT_FIELDS = ("monthly_sold", "rank_drops_30", "rank_drops_90")
 
 
 def manifest_completed(job: JobContext, done: Sequence[tuple[ClaimedItem, ItemOutcome]]) -> None:
@@ -348,7 +363,7 @@ def manifest_lines_write(lines: Sequence[ManifestLine]) -> None:
     """Write the results of ``lines`` (``MANIFEST_LINE_RESULT_FIELDS``).
 
     On PostgreSQL one ``UPDATE ... FROM (VALUES ...)`` per 500 lines: Django's ``bulk_update``
-    builds a ``CASE`` of every line for each of the 17 fields, which took most of a chunk's time
+    builds a ``CASE`` of every line for each result field (21 now), which took most of a chunk's time
     (bench/manifest.py, docs/performance.md). Elsewhere (the embedded SQLite) ``bulk_update``."""
     if not lines:
         return
@@ -387,6 +402,9 @@ MANIFEST_LINE_RESULT_FIELDS = (
     "sample_data",
     "fees_source",
     *_DECIMAL_FIELDS,
+    *_COUNT_FIELDS,
+    "sales_data_source",
+    "sales_data_note",
 )
 
 
@@ -407,6 +425,19 @@ def manifest_line_apply(line: ManifestLine, result: Mapping[str, Any] | None, er
     for name in _DECIMAL_FIELDS:
         value = result.get(name)
         setattr(line, name, Decimal(value) if value not in (None, "") else None)
+    # A result written before lines carried sales figures has none of these keys: None, "".
+    for name in _COUNT_FIELDS:
+        setattr(line, name, _count(result.get(name)))
+    line.sales_data_source = str(result.get("sales_data_source") or "")[:32]
+    line.sales_data_note = str(result.get("sales_data_note") or "")[:200]
+
+
+def _count(value: object) -> int | None:
+    """A reported count, or None: never a made-up 0 for something missing or unreadable (and never
+    a negative number that would fail the column's check and with it the chunk's one UPDATE)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _result_value(name: str) -> Callable[[Mapping[str, Any]], object]:
@@ -433,6 +464,11 @@ EXPORT_COLUMNS = tuple(
         "roi",
         "currency",
         "sample_data",
+        "monthly_sold",
+        "rank_drops_30",
+        "rank_drops_90",
+        "sales_data_source",
+        "sales_data_note",
     )
 )
 

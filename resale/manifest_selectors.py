@@ -25,6 +25,9 @@ SORT_FIELDS = {
     "allocated_cost": "allocated_cost",
     "status": "status",
     "title": "title",
+    "monthly_sold": "monthly_sold",
+    "rank_drops_30": "rank_drops_30",
+    "rank_drops_90": "rank_drops_90",
 }
 DEFAULT_SORT = "line"
 
@@ -74,6 +77,10 @@ class ManifestTotals:
     lines_fees_unavailable: int
     lines_unresolved: int
     lines_sample: int
+    # Lines whose provider reported a sales figure (monthly sold or rank drops). The figures are not
+    # added up: "1K+ bought" is a lower bound and rank drops are not units, so a lot's sales per
+    # month would be an estimate of ours.
+    lines_sales_data: int
     units: int
     units_unresolved: int
     resale_value: Decimal
@@ -101,6 +108,12 @@ def manifest_totals(*, manifest: Manifest) -> ManifestTotals:
         fees_unavailable=Count("id", filter=Q(status=Status.FEES_UNAVAILABLE)),
         unresolved=Count("id", filter=Q(status=Status.UNRESOLVED)),
         sample=Count("id", filter=Q(sample_data=True)),
+        sales_data=Count(
+            "id",
+            filter=Q(monthly_sold__isnull=False)
+            | Q(rank_drops_30__isnull=False)
+            | Q(rank_drops_90__isnull=False),
+        ),
         units=Sum("quantity", filter=~Q(status=Status.REJECTED)),
         units_unresolved=Sum("quantity", filter=Q(status=Status.UNRESOLVED)),
         resale_value=Sum("resale_value", filter=Q(status=Status.PRICED)),
@@ -122,6 +135,7 @@ def manifest_totals(*, manifest: Manifest) -> ManifestTotals:
         lines_fees_unavailable=row["fees_unavailable"],
         lines_unresolved=row["unresolved"],
         lines_sample=row["sample"],
+        lines_sales_data=row["sales_data"],
         units=row["units"] or 0,
         units_unresolved=row["units_unresolved"] or 0,
         resale_value=row["resale_value"] or money,

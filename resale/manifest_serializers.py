@@ -42,6 +42,10 @@ class ManifestTotalsSerializer(serializers.Serializer[Any]):
     lines_fees_unavailable = serializers.IntegerField()
     lines_unresolved = serializers.IntegerField()
     lines_sample = serializers.IntegerField(help_text="Lines priced from sample data (the sandbox).")
+    lines_sales_data = serializers.IntegerField(
+        help_text="Lines whose provider reported monthly sold or rank drops (never summed: not an "
+        "estimate of the lot's sales)."
+    )
     units = serializers.IntegerField()
     units_unresolved = serializers.IntegerField()
     resale_value = serializers.DecimalField(max_digits=18, decimal_places=2)
@@ -135,4 +139,9 @@ class ManifestLineSerializer(serializers.ModelSerializer[ManifestLine]):
             "roi",
             "sample_data",
             "fees_source",
+            "monthly_sold",
+            "rank_drops_30",
+            "rank_drops_90",
+            "sales_data_source",
+            "sales_data_note",
         )

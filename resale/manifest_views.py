@@ -31,6 +31,9 @@ SORT_LABELS = {
     "-roi": "ROI, highest first",
     "-resale_value": "Resale value, highest first",
     "-quantity": "Quantity, most first",
+    "-monthly_sold": "Sold last month, most first",
+    "-rank_drops_30": "Rank drops 30 d, most first",
+    "-rank_drops_90": "Rank drops 90 d, most first",
     "status": "Status",
     "title": "Title",
 }

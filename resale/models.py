@@ -136,6 +136,24 @@ class ManifestLine(models.Model):
     roi = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     sample_data = models.BooleanField(default=False)
     fees_source = models.CharField(max_length=32, blank=True)
+    # Sales velocity as the product record's provider reports it (its ``sales_velocity``), never an
+    # estimate of ours: None is "not reported", never 0. Columns, not keys of a JSON result, so the
+    # lines sort by them in the database like the money columns.
+    monthly_sold = models.PositiveIntegerField(
+        null=True, blank=True, help_text='Bought in the past month as Amazon shows it ("1K+"): a lower bound.'
+    )
+    rank_drops_30 = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Sales rank drops in the last 30 days (each counted as a sale)."
+    )
+    rank_drops_90 = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Sales rank drops in the last 90 days."
+    )
+    sales_data_source = models.CharField(
+        max_length=32, blank=True, help_text="The provider reporting the figures (keepa, spapi, sandbox)."
+    )
+    sales_data_note = models.CharField(
+        max_length=200, blank=True, help_text='Why there are none at all ("not available from SP-API").'
+    )
 
     class Meta:
         ordering = ("manifest", "line")
@@ -159,3 +177,14 @@ class ManifestLine(models.Model):
     @property
     def identifier(self) -> str:
         return self.asin_input or self.fnsku or self.code or self.title_input[:80]
+
+    @property
+    def sales_data_label(self) -> str:
+        """The sales figures' source as the lookup page names it ("Keepa"), with ", sample" when
+        that provider makes sample data up (the sandbox); "" when the line has none."""
+        from products.providers import PROVIDERS
+
+        provider = PROVIDERS.get(self.sales_data_source)
+        if provider is None:
+            return self.sales_data_source
+        return f"{provider.label}, sample" if provider.sample_data else provider.label

@@ -391,3 +391,55 @@ def test_the_phone_menu_opens_with_every_group_and_closes(browser_page, live_ser
     assert page.get_by_role("link", name="Bulk", exact=True).is_visible()
     page.keyboard.press("Escape")
     assert not page.get_by_role("link", name="Bulk", exact=True).is_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_manifest_lines_sorted_by_monthly_sold_on_a_phone(browser_page, live_server):
+    """The sales columns (the sandbox's sample figures, marked so) at the end of the lines table:
+    sorted by monthly sold through the page's own control, lines without it last; the table
+    scrolls inside its box and the page does not scroll sideways."""
+    from credits.tests.factories import funded_user
+    from resale.manifest_selectors import manifest_lines
+
+    page = browser_page
+    base = live_server.url
+    user = funded_user(100)
+    manifest = _manifest(user)
+    _sign_in(page.context, base, user)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{base}/manifests/{manifest.pk}/")
+    page.get_by_label("Sort by").select_option(label="Sold last month, most first")
+    page.get_by_role("button", name="Sort").click()
+    page.wait_for_url(f"{base}/manifests/{manifest.pk}/?sort=-monthly_sold")
+
+    table = page.locator("#manifest-lines")
+    headers = table.locator("thead th").all_inner_texts()
+    sold_column = headers.index("Sold last month") + 1
+    shown = [
+        text.split("\n")[0].strip()
+        for text in table.locator(f"tbody tr td:nth-child({sold_column})").all_inner_texts()
+    ]
+    expected = [
+        f"{line.monthly_sold:,}+" if line.monthly_sold is not None else "—"
+        for line in manifest_lines(manifest=manifest, sort="-monthly_sold")
+    ]
+    assert shown == expected
+    # The sandbox reports it for some of these products, not all (as Keepa for real ones).
+    assert shown[0] != "—"
+    assert "—" in shown
+    assert shown.index("—") == len([s for s in shown if s != "—"])  # none after the first "—"
+    first = table.locator(f"tbody tr:first-child td:nth-child({sold_column})")
+    assert "source: Sandbox, sample" in first.inner_text()
+
+    facts = page.evaluate(MEASURE)
+    assert facts["scrollWidth"] <= facts["viewport"], facts
+    first.scroll_into_view_if_needed()
+    assert first.is_visible()
+    box = first.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"] + 1  # reached by scrolling the table, not the page
+    page.evaluate(AXE.read_text())
+    assert page.evaluate(AXE_RUN) == []
+    page.shot("manifest-sorted-by-monthly-sold")

@@ -7,6 +7,9 @@ from django.core.cache import cache
 
 from conversion.tests.catalogue_stub import real_catalogue  # noqa: F401 (a fixture for the tests here)
 
+# Upstream answers over mocked HTTP (Keepa's and SP-API's real formats): products' own fixtures.
+from products.tests.conftest import keepa_settings, rsps, spapi_settings  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _clean_shared_state() -> None:
