@@ -233,7 +233,8 @@ ASIN_PROFIT_KIND = BulkKind(
     check_extra=check_cost,
     offered_with="asin_lookup",
     description=(
-        "adds Amazon's fees, net proceeds, break-even and the most to pay for your target ROI; "
-        "with a cost column, profit and ROI. Same price; rows whose fees are unavailable are not charged."
+        "Adds Amazon's fees, net proceeds, break-even and the most to pay for your target ROI; with a "
+        "cost column (your buy cost per unit), profit and ROI. Same price; rows whose fees are "
+        "unavailable are not charged."
     ),
 )

@@ -94,3 +94,45 @@ def test_defaults_page_through_the_account_menu_on_a_phone(browser_page, live_se
     _fits_and_passes_axe(page)
     page.shot("defaults-saved")
     assert page.get_by_label("Prep per unit").input_value() == "0.35"
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_bulk_profit_from_a_csv_on_a_phone(browser_page, live_server, celery_workers, tmp_path):
+    from jobs.models import BulkJob
+    from jobs.tests.bulk_helpers import asins
+    from jobs.tests.test_bulk_worker import QUICK
+
+    celery_workers.start("p1", env=QUICK)
+    page = browser_page
+    base = live_server.url
+    user = funded_user(credits=10)
+    _sign_in(page, base, user)
+    page.set_viewport_size(PHONE)
+    upload = tmp_path / "box.csv"
+    first, second = asins(2, start=990)
+    upload.write_text(f"asin;cost\n{first};4,50\n{second};\n")
+
+    page.goto(base + "/bulk/")
+    _fits_and_passes_axe(page)
+    page.set_input_files("input[name=file]", str(upload))
+    page.get_by_label("ASIN lookup with fees and profit").check()
+    page.shot("bulk-profit-form")
+    page.get_by_role("button", name="Upload and start").click()
+    page.wait_for_url(f"{base}/bulk/*/")
+    assert page.locator("#bulk-job-kind").inner_text().startswith("ASIN lookup with fees and profit")
+    page.wait_for_function(
+        "() => document.getElementById('job-percent').textContent.trim() === '100%'", timeout=60_000
+    )
+    page.reload()
+    table = page.locator("#job-items-table").inner_text()
+    assert "profit" in table  # the row with a cost: its profit and ROI
+    assert "break-even at" in table  # the row without one: fees and the break-even cost
+    _fits_and_passes_axe(page)
+    page.shot("bulk-profit-job")
+    job = BulkJob.objects.get(user=user)
+    assert (job.kind, job.succeeded) == ("asin_profit", 2)
+    assert balance_get(user=user) == 8
