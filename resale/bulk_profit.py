@@ -212,9 +212,8 @@ def asin_profit_summary(result: Mapping[str, Any]) -> str:
         return f"{line} · no price to sell at"
     if profit.get("profit") is not None:
         return f"{line} · profit {profit['profit']} {currency} (ROI {profit.get('roi_percent')} %)"
-    return (
-        f"{line} · fees {profit.get('fees_total')} {currency}, break-even at {profit.get('break_even_cost')}"
-    )
+    fees, break_even = profit.get("fees_total"), profit.get("break_even_cost")
+    return f"{line} · fees {fees} {currency}, break-even at {break_even} {currency}"
 
 
 ASIN_PROFIT_KIND = BulkKind(
