@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -24,8 +24,7 @@ class BulkUploadForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kinds = bulk_kinds_offered(ASIN_LOOKUP)
-        field = self.fields["kind"]
-        assert isinstance(field, forms.ChoiceField)
+        field = cast(forms.ChoiceField, self.fields["kind"])
         field.choices = [(kind.name, kind.label) for kind in self.kinds]
 
     def clean_kind(self) -> str:

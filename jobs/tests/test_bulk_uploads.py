@@ -254,6 +254,27 @@ def test_invalid_rows_carry_their_reason_and_duplicates_fold_into_the_first_row(
     ]
 
 
+def test_a_kinds_check_of_extra_columns_makes_a_row_invalid_and_keeps_its_value_for_later_rows():
+    def check(extra):
+        if extra.get("cost") == "abc":
+            raise DomainError("The cost 'abc' is not an amount.", code="invalid_cost")
+
+    rows = [
+        InputRow(2, "B08N5WRWNW", {"cost": "abc"}),
+        InputRow(3, "B08N5WRWNW", {"cost": "4.50"}),  # not a duplicate of an invalid row
+        InputRow(4, "B000000001"),
+    ]
+
+    prepared = prepare_items(rows, normalize=normalize_asin, check_extra=check)
+
+    assert [(i.row, i.value, i.error) for i in prepared.items] == [
+        (2, "", "The cost 'abc' is not an amount."),
+        (3, "B08N5WRWNW", ""),
+        (4, "B000000001", ""),
+    ]
+    assert prepared.duplicates == 0
+
+
 def test_a_kinds_extra_columns_are_kept_with_each_row():
     data = b"FNSKU;Title;Qty\nX001ABCDEF;Water bottle, blue;3\nX001ABCDEG;;1\n"
 
