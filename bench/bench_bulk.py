@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -71,6 +72,12 @@ def main() -> int:
         "--scenarios", default="default,rate-bound", help="Comma-separated: default, rate-bound."
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a job may take.")
+    parser.add_argument(
+        "--kinds",
+        default="asin_lookup",
+        help="Comma-separated kinds of job run in each scenario: asin_lookup, asin_profit (the lookup "
+        "with fees and profit: resale/bulk_profit.py); with both, the table compares them.",
+    )
     args = parser.parse_args()
 
     import django
@@ -90,9 +97,14 @@ def main() -> int:
     original_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
+        pairs = [
+            (SCENARIOS[name.strip()], kind.strip())
+            for name in args.scenarios.split(",")
+            for kind in args.kinds.split(",")
+        ]
         rows = [
-            run(SCENARIOS[name.strip()], items=args.items, timeout=args.timeout, offset=index * args.items)
-            for index, name in enumerate(args.scenarios.split(","))
+            run(scenario, items=args.items, timeout=args.timeout, offset=index * args.items, kind=kind)
+            for index, (scenario, kind) in enumerate(pairs)
         ]
     finally:
         connection.close()
@@ -112,7 +124,21 @@ def database_url() -> str:
     return f"postgres://{auth}{'@' if auth else ''}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
 
 
-def start_workers(scenario: Scenario) -> list[subprocess.Popen[bytes]]:
+# What a worker needs to start with DEBUG off (config/settings.py refuses otherwise): a real secret
+# key, a mail setting, an address for links and the metrics' exposure, none of which a worker uses.
+PRODUCTION_LIKE = {
+    "DEBUG": "0",
+    "EMAIL_URL": "consolemail://",
+    "EMAIL_ALLOW_INSECURE_BACKEND": "1",
+    "SITE_URL": "https://bench.invalid",
+    "ALLOWED_HOSTS": "bench.invalid",
+    "METRICS_PUBLIC": "1",
+}
+
+
+def start_workers(scenario: Scenario, *, debug: bool = True) -> list[subprocess.Popen[bytes]]:
+    """The bench's Celery workers; ``debug=False`` runs them as production does (``DEBUG=0``: Django
+    keeps no log of their SQL, which with DEBUG on grows with every statement)."""
     from django.conf import settings
 
     from config.celery import app
@@ -126,6 +152,8 @@ def start_workers(scenario: Scenario) -> list[subprocess.Popen[bytes]]:
         "PROVIDER_RATE_LIMITS": scenario.rate_limits,
         "LOG_LEVEL": "WARNING",
     }
+    if not debug:
+        env |= {**PRODUCTION_LIKE, "SECRET_KEY": secrets.token_urlsafe(64)}
     names = [f"bench-bulk-{os.getpid()}-{i}@{socket.gethostname()}" for i in range(WORKERS)]
     # The workers' output, for when something goes wrong.
     logs = [open(LOG_DIR / f"bench_bulk_{os.getpid()}_{scenario.name}_{i}.log", "w") for i in range(WORKERS)]  # noqa: SIM115
@@ -178,6 +206,7 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
 @dataclass(frozen=True)
 class Row:
     scenario: Scenario
+    kind: str
     items: int
     batch: int
     seconds: float
@@ -194,7 +223,7 @@ class Row:
         return max(self.rate_bound_s, self.latency_bound_s)
 
 
-def run(scenario: Scenario, *, items: int, timeout: float, offset: int) -> Row:
+def run(scenario: Scenario, *, items: int, timeout: float, offset: int, kind: str = "asin_lookup") -> Row:
     from django.conf import settings
     from django.utils import timezone
 
@@ -213,14 +242,15 @@ def run(scenario: Scenario, *, items: int, timeout: float, offset: int) -> Row:
     try:
         from accounts.models import User
 
-        user = User.objects.create_user(email=f"bench-{scenario.name}@example.com", password=None)
-        credits_grant(user=user, amount=items, reason="bench", idempotency_key=f"bench-{scenario.name}")
+        name = f"{scenario.name}-{kind}"
+        user = User.objects.create_user(email=f"bench-{name}@example.com", password=None)
+        credits_grant(user=user, amount=items, reason="bench", idempotency_key=f"bench-{name}")
         balance_before = balance_get(user=user)
         asins = [f"B0BN{offset + i:06d}" for i in range(items)]
         started = time.monotonic()
         created_at = timezone.now()
         job = services.bulk_job_create_from_list(
-            user=user, kind="asin_lookup", values=asins, params={"marketplace": "US"}
+            user=user, kind=kind, values=asins, params={"marketplace": "US"}
         )
         deadline = started + timeout
         while not job.is_final:
@@ -247,7 +277,7 @@ def run(scenario: Scenario, *, items: int, timeout: float, offset: int) -> Row:
         app.control.purge()
     rate_bound = max(0.0, (items - scenario.burst) / scenario.rate)
     latency_bound = math.ceil(math.ceil(items / batch) / WORKERS) * LATENCY_MS / 1000
-    return Row(scenario, items, batch, seconds, from_start, rate_bound, latency_bound)
+    return Row(scenario, kind, items, batch, seconds, from_start, rate_bound, latency_bound)
 
 
 def print_table(rows: list[Row], *, items: int) -> None:
@@ -258,20 +288,28 @@ def print_table(rows: list[Row], *, items: int) -> None:
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
     )
     print(
-        "| scenario | upstream rate (burst) | batch | job time | items/min | rate bound | latency bound "
-        "| bound items/min | ratio to bound | ratio to the rate |"
+        "| scenario | kind | upstream rate (burst) | batch | job time | items/min | rate bound "
+        "| latency bound | bound items/min | ratio to bound | ratio to the rate |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         s = row.scenario
         bound_per_minute = items / row.bound_s * 60 if row.bound_s else float("inf")
         ratio = row.bound_s / row.seconds if row.bound_s else float("nan")
         print(
-            f"| {s.name} | {s.rate:,.0f}/s ({s.burst:,.0f}) = {s.rate * 60:,.0f}/min | {row.batch} "
-            f"| {row.seconds:.2f} s ({row.seconds_from_start:.2f} s from the first claim) "
+            f"| {s.name} | {row.kind} | {s.rate:,.0f}/s ({s.burst:,.0f}) = {s.rate * 60:,.0f}/min "
+            f"| {row.batch} | {row.seconds:.2f} s ({row.seconds_from_start:.2f} s from the first claim) "
             f"| {row.per_minute:,.0f} | {row.rate_bound_s:.2f} s | {row.latency_bound_s:.2f} s "
             f"| {bound_per_minute:,.0f} | {ratio:.3f} | {row.per_minute / (s.rate * 60):.2f} |"
         )
+    lookups = {row.scenario.name: row for row in rows if row.kind == "asin_lookup"}
+    for row in rows:
+        baseline = lookups.get(row.scenario.name)
+        if row.kind != "asin_lookup" and baseline is not None:
+            print(
+                f"\n{row.scenario.name}: {row.kind} took {row.seconds / baseline.seconds:.2f}x the time of "
+                f"asin_lookup ({row.seconds:.2f} s vs {baseline.seconds:.2f} s)."
+            )
     print("\nEvery job: each item delivered once, credits spent = items, ledger reconciled.")
 
 

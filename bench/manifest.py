@@ -131,6 +131,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="The sandbox's rate (ASINs/s).")
     parser.add_argument("--burst", type=float, default=100.0)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Workers with DEBUG on (Django keeps their SQL: memory grows); default off, as in production.",
+    )
     args = parser.parse_args()
 
     import django
@@ -150,15 +155,15 @@ def main() -> int:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     scenario = Scenario("manifest", f"sandbox={args.rate:g}/{args.burst:g}", rate=args.rate, burst=args.burst)
     try:
-        result = run(scenario, lines=args.lines, timeout=args.timeout)
+        result = run(scenario, lines=args.lines, timeout=args.timeout, debug=args.debug)
     finally:
         connection.close()
         connection.creation.destroy_test_db(original_name, verbosity=0)
-    report(result, scenario)
+    report(result, scenario, debug=args.debug)
     return 0
 
 
-def run(scenario: Scenario, *, lines: int, timeout: float) -> Result:
+def run(scenario: Scenario, *, lines: int, timeout: float, debug: bool) -> Result:
     from django.conf import settings
 
     from config.celery import app
@@ -176,7 +181,7 @@ def run(scenario: Scenario, *, lines: int, timeout: float) -> Result:
     price = price_get(operation=Operation.MANIFEST_LINE)
     data = manifest_csv(lines)
     app.control.purge()
-    workers = start_workers(scenario)
+    workers = start_workers(scenario, debug=debug)
     try:
         from accounts.models import User
 
@@ -243,14 +248,15 @@ def run(scenario: Scenario, *, lines: int, timeout: float) -> Result:
     )
 
 
-def report(result: Result, scenario: Scenario) -> None:
+def report(result: Result, scenario: Scenario, *, debug: bool) -> None:
     import platform
 
     bound = max(result.rate_bound_s, result.latency_bound_s)
     print(
         f"\nManifest of {result.lines:,} lines (distinct ASINs, cold cache), sandbox {scenario.rate:g}/s "
         f"(burst {scenario.burst:g}), latency {LATENCY_MS} ms, {WORKERS} workers (solo pool), "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"workers with DEBUG {'on' if debug else 'off'}\n"
     )
     print("| lines | job time | lines/min | rate bound | latency bound | ratio to bound |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
