@@ -242,7 +242,7 @@ def run(scenario: Scenario, *, items: int, timeout: float, offset: int, kind: st
     try:
         from accounts.models import User
 
-        name = f"{scenario.name}-{kind}"
+        name = f"{scenario.name}-{kind}-{offset}"
         user = User.objects.create_user(email=f"bench-{name}@example.com", password=None)
         credits_grant(user=user, amount=items, reason="bench", idempotency_key=f"bench-{name}")
         balance_before = balance_get(user=user)
@@ -302,13 +302,16 @@ def print_table(rows: list[Row], *, items: int) -> None:
             f"| {row.per_minute:,.0f} | {row.rate_bound_s:.2f} s | {row.latency_bound_s:.2f} s "
             f"| {bound_per_minute:,.0f} | {ratio:.3f} | {row.per_minute / (s.rate * 60):.2f} |"
         )
-    lookups = {row.scenario.name: row for row in rows if row.kind == "asin_lookup"}
+    times: dict[tuple[str, str], list[float]] = {}
     for row in rows:
-        baseline = lookups.get(row.scenario.name)
-        if row.kind != "asin_lookup" and baseline is not None:
+        times.setdefault((row.scenario.name, row.kind), []).append(row.seconds)
+    for (scenario, kind), seconds in times.items():
+        baseline = times.get((scenario, "asin_lookup"))
+        if kind != "asin_lookup" and baseline:
+            mean, base = sum(seconds) / len(seconds), sum(baseline) / len(baseline)
             print(
-                f"\n{row.scenario.name}: {row.kind} took {row.seconds / baseline.seconds:.2f}x the time of "
-                f"asin_lookup ({row.seconds:.2f} s vs {baseline.seconds:.2f} s)."
+                f"\n{scenario}: {kind} took {mean / base:.2f}x the time of asin_lookup "
+                f"(mean {mean:.2f} s of {len(seconds)} vs {base:.2f} s of {len(baseline)})."
             )
     print("\nEvery job: each item delivered once, credits spent = items, ledger reconciled.")
 
