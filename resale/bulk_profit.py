@@ -15,7 +15,9 @@ target ROI; profit, margin and ROI are then empty, never computed at a made-up c
 
 Price: the ASIN lookup's (``bulk_item``) per delivered row; fees and profit add nothing. As with
 ``POST /api/v1/products/profit`` and manifests, a row whose fees are unavailable is not
-delivered: it is retried, and fails uncharged after the last attempt. A product without a buy box
+delivered: it is retried, and fails uncharged after the last attempt; one whose fees were not
+asked (``FeeQuote.retry_after``: SP-API's 20 fees every 2 s outlast a chunk) waits for them
+(``defer``) without using an attempt. A product without a buy box
 or offer is delivered with profit status ``no_price``.
 """
 
@@ -152,7 +154,12 @@ def asin_profit_process(job: JobContext, items: Sequence[ClaimedItem]) -> dict[i
         )
         if result.status == FEES_UNAVAILABLE:
             reason = quote.reason if quote is not None else "no fee estimate"
-            if item.attempts < last_attempt:
+            if quote is not None and quote.retry_after is not None:
+                # Not asked (the fee upstream's rate limit): wait for it without using an attempt.
+                outcomes[item.id] = ItemOutcome.defer(
+                    "fees_not_asked", f"Fees not asked yet: {reason}", delay=quote.retry_after, **outcome.meta
+                )
+            elif item.attempts < last_attempt:
                 outcomes[item.id] = ItemOutcome.retry(
                     "fees_unavailable",
                     f"Fees unavailable: {reason}",

@@ -40,6 +40,8 @@ class LineEconomics:
     fees_source: str = ""
     sample: bool = False
     reason: str = ""
+    # Fees not asked now (``FeeQuote.retry_after``): ask again after this many seconds.
+    retry_after: float | None = None
 
     @property
     def fees_unavailable(self) -> bool:
@@ -85,6 +87,7 @@ def _figures(result: ProfitResult, quote: FeeQuote | None, quantity: int, curren
             sale_price=result.sale_price,
             sample=sample,
             reason=reason,
+            retry_after=quote.retry_after if quote is not None else None,
         )
     sale = result.sale_price
     return LineEconomics(

@@ -6,7 +6,10 @@ every page, the API and the manifests read, ``FeeQuote``.
 
 A failure is ``available=False`` with a ``reason``, shown as "fees unavailable", never as zero.
 Estimates are cached (Django's cache, Redis) per marketplace, ASIN and price for
-``FEES_CACHE_SECONDS``; failures only for ``FEES_UNAVAILABLE_SECONDS``.
+``FEES_CACHE_SECONDS``; failures only for ``FEES_UNAVAILABLE_SECONDS``, and fees **not asked**
+(``retry_after``: the upstream was not called, by our shared rate limit or an open circuit, or a
+call stopped after its first batches) not at all: they are asked for next time, and the bulk
+kinds wait for them (``defer``) rather than counting an attempt.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from core.money import round_money
 from products.marketplaces import Marketplace, marketplace_get
 from products.providers import ProviderError
 from products.providers.base import Money
-from products.providers.fees import FeeEstimate, FeeFailure, fees_with_fallback
+from products.providers.fees import NOT_ASKED_RETRY_SECONDS, FeeEstimate, FeeFailure, fees_with_fallback
+from products.store import upstream_not_called
 from products.validation import normalize_asin
 from resale.conf import fee_settings
 
@@ -58,6 +62,8 @@ class FeeQuote:
     sample: bool
     reason: str
     fetched_at: datetime
+    # Not asked now (see the module): ask again after this many seconds. None for an answer.
+    retry_after: float | None = None
 
     @property
     def label(self) -> str:
@@ -83,6 +89,7 @@ class FeeQuote:
             "sample": self.sample,
             "reason": self.reason,
             "fetched_at": self.fetched_at.isoformat(),
+            "retry_after": self.retry_after,
         }
 
     @classmethod
@@ -106,11 +113,18 @@ class FeeQuote:
             sample=bool(data["sample"]),
             reason=data["reason"],
             fetched_at=datetime.fromisoformat(data["fetched_at"]),
+            retry_after=data.get("retry_after"),
         )
 
 
 def fee_quote_unavailable(
-    *, asin: str, marketplace: Marketplace, price: Decimal | None, reason: str, source: str = ""
+    *,
+    asin: str,
+    marketplace: Marketplace,
+    price: Decimal | None,
+    reason: str,
+    source: str = "",
+    retry_after: float | None = None,
 ) -> FeeQuote:
     return FeeQuote(
         asin=asin,
@@ -127,6 +141,7 @@ def fee_quote_unavailable(
         sample=False,
         reason=reason,
         fetched_at=timezone.now(),
+        retry_after=retry_after,
     )
 
 
@@ -183,7 +198,7 @@ def _cache_get_many(keys: list[str]) -> dict[str, Any]:
 def _cache_keep(quotes: dict[str, FeeQuote]) -> None:
     settings = fee_settings()
     good = {key: q.to_dict() for key, q in quotes.items() if q.available}
-    bad = {key: q.to_dict() for key, q in quotes.items() if not q.available}
+    bad = {key: q.to_dict() for key, q in quotes.items() if not q.available and q.retry_after is None}
     try:
         if good and settings.cache_seconds:
             cache.set_many(good, timeout=settings.cache_seconds)
@@ -240,9 +255,17 @@ def _fetch(items: list[tuple[str, Money]], market: Marketplace) -> dict[str, Fee
         result = fees_with_fallback(items, market)
     except ProviderError as exc:
         logger.warning("fees unavailable for %d ASINs in %s: %s", len(items), market.code, exc.code)
+        wait = None
+        if upstream_not_called(exc):
+            wait = exc.retry_after if exc.retry_after is not None else NOT_ASKED_RETRY_SECONDS
         return {
             asin: fee_quote_unavailable(
-                asin=asin, marketplace=market, price=price.amount, reason=exc.message, source=exc.provider
+                asin=asin,
+                marketplace=market,
+                price=price.amount,
+                reason=exc.message,
+                source=exc.provider,
+                retry_after=wait,
             )
             for asin, price in items
         }
@@ -252,9 +275,14 @@ def _fetch(items: list[tuple[str, Money]], market: Marketplace) -> dict[str, Fee
         if isinstance(answer, FeeEstimate):
             quotes[asin] = _from_estimate(answer, market)
         else:
-            reason = answer.reason if isinstance(answer, FeeFailure) else "no fee estimate"
+            failure = answer if isinstance(answer, FeeFailure) else None
             quotes[asin] = fee_quote_unavailable(
-                asin=asin, marketplace=market, price=prices[asin].amount, reason=reason, source=result.source
+                asin=asin,
+                marketplace=market,
+                price=prices[asin].amount,
+                reason=failure.reason if failure is not None else "no fee estimate",
+                source=result.source,
+                retry_after=failure.retry_after if failure is not None else None,
             )
     return quotes
 

@@ -20,7 +20,8 @@ job is created and settles what was delivered. A chunk here:
 Outcomes: a line resolved and priced is delivered (charged), with ``no_price`` when the product has
 no offer (a real answer, shown as such, never as 0); no product found is ``failed`` (not charged);
 an upstream that could not answer now is ``retry`` or ``defer`` as for ASIN lookups, and fees
-unavailable are retried too: a line that still has none after the last attempt fails, uncharged.
+unavailable are retried too: a line that still has none after the last attempt fails, uncharged;
+fees not asked (SP-API's rate limit: ``FeeQuote.retry_after``) are waited for (``defer``).
 The lines' results are written to ``ManifestLine`` once final (``manifest_completed``).
 """
 
@@ -268,6 +269,12 @@ def _price_and_cost(
             continue
         line, target, record = lines[item.row], resolved[item.id], records[item.id]
         figures = economics[line.line]
+        if figures.fees_unavailable and figures.retry_after is not None:
+            # Not asked (the fee upstream's rate limit): wait for it without using an attempt.
+            outcomes[item.id] = ItemOutcome.defer(
+                "fees_not_asked", f"Fees not asked yet: {figures.reason}", delay=figures.retry_after
+            )
+            continue
         if figures.fees_unavailable and item.attempts < last_attempt:
             outcomes[item.id] = ItemOutcome.retry(
                 "fees_unavailable", f"Fees unavailable: {figures.reason}", delay=_TRANSIENT_RETRY

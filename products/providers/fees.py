@@ -57,6 +57,7 @@ from products.providers.base import (
     ProviderError,
     ProviderNotConfigured,
     UpstreamBadResponse,
+    UpstreamUnavailable,
     _longest_call_seconds,
     decoding,
 )
@@ -80,6 +81,9 @@ logger = logging.getLogger(__name__)
 FEES_FOR_ASIN_PATH = "/products/fees/v0/items/{asin}/feesEstimate"
 FEES_BATCH_PATH = "/products/fees/v0/feesEstimate"
 SPAPI_FEES_BATCH_SIZE = 20
+# When to ask again for fees a call did not ask for (see ``FeeFailure.retry_after``) when the
+# upstream's error does not say.
+NOT_ASKED_RETRY_SECONDS = 5.0
 KEEPA_FEES_BATCH_SIZE = 100
 
 REFERRAL_TYPES = frozenset({"ReferralFee"})
@@ -116,12 +120,17 @@ class FeeEstimate:
 
 @dataclass(frozen=True, slots=True)
 class FeeFailure:
-    """No estimate for ``asin``: ``code`` and a human ``reason`` (Amazon's per-item error, no fee data)."""
+    """No estimate for ``asin``: ``code`` and a human ``reason`` (Amazon's per-item error, no fee data).
+
+    ``retry_after`` (seconds) when the item was **not asked** now: an earlier batch of the same call
+    was answered, then the upstream could not be called or failed for the rest (our shared rate
+    limit, an open circuit, an outage). Ask again after that; it says nothing about the item."""
 
     asin: str
     code: str
     reason: str
     source: str
+    retry_after: float | None = None
 
 
 FeeAnswer = FeeEstimate | FeeFailure
@@ -168,7 +177,9 @@ class FeeSource(ABC):
     ) -> dict[str, FeeAnswer]:
         """An estimate or a per-item failure for each (ASIN, price); one price per ASIN (the last wins).
 
-        Raises like ``Provider.fetch_many`` when a whole batch could not be estimated."""
+        Raises like ``Provider.fetch_many`` when the first batch could not be estimated; when a later
+        one could not (``UpstreamUnavailable``: an outage, our rate limit, an open circuit), the
+        answers so far are kept and the items not asked are ``FeeFailure`` with ``retry_after``."""
         if not self.is_configured():
             raise ProviderNotConfigured(f"The {self.label} fee source is not configured.", provider=self.name)
         if not self.supports(marketplace):
@@ -181,20 +192,29 @@ class FeeSource(ABC):
         breaker = CircuitBreaker(f"{self.name}.fees")
         answers: dict[str, FeeAnswer] = {}
         for batch in _chunks(unique, self.max_batch_size):
-            retry_after = breaker.allow(probe_seconds=_longest_call_seconds())
-            if retry_after is not None:
-                raise CircuitOpen(
-                    f"{self.label} fee estimates failed repeatedly and are paused; try again shortly.",
-                    provider=self.name,
-                    retry_after=retry_after,
-                    extra={"reason": "circuit_open"},
-                )
             try:
+                retry_after = breaker.allow(probe_seconds=_longest_call_seconds())
+                if retry_after is not None:
+                    raise CircuitOpen(
+                        f"{self.label} fee estimates failed repeatedly and are paused; try again shortly.",
+                        provider=self.name,
+                        retry_after=retry_after,
+                        extra={"reason": "circuit_open"},
+                    )
                 answered = self._estimate_batch(batch, marketplace)
             except ProviderError as exc:
                 if exc.counts_as_failure:
                     breaker.record_failure()
-                raise
+                if not answers or not isinstance(exc, UpstreamUnavailable):
+                    raise
+                # SP-API answers 20 fees every 2 s: a chunk of 100 outlasts the limiter's wait after
+                # a few batches. Keep what was answered; the rest were not asked (``retry_after``).
+                wait = exc.retry_after if exc.retry_after is not None else NOT_ASKED_RETRY_SECONDS
+                return answers | {
+                    asin: FeeFailure(asin, exc.code, exc.message, self.name, retry_after=wait)
+                    for asin, _price in unique
+                    if asin not in answers
+                }
             breaker.record_success()
             for asin, _price in batch:
                 answers[asin] = answered.get(asin) or FeeFailure(

@@ -155,6 +155,48 @@ def test_more_than_20_go_in_batches_of_20(spapi_settings, rsps, settings):
     assert all(isinstance(a, FeeEstimate) for a in answers.values())
 
 
+def test_a_call_the_rate_limit_stops_keeps_the_batches_answered_and_says_when_to_ask_again(
+    spapi_settings, rsps, settings
+):
+    # SP-API's own getMyFeesEstimates budget is 0.5 requests a second, burst 1: a chunk of 100
+    # ASINs (5 batches) outlasts the limiter's wait after a few. Here: 2 batches, then no token.
+    settings.PROVIDER_RATE_LIMITS = "spapi.fees_batch=0.01/2"
+    settings.PROVIDER_RATE_LIMIT_MAX_WAIT = 0.1
+    token(rsps)
+    asins = [f"B0000001{n:02d}" for n in range(45)]
+
+    def answer(request):
+        return 200, {}, json.dumps([batch_result(item["IdValue"]) for item in json.loads(request.body)])
+
+    rsps.add_callback("POST", BATCH_URL, callback=answer, content_type="application/json")
+    answers = SpApiFees().estimate_many([(asin, usd("10")) for asin in asins], US)
+
+    assert [len(json.loads(c.request.body)) for c in rsps.calls if c.request.url == BATCH_URL] == [20, 20]
+    assert all(isinstance(answers[asin], FeeEstimate) for asin in asins[:40])
+    not_asked = [answers[asin] for asin in asins[40:]]
+    assert all(isinstance(a, FeeFailure) for a in not_asked)
+    assert all(a.retry_after is not None and a.retry_after > 1 for a in not_asked)
+    assert "Too many" in not_asked[0].reason
+
+
+def test_a_first_batch_the_rate_limit_stops_raises_for_the_chain_to_go_on(spapi_settings, rsps, settings):
+    settings.PROVIDER_RATE_LIMITS = "spapi.fees_batch=0.01/1"
+    settings.PROVIDER_RATE_LIMIT_MAX_WAIT = 0.1
+    token(rsps)
+    rsps.add_callback(
+        "POST",
+        BATCH_URL,
+        callback=lambda r: (200, {}, json.dumps([batch_result(i["IdValue"]) for i in json.loads(r.body)])),
+        content_type="application/json",
+    )
+    asins = [f"B0000002{n:02d}" for n in range(25)]
+    fees = SpApiFees()
+    fees.estimate_many([(asin, usd("10")) for asin in asins[:2]], US)  # the one token
+    with pytest.raises(UpstreamUnavailable) as caught:
+        fees.estimate_many([(asin, usd("10")) for asin in asins], US)
+    assert caught.value.extra["reason"] == "rate_limited"
+
+
 def test_throttled_429_is_retried_then_succeeds(spapi_settings, rsps):
     token(rsps)
     url = FOR_ASIN_URL.format(asin=ASIN)

@@ -182,3 +182,37 @@ def test_the_bulk_page_offers_profit_and_starts_that_kind(client, user):
     assert b"ASIN lookup with fees and profit" in page.content
     assert b"profit " in page.content
     assert b"GBP" in page.content
+
+
+def test_rows_whose_fees_were_not_asked_wait_for_them_without_using_attempts(api, user, monkeypatch):
+    import time
+
+    from products.providers import fees as fee_sources
+    from products.providers.base import RateLimited
+
+    original = fee_sources.SandboxFees._estimate_batch
+    calls = []
+
+    def limited(self, items, marketplace):
+        calls.append(len(items))
+        if len(calls) <= 2:  # the fee upstream's rate limit, twice: not called at all
+            raise RateLimited(
+                "Too many fee requests right now.",
+                provider="sandbox",
+                retry_after=0.01,
+                extra={"reason": "rate_limited"},
+            )
+        return original(self, items, marketplace)
+
+    monkeypatch.setattr(fee_sources.SandboxFees, "_estimate_batch", limited)
+    job_id = upload(api, [[asin, "2"] for asin in asins(3, start=980)]).json()["id"]
+    deadline = time.monotonic() + 30
+    job = run_job(job_id)
+    while not job.is_final and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = run_job(job_id)
+    assert (job.status, job.succeeded, job.failed) == ("completed", 3, 0)
+    assert len(calls) == 3  # asked again each time: a fee not asked is never cached
+    assert set(BulkItem.objects.filter(job=job).values_list("attempts", flat=True)) == {1}
+    assert balance_get(user=user) == 97
+    assert_books_balance(job)

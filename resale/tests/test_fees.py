@@ -122,6 +122,41 @@ def test_many_mixes_per_item_errors_cached_and_fresh(spapi_only, rsps):
     assert len([c for c in rsps.calls if c.request.url == BATCH_URL]) == 1
 
 
+def test_fees_the_rate_limit_left_unasked_are_not_cached_and_asked_next_time(spapi_only, rsps, settings):
+    import json
+
+    settings.PROVIDER_RATE_LIMITS = "spapi.fees_batch=0.01/1"
+    settings.PROVIDER_RATE_LIMIT_MAX_WAIT = 0.1
+    rsps.post(LWA_URL, json={"access_token": "Atza|x", "expires_in": 3600})
+    example = load_fixture("spapi/getMyFeesEstimates.200.json")[0]
+    asked: list[list[str]] = []
+
+    def answer(request):
+        ids = [item["IdValue"] for item in json.loads(request.body)]
+        asked.append(ids)
+        results = [
+            {**example, "FeesEstimateIdentifier": {**example["FeesEstimateIdentifier"], "IdValue": asin}}
+            for asin in ids
+        ]
+        return 200, {}, json.dumps(results)
+
+    rsps.add_callback("POST", BATCH_URL, callback=answer, content_type="application/json")
+    asins = [f"B0000003{n:02d}" for n in range(30)]
+    quotes = fees_get_many(marketplace="US", items=[(asin, "10") for asin in asins])
+    assert [len(batch) for batch in asked] == [20]
+    assert all(quotes[asin].available for asin in asins[:20])
+    waiting = [quotes[asin] for asin in asins[20:]]
+    assert not any(quote.available for quote in waiting)
+    assert all(quote.retry_after is not None and quote.retry_after > 1 for quote in waiting)
+    assert waiting[0].label == UNAVAILABLE  # shown as unavailable, never as 0
+
+    # The limit has refilled: the answered 20 come from the cache, only the 10 not asked are asked.
+    settings.PROVIDER_RATE_LIMITS = "spapi.fees_batch=1000/1000"
+    again = fees_get_many(marketplace="US", items=[(asin, "10") for asin in asins])
+    assert asked[1:] == [asins[20:]]
+    assert all(quote.available and quote.retry_after is None for quote in again.values())
+
+
 @pytest.mark.parametrize("price", ["0", "-3", "abc", "inf"])
 def test_bad_price_is_a_clear_error(price, settings):
     settings.PRODUCT_PROVIDERS = ["sandbox"]

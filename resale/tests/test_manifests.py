@@ -134,6 +134,49 @@ def test_asin_lines_are_priced_charged_per_line_and_unresolved_lines_given_back(
     assert totals.lines_sample == 4
 
 
+def test_lines_whose_fees_were_not_asked_wait_for_them_without_using_attempts(
+    django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    import time
+
+    from jobs.models import BulkItem
+    from products.providers import fees as fee_sources
+    from products.providers.base import RateLimited
+
+    settings.BULK_RETRY_DELAY_MAX = 0
+    original = fee_sources.SandboxFees._estimate_batch
+    calls: list[int] = []
+
+    def limited(self, items, marketplace):
+        calls.append(len(items))
+        if len(calls) == 1:  # the fee upstream's shared rate limit: not called at all
+            raise RateLimited(
+                "Too many fee requests.",
+                provider="sandbox",
+                retry_after=0.01,
+                extra={"reason": "rate_limited"},
+            )
+        return original(self, items, marketplace)
+
+    monkeypatch.setattr(fee_sources.SandboxFees, "_estimate_batch", limited)
+    user = funded_user(credits=100)
+    manifest = create(user, bstock_manifest(products(3, start=70), quantities=[1, 1, 1]), lot_price="30.00")
+    with django_capture_on_commit_callbacks(execute=False):
+        job = manifest_start(manifest=manifest)
+    deadline = time.monotonic() + 30
+    job = run_job(job.pk)
+    while not job.is_final and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = run_job(job.pk)
+    assert (job.status, job.succeeded) == ("completed", 3)
+    assert len(calls) == 2
+    assert set(BulkItem.objects.filter(job=job).values_list("attempts", flat=True)) == {1}
+    assert balance_get(user=user) == 100 - 3 * PRICE
+    assert_books_balance(job)
+    manifest_refresh(manifest=manifest)
+    assert manifest_lines(manifest=manifest).filter(status="priced").count() == 3
+
+
 def test_starting_twice_is_one_job_and_a_short_balance_starts_nothing(django_capture_on_commit_callbacks):
     rows = products(5)
     poor = funded_user(credits=3)
