@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ConflictError, DomainError
+from core.money import parse_amount
 from credits.models import Operation
 from credits.selectors import price_get
 from jobs.bulk.kinds import bulk_kind_register
@@ -52,17 +53,19 @@ MAX_LOT_PRICE = Decimal("999999999999.99")
 
 
 def clean_lot_price(raw: object) -> Decimal:
-    text = str(raw if raw is not None else "").strip().replace(",", "")
+    """The lot price as people type it (``core.money.parse_amount``: "1250.00", "1,250.00",
+    "1.250,00", "1250,50 €"), to the cent."""
+    text = "" if raw is None else str(raw)
     try:
-        price = Decimal(text)
-    except ArithmeticError:
-        price = Decimal("NaN")
-    if not text or not price.is_finite():
+        price = parse_amount(text)
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise DomainError("The lot price cannot be negative.", code="invalid_lot_price") from None
+        price = None
+    if price is None:
         raise DomainError(
             "Enter the lot price: what the whole manifest costs, e.g. 1250.00.", code="invalid_lot_price"
         )
-    if price < 0:
-        raise DomainError("The lot price cannot be negative.", code="invalid_lot_price")
     if price > MAX_LOT_PRICE:
         raise DomainError("The lot price is too large.", code="invalid_lot_price")
     return price.quantize(CENT)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from conversion.models import Conversion
 from conversion.tests.catalogue_stub import CatalogueStubProvider
 from conversion.tests.factories import FnskuMappingFactory
-from core.errors import ConflictError
+from core.errors import ConflictError, DomainError
 from credits.errors import InsufficientCredits
 from credits.selectors import accounts_out_of_balance, balance_get
 from credits.tests.factories import funded_user
@@ -24,7 +24,13 @@ from products.providers import chain
 from products.providers.base import BuyBox, Money, ProductRecord
 from resale.manifest_files import ManifestLineInput
 from resale.manifest_selectors import manifest_lines, manifest_totals
-from resale.manifests import allocate_lot_price, manifest_create, manifest_refresh, manifest_start
+from resale.manifests import (
+    allocate_lot_price,
+    clean_lot_price,
+    manifest_create,
+    manifest_refresh,
+    manifest_start,
+)
 from resale.models import Manifest, ManifestLine
 from resale.tests.manifest_data import bstock_manifest, csv_bytes, products, retail
 
@@ -46,6 +52,29 @@ def create(user: Any, data: bytes, lot_price: str = "500.00", filename: str = "m
 
 def line(manifest: Manifest, number: int) -> ManifestLine:
     return ManifestLine.objects.get(manifest=manifest, line=number)
+
+
+@pytest.mark.parametrize(
+    ("typed", "price"),
+    [
+        ("1250", "1250.00"),
+        ("1,250.50", "1250.50"),
+        ("1.250,50", "1250.50"),  # as a German keyboard writes it
+        ("1250,50 €", "1250.50"),
+        ("$300", "300.00"),
+    ],
+)
+def test_the_lot_price_as_people_type_it(typed, price):
+    assert clean_lot_price(typed) == Decimal(price)
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"), [("", "Enter"), ("abc", "Enter"), ("-5", "negative"), ("1e99", "Enter")]
+)
+def test_a_lot_price_that_is_not_one_is_a_clear_error(typed, words):
+    with pytest.raises(DomainError, match=words) as caught:
+        clean_lot_price(typed)
+    assert caught.value.code == "invalid_lot_price"
 
 
 def test_allocation_by_unit_retail_share_adds_up_to_the_lot_price():
