@@ -35,7 +35,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import IO, Any
 
 from core.errors import DomainError, TooLargeError
@@ -189,17 +189,15 @@ def _text(value: object) -> str:
 
 def parse_quantity(raw: str) -> int:
     """A whole number of units, at least 1; empty means 1. Raises ValueError with the reason."""
-    text = raw.replace(",", "").replace(" ", "")
-    if not text:
-        return 1
+    # "1,500" is 1,500 units; "1,5" is one and a half (a decimal comma), not 15.
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        number = parse_amount(raw)
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise ValueError(f"the quantity {raw} is negative") from None
         raise ValueError(f"the quantity {raw!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"the quantity {raw!r} is not a number")
-    if number < 0:
-        raise ValueError(f"the quantity {raw} is negative")
+    if number is None:
+        return 1
     if number != number.to_integral_value():
         raise ValueError(f"the quantity {raw} is not a whole number of units")
     if number == 0:

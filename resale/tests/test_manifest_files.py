@@ -132,6 +132,7 @@ def test_formula_like_csv_cells_are_text():
         ("-3", "Line 2: the quantity -3 is negative."),
         ("three", "Line 2: the quantity 'three' is not a number."),
         ("1.5", "Line 2: the quantity 1.5 is not a whole number of units."),
+        ("1,5", "Line 2: the quantity 1,5 is not a whole number of units."),  # a decimal comma, not 15
         ("0", "Line 2: the quantity is 0."),
     ],
 )
@@ -140,6 +141,12 @@ def test_bad_quantities_reject_their_line_only(qty, message):
     parsed = parse(csv_bytes(["ASIN", "Qty"], [[rows[0]["asin"], qty], [rows[1]["asin"], "2"]]))
     assert parsed.lines[0].error == message
     assert [line.line for line in parsed.accepted] == [3]
+
+
+def test_quantities_with_thousands_separators():
+    rows = products(2)
+    parsed = parse(csv_bytes(["ASIN", "Qty"], [[rows[0]["asin"], "1,500"], [rows[1]["asin"], " 12 "]]))
+    assert [line.quantity for line in parsed.lines] == [1500, 12]
 
 
 def test_a_line_without_any_identifier_is_rejected():
