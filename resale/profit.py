@@ -159,12 +159,14 @@ def weight_kg(record: ProductRecord | None) -> Decimal | None:
 
 
 def sale_price_of(record: ProductRecord | None) -> tuple[Decimal | None, str]:
-    """The landed buy box price, else the record's current (landed) price, and which it was."""
+    """The landed buy box price, else the record's current (landed) price, and which it was. A
+    price of 0 or less is no price (as a list price of 0 is): nothing can be sold at it, and fees
+    cannot be estimated at it."""
     if record is None:
         return None, ""
-    if record.buy_box is not None:
+    if record.buy_box is not None and record.buy_box.landed_price.amount > 0:
         return record.buy_box.landed_price.amount, "buy_box"
-    if record.price is not None:
+    if record.price is not None and record.price.amount > 0:
         return record.price.amount, "price"
     return None, ""
 

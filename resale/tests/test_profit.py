@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -253,3 +254,19 @@ def test_bad_input_is_a_clear_error(kwargs, code):
     with pytest.raises(DomainError) as caught:
         profit_calculate(marketplace="US", record=record(), fees=fees("1"), **kwargs)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(("buy_box", "price"), [("0.00", None), ("0.00", "0.00"), (None, "0.00")])
+def test_a_price_of_zero_is_no_price_not_a_sale_at_zero(buy_box, price):
+    result = profit_calculate(
+        marketplace="US", record=record(buy_box=buy_box, price=price), fees=fees("3.00"), cost="5"
+    )
+    assert result.status == NO_PRICE
+    assert result.profit is None
+
+
+def test_a_zero_buy_box_falls_back_to_the_current_price():
+    product = replace(record(buy_box="0.00"), price=Money.of(D("19.99"), "USD"))
+    result = profit_calculate(marketplace="US", record=product, fees=fees("3.00"), cost="5")
+    assert (result.status, result.sale_price, result.sale_price_source) == (OK, D("19.99"), "price")
+    assert result.profit == D("19.99") - D("3.00") - D("5")
