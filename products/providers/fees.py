@@ -25,7 +25,8 @@ Three sources, tried in the order of ``PRODUCT_PROVIDERS`` like the product prov
   referral fee (Amazon's category minimums, typically 0.30, are not in its data), so none is
   applied: a referral fee below a category's minimum is understated (docs/resale.md). Keepa
   has no closing fee: ``closing`` is None (not reported), never a made-up 0. One request for up
-  to 100 ASINs without histories or statistics (``history=0``): one token per ASIN.
+  to 100 ASINs without histories or statistics (``history=0``): one token per ASIN, except for
+  ASINs a product request answered lately, whose fee fields were kept (``keepa_fee_inputs_get``).
 - **Sandbox**: deterministic fees from a hash of the ASIN and the price, marked ``sample``.
 
 Every call goes through the shared rate limiter and the retries of ``UpstreamClient``, under a
@@ -64,7 +65,7 @@ from products.providers.base import (
 from products.providers.chain import _chain_failed
 from products.providers.circuit import CircuitBreaker
 from products.providers.http import UpstreamClient, json_body
-from products.providers.keepa import KeepaProvider
+from products.providers.keepa import KeepaProvider, keepa_fee_inputs_get
 from products.providers.sandbox import (
     _USD_RATES,
     BAD_RESPONSE_ASIN,
@@ -450,15 +451,23 @@ class KeepaFees(FeeSource):
         self, items: list[tuple[str, Money]], marketplace: Marketplace
     ) -> dict[str, FeeAnswer]:
         prices = dict(items)
+        # Products a product request answered lately carry their fee fields already: no token.
+        answers: dict[str, FeeAnswer] = {}
+        for asin, inputs in keepa_fee_inputs_get(list(prices), marketplace).items():
+            answers[asin] = decode_keepa_fees(
+                inputs, prices[asin], fetched_at=datetime.fromisoformat(inputs["fetched_at"])
+            )
+        rest = [asin for asin in prices if asin not in answers]
+        if not rest:
+            return answers
         body = self.provider._product_request(
             marketplace,
-            {"asin": ",".join(prices)},
+            {"asin": ",".join(rest)},
             operation="fees",
-            tokens=len(prices),
+            tokens=len(rest),
             options={"history": "0"},
         )
         fetched_at = timezone.now()
-        answers: dict[str, FeeAnswer] = {}
         with decoding(self.name, "fees"):
             products = body["products"]
             if not isinstance(products, list):

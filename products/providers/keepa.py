@@ -51,6 +51,7 @@ from enum import IntEnum
 from typing import Any
 
 import requests
+from django.core.cache import cache
 from django.utils import timezone
 from redis import RedisError
 
@@ -557,6 +558,11 @@ class KeepaProvider(Provider):
             if not isinstance(products, list):
                 raise TypeError("products is not a list")
             by_asin = {str(p["asin"]).upper(): p for p in products if isinstance(p, dict)}
+            keepa_fee_inputs_keep(
+                [p for asin, p in by_asin.items() if asin in asins and not _is_unknown(p)],
+                marketplace,
+                fetched_at=fetched_at,
+            )
             return {
                 asin: decode_product(by_asin[asin], marketplace, fetched_at=fetched_at)
                 if asin in by_asin
@@ -662,3 +668,48 @@ class KeepaProvider(Provider):
             provider=self.name,
             extra={"status": response.status_code, "upstream_message": detail},
         )
+
+
+# --- Fee inputs kept from product answers ------------------------------------------------------------
+
+# The fields of a Keepa product object that its FBA fees are computed from (products/providers/fees.py
+# ``decode_keepa_fees``). A product request answers them with the rest of the product, so they are
+# kept for as long as the product data is fresh (``PRODUCT_CACHE_SECONDS``), and fees for a product
+# just looked up (a manifest line, a bulk row with profit) cost no second token.
+FEE_INPUT_FIELDS = ("fbaFees", "referralFeePercentage", "referralFeePercent")
+_FEE_INPUTS_VERSION = 1
+
+
+def _fee_inputs_key(marketplace: Marketplace, asin: str) -> str:
+    return f"keepa:fee-inputs:v{_FEE_INPUTS_VERSION}:{marketplace.code}:{asin}"
+
+
+def keepa_fee_inputs_keep(
+    products: list[dict[str, Any]], marketplace: Marketplace, *, fetched_at: datetime
+) -> None:
+    """Keep the fee fields of Keepa product objects (with when they were fetched)."""
+    entries = {
+        _fee_inputs_key(marketplace, str(product["asin"]).upper()): {
+            "asin": str(product["asin"]).upper(),
+            "fetched_at": fetched_at.isoformat(),
+            **{name: product[name] for name in FEE_INPUT_FIELDS if name in product},
+        }
+        for product in products
+    }
+    if not entries:
+        return
+    try:
+        cache.set_many(entries, timeout=conf.lookup_settings().cache_seconds)
+    except Exception:  # an optimisation: without it, fees take their own request
+        logger.warning("keepa: fee inputs not kept", exc_info=True)
+
+
+def keepa_fee_inputs_get(asins: list[str], marketplace: Marketplace) -> dict[str, dict[str, Any]]:
+    """The fee fields kept for those of ``asins`` a product request answered lately, by ASIN."""
+    keys = {_fee_inputs_key(marketplace, asin): asin for asin in asins}
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:
+        logger.warning("keepa: fee inputs unavailable", exc_info=True)
+        return {}
+    return {keys[key]: value for key, value in found.items() if isinstance(value, dict)}

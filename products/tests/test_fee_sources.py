@@ -24,6 +24,7 @@ from products.providers.fees import (
     decode_fees_result,
     fees_with_fallback,
 )
+from products.providers.keepa import KeepaProvider
 from products.tests.conftest import KEEPA_PRODUCT_URL, LWA_URL, SPAPI_NA, load_fixture
 
 US = marketplace_get("US")
@@ -271,6 +272,30 @@ def test_keepa_fees_from_fba_fees_and_referral_percentage(keepa_settings, rsps):
     assert query["history"] == "0"
     assert "stats" not in query
     assert "buybox" not in query
+
+
+def test_keepa_fees_of_a_product_just_looked_up_cost_no_second_token(keepa_settings, rsps):
+    fields = {
+        "fbaFees": {"storageFee": 12, "storageFeeTax": 0, "pickAndPackFee": 352, "pickAndPackFeeTax": 0},
+        "referralFeePercentage": 15.0,
+    }
+    rsps.get(KEEPA_PRODUCT_URL, json=keepa_answer(**fields))
+    asin = keepa_asin()
+    KeepaProvider().fetch_many([asin], US)  # the lookup: one product request
+    assert len(rsps.calls) == 1
+
+    estimate = KeepaFees().estimate_many([(asin, usd("19.99"))], US)[asin]
+
+    assert len(rsps.calls) == 1  # answered from the product request's own fee fields
+    assert isinstance(estimate, FeeEstimate)
+    assert (estimate.referral, estimate.fulfilment, estimate.total) == (usd("3.00"), usd("3.52"), usd("6.52"))
+    # Another ASIN, never looked up, still takes its own request, for it alone.
+    other = "B0CKNOWN01"
+    rsps.get(KEEPA_PRODUCT_URL, json=keepa_answer(asin=other, **fields))
+    answers = KeepaFees().estimate_many([(asin, usd("25")), (other, usd("25"))], US)
+    assert len(rsps.calls) == 2
+    assert rsps.calls[1].request.params["asin"] == other
+    assert answers[asin].total == answers[other].total == usd("7.27")  # 3.75 + 3.52
 
 
 def test_keepa_older_integer_referral_percent(keepa_settings, rsps):
